@@ -1,0 +1,87 @@
+//! The gRPC front end: tonic services over the store, the topics and the authenticator.
+//!
+//! Every service sits behind [`Authenticate`], which checks the `authorization` metadata and
+//! hands the handler a [`Principal`]; each handler then checks its own permission.
+
+mod token;
+
+use std::sync::Arc;
+
+use momento_protos::token::token_server::TokenServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
+use tonic::{Request, Status};
+
+use crate::auth::Principal;
+use crate::Shared;
+
+/// Largest gRPC message accepted: a 5 MB item plus its key and framing. Larger items are
+/// refused by the store with Momento's own error, not by the transport.
+pub(crate) const MAX_GRPC_MESSAGE: usize = 8 * 1024 * 1024;
+
+/// Serves every gRPC service on `listener` until `shutdown` fires.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let auth = Authenticate(shared.clone());
+    let token = TokenServer::new(token::TokenService::new(shared.clone()))
+        .max_decoding_message_size(MAX_GRPC_MESSAGE);
+    let result = tonic::transport::Server::builder()
+        .add_service(InterceptedService::new(token, auth.clone()))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
+        .await;
+    if let Err(error) = result {
+        tracing::error!(%error, "local Momento gRPC server stopped");
+    }
+}
+
+/// Checks the `authorization` metadata of every call and attaches the caller's [`Principal`].
+#[derive(Clone)]
+pub(crate) struct Authenticate(Arc<Shared>);
+
+impl tonic::service::Interceptor for Authenticate {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let key = match request.metadata().get("authorization") {
+            Some(value) => value
+                .to_str()
+                .map_err(|_| Status::unauthenticated("authorization metadata is not ASCII"))?,
+            None => "",
+        };
+        let principal = self
+            .0
+            .auth
+            .authenticate(key)
+            .map_err(|error| Status::unauthenticated(error.to_string()))?;
+        request.extensions_mut().insert(principal);
+        Ok(request)
+    }
+}
+
+/// The caller of a request that passed [`Authenticate`].
+pub(crate) fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("the call was not authenticated"))
+}
+
+/// The `cache` metadata the SDKs send with every data-plane cache call.
+pub(crate) fn cache_name<T>(request: &Request<T>) -> Result<String, Status> {
+    let value = request
+        .metadata()
+        .get("cache")
+        .ok_or_else(|| Status::invalid_argument("missing 'cache' metadata naming the cache"))?;
+    let name = value
+        .to_str()
+        .map_err(|_| Status::invalid_argument("'cache' metadata is not ASCII"))?;
+    if name.trim().is_empty() {
+        return Err(Status::invalid_argument("'cache' metadata is empty"));
+    }
+    Ok(name.to_owned())
+}
+
+/// `PERMISSION_DENIED` with a message that names what was refused.
+pub(crate) fn denied(what: impl std::fmt::Display) -> Status {
+    Status::permission_denied(format!("insufficient permissions: {what}"))
+}

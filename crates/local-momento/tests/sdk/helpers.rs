@@ -1,0 +1,111 @@
+//! Starting a local Momento and connecting the official SDK to it.
+
+use std::time::Duration;
+
+use local_momento::{LocalMomento, LocalMomentoConfig};
+use momento::auth::{AuthClient, GenerateDisposableTokenRequest};
+use momento::auth::{DisposableTokenScope, ExpiresIn};
+use momento::cache::configurations;
+use momento::topics::configurations as topic_configurations;
+use momento::{CacheClient, CredentialProvider, TopicClient};
+use secrecy::ExposeSecret;
+
+/// The cache every test server starts with.
+pub const CACHE: &str = "test-cache";
+
+/// A running local Momento and a super-user key for it.
+pub struct TestMomento {
+    pub server: LocalMomento,
+    pub key: String,
+}
+
+impl TestMomento {
+    /// A server on a random port with the cache [`CACHE`].
+    pub async fn start() -> Self {
+        Self::start_with(LocalMomentoConfig::default()).await
+    }
+
+    /// A server with the given settings and the cache [`CACHE`].
+    pub async fn start_with(config: LocalMomentoConfig) -> Self {
+        init_test_logging();
+        let server = LocalMomento::start(config)
+            .await
+            .expect("local Momento starts");
+        server.ensure_cache(CACHE);
+        let key = server.super_user_key().expose_secret().to_owned();
+        Self { server, key }
+    }
+
+    /// Credentials of the super-user key, pointed at this server.
+    pub fn super_user(&self) -> CredentialProvider {
+        CredentialProvider::from_api_key_v2(&self.key, "localhost")
+            .expect("the super-user key is a v2 API key")
+            .full_endpoint_override(&self.server.grpc_endpoint())
+    }
+
+    /// Credentials of an `auth_token` as the SDK hands it out, pointed at this server.
+    pub fn token(&self, auth_token: &str) -> CredentialProvider {
+        CredentialProvider::from_disposable_token(auth_token)
+            .expect("a disposable token parses")
+            .full_endpoint_override(&self.server.grpc_endpoint())
+    }
+
+    /// Credentials of a raw key (any string), pointed at this server.
+    pub fn raw_v2_key(&self, key: &str) -> CredentialProvider {
+        CredentialProvider::from_api_key_v2(key, "localhost")
+            .expect("a JWT-shaped key")
+            .full_endpoint_override(&self.server.grpc_endpoint())
+    }
+
+    /// A cache client with the given credentials.
+    pub fn cache_client(&self, credentials: CredentialProvider) -> CacheClient {
+        CacheClient::builder()
+            .default_ttl(Duration::from_secs(60))
+            .configuration(configurations::Laptop::latest())
+            .credential_provider(credentials)
+            .build()
+            .expect("cache client builds")
+    }
+
+    /// A topic client with the given credentials.
+    pub fn topic_client(&self, credentials: CredentialProvider) -> TopicClient {
+        TopicClient::builder()
+            .configuration(topic_configurations::Laptop::latest())
+            .credential_provider(credentials)
+            .build()
+            .expect("topic client builds")
+    }
+
+    /// An auth client with the super-user key.
+    pub fn auth_client(&self) -> AuthClient {
+        AuthClient::builder()
+            .credential_provider(self.super_user())
+            .build()
+            .expect("auth client builds")
+    }
+
+    /// Mints a disposable token through the SDK; returns its `auth_token`.
+    pub async fn mint(
+        &self,
+        scope: impl Into<DisposableTokenScope>,
+        expires_in: ExpiresIn,
+        token_id: &str,
+    ) -> String {
+        let request =
+            GenerateDisposableTokenRequest::new(scope.into(), expires_in).token_id(token_id.into());
+        self.auth_client()
+            .send_request(request)
+            .await
+            .expect("token is minted")
+            .auth_token()
+    }
+}
+
+fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}

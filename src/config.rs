@@ -1,0 +1,94 @@
+//! The command line: every flag is also an environment variable `POLLCAST_*`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand};
+use local_momento::Webhook;
+use secrecy::SecretString;
+
+/// pollcast: real-time polls on Momento.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the local Momento on its own: gRPC (cache, topics, tokens), the HTTP topics API and
+    /// webhooks, for any Momento SDK to use. Serves until Ctrl-C or SIGTERM.
+    LocalMomento(LocalMomentoArgs),
+}
+
+/// Flags of `pollcast local-momento`.
+#[derive(Debug, Args)]
+pub struct LocalMomentoArgs {
+    /// Address of the gRPC server (cache, control, topics, tokens).
+    #[arg(
+        long = "grpc",
+        env = "POLLCAST_LM_GRPC",
+        default_value = "127.0.0.1:9090"
+    )]
+    pub grpc: SocketAddr,
+    /// Address of Momento's HTTP topics API (`/topics/{cache}/{topic}`).
+    #[arg(
+        long = "http",
+        env = "POLLCAST_LM_HTTP",
+        default_value = "127.0.0.1:9091"
+    )]
+    pub http: SocketAddr,
+    /// File the super-user API key is written to (mode 0600). SDKs load it with
+    /// `from_api_key_v2(key, endpoint)`.
+    #[arg(long, env = "POLLCAST_LM_API_KEY_FILE")]
+    pub api_key_file: PathBuf,
+    /// A webhook, as `cache=C,topic=T,url=U,secret=S`; repeat for more. Every message
+    /// published on topic T of cache C is POSTed to U, signed with S.
+    #[arg(long = "webhook", env = "POLLCAST_LM_WEBHOOKS", value_delimiter = ';')]
+    pub webhooks: Vec<WebhookArg>,
+    /// Attempts per webhook delivery (1 = Momento's behaviour: no retry).
+    #[arg(long, env = "POLLCAST_LM_WEBHOOK_ATTEMPTS", default_value_t = 1)]
+    pub webhook_attempts: u32,
+    /// Caches to create at start (comma-separated).
+    #[arg(long, env = "POLLCAST_LM_CACHES", value_delimiter = ',')]
+    pub create_cache: Vec<String>,
+}
+
+/// A `--webhook` flag, parsed.
+#[derive(Clone, Debug)]
+pub struct WebhookArg(pub Webhook);
+
+impl FromStr for WebhookArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (mut cache, mut topic, mut url, mut secret) = (None, None, None, None);
+        for part in s.split(',') {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected name=value, got '{part}'"))?;
+            let slot = match name.trim() {
+                "cache" => &mut cache,
+                "topic" => &mut topic,
+                "url" => &mut url,
+                "secret" => &mut secret,
+                other => return Err(format!("unknown webhook field '{other}'")),
+            };
+            *slot = Some(value.trim().to_owned());
+        }
+        let need = |v: Option<String>, name: &str| {
+            v.filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("webhook needs a non-empty {name}="))
+        };
+        Ok(WebhookArg(Webhook {
+            cache: need(cache, "cache")?,
+            topic: need(topic, "topic")?,
+            url: need(url, "url")?,
+            secret: SecretString::from(need(secret, "secret")?),
+        }))
+    }
+}
