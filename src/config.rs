@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use local_momento::Webhook;
@@ -20,9 +21,48 @@ pub struct Cli {
 /// The commands of the binary.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the poll service. Without Momento credentials it starts the local Momento
+    /// in-process (nothing else to install); with `MOMENTO_API_KEY` set it uses Momento's
+    /// service. Serves until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Print the OpenAPI spec of the REST API as YAML to stdout.
+    Openapi,
     /// Run the local Momento on its own: gRPC (cache, topics, tokens), the HTTP topics API and
     /// webhooks, for any Momento SDK to use. Serves until Ctrl-C or SIGTERM.
     LocalMomento(LocalMomentoArgs),
+}
+
+/// Flags of `pollcast serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address the REST API (and, embedded, the Momento HTTP topics API) listens on.
+    #[arg(long, env = "POLLCAST_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// URL clients reach this server at (tokens carry it as their `http_endpoint`); defaults to
+    /// `http://` + the listen address.
+    #[arg(long, env = "POLLCAST_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Admin API key (`Authorization: Bearer <key>`). When absent, one is generated on first
+    /// start, printed once, and kept in the data directory if one is set.
+    #[arg(long, env = "POLLCAST_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<SecretString>,
+    /// Momento cache that holds polls, ballots and tallies (created when missing).
+    #[arg(long, env = "POLLCAST_CACHE", default_value = "pollcast")]
+    pub cache: String,
+    /// Lifetime of voter tokens (e.g. `1h`, `90m`); never past a poll's close + 1 minute, never
+    /// over 25 h.
+    #[arg(long, env = "POLLCAST_TOKEN_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub token_ttl: Duration,
+    /// Directory for state that must outlive a restart (the generated admin key).
+    #[arg(long, env = "POLLCAST_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Momento API key (v2). When set, pollcast uses Momento's service instead of the
+    /// embedded local Momento.
+    #[arg(long, env = "MOMENTO_API_KEY", hide_env_values = true)]
+    pub momento_api_key: Option<SecretString>,
+    /// Momento endpoint for the API key (e.g. `cell-4-us-west-2-1.prod.a.momentohq.com`).
+    #[arg(long, env = "MOMENTO_ENDPOINT", requires = "momento_api_key")]
+    pub momento_endpoint: Option<String>,
 }
 
 /// Flags of `pollcast local-momento`.

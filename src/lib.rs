@@ -2,9 +2,15 @@
 //!
 //! Layout:
 //! - [`config`]: the command line and every setting (`POLLCAST_*` env vars too).
+//! - [`startup`]: `Application::build` (binds, wires) and `run_until_stopped`.
+//! - [`api`]: the REST API, one poem-openapi struct per resource; `errors.rs` for the edge.
+//! - [`momento`]: the only place that touches the Momento SDK.
 //! - [`standalone`]: `pollcast local-momento`, the local Momento as a server of its own.
 //!
 //! The Momento-compatible server itself is the `local-momento` crate in `crates/`.
 
+pub mod api;
 pub mod config;
+pub mod momento;
 pub mod standalone;
+pub mod startup;

@@ -1,0 +1,139 @@
+//! The HTTP edge's one error shape, `{"error": "<code>", "message": "<what went wrong>"}`, and
+//! the middleware that gives every error response (including poem's own: unknown routes,
+//! unparseable bodies, missing credentials) that shape.
+
+use poem::http::header::CONTENT_TYPE;
+use poem::http::StatusCode;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+/// An error as every endpoint reports it.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code, e.g. `invalid_request`, `not_found`, `conflict`.
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// An error body with `code` and `message`.
+    pub fn new(code: &str, message: impl Into<String>) -> Json<Self> {
+        Json(Self {
+            error: code.to_owned(),
+            message: message.into(),
+        })
+    }
+}
+
+/// The errors an operation can answer with.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or breaks a rule; the message names the field and the rule.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The admin key is missing or wrong.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// No such poll.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with the poll's current state (e.g. an illegal transition).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Something failed inside pollcast; nothing internal is disclosed.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// Momento could not be reached; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl ApiError {
+    /// 400 with `message`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(ErrorBody::new("invalid_request", message))
+    }
+
+    /// 401 with `message`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::Unauthorized(ErrorBody::new("unauthorized", message))
+    }
+
+    /// 404 with `message`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound(ErrorBody::new("not_found", message))
+    }
+
+    /// 409 with `message`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict(ErrorBody::new("conflict", message))
+    }
+
+    /// 503 after logging `cause`.
+    pub fn unavailable(cause: &anyhow::Error) -> Self {
+        tracing::error!(error = format!("{cause:#}"), "Momento call failed");
+        Self::Unavailable(ErrorBody::new(
+            "unavailable",
+            "the backend is not answering; try again shortly",
+        ))
+    }
+
+    /// 500 after logging `cause`; the client learns nothing internal.
+    pub fn internal(cause: &anyhow::Error) -> Self {
+        tracing::error!(error = format!("{cause:#}"), "internal error");
+        Self::Internal(ErrorBody::new("internal", "an internal error occurred"))
+    }
+}
+
+/// Gives every error response that is not JSON yet the [`ErrorBody`] shape.
+pub async fn json_errors<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
+    let response = match next.call(request).await {
+        Ok(response) => response.into_response(),
+        Err(error) => error.into_response(),
+    };
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let text = body.into_string().await.unwrap_or_default();
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let mut converted = ErrorBody::new(code_for(status), message).into_response();
+    converted.set_status(status);
+    for (name, value) in parts.headers.iter() {
+        if name != CONTENT_TYPE && name != poem::http::header::CONTENT_LENGTH {
+            converted.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(converted)
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    }
+}

@@ -1,0 +1,51 @@
+//! Liveness and readiness.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::web::Data;
+use poem_openapi::payload::PlainText;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use crate::api::{ApiError, ApiTags};
+use crate::startup::AppState;
+
+/// Operations endpoints.
+pub struct HealthApi;
+
+/// Answer of `/healthz`.
+#[derive(ApiResponse)]
+pub enum Healthy {
+    /// The process is up.
+    #[oai(status = 200)]
+    Ok(PlainText<&'static str>),
+}
+
+/// Answer of `/readyz`.
+#[derive(ApiResponse)]
+pub enum Ready {
+    /// Momento answers: the service can take traffic.
+    #[oai(status = 200)]
+    Ok(PlainText<&'static str>),
+}
+
+#[OpenApi(tag = "ApiTags::Ops")]
+impl HealthApi {
+    /// Liveness: answers 200 while the process runs.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> Healthy {
+        Healthy::Ok(PlainText("ok"))
+    }
+
+    /// Readiness: 200 only when Momento answers a read within 2 s, else 503.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self, state: Data<&Arc<AppState>>) -> Result<Ready, ApiError> {
+        match tokio::time::timeout(Duration::from_secs(2), state.momento.ping()).await {
+            Ok(Ok(())) => Ok(Ready::Ok(PlainText("ready"))),
+            Ok(Err(error)) => Err(ApiError::unavailable(&error)),
+            Err(_) => Err(ApiError::unavailable(&anyhow::anyhow!(
+                "Momento did not answer within 2 s"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
+
+mod errors;
+mod health;
+
+pub use errors::{json_errors, ApiError, ErrorBody};
+
+use poem_openapi::{OpenApiService, Tags};
+
+/// Tags that group the operations in Swagger UI.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Liveness, readiness and metrics.
+    Ops,
+}
+
+/// Every API of the service, for [`service`].
+pub type Apis = health::HealthApi;
+
+/// The OpenAPI service of every API (no servers listed: the committed spec must not depend on
+/// where it runs).
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(health::HealthApi, "pollcast", env!("CARGO_PKG_VERSION")).description(
+        "Real-time polls on Momento. Admins create and run polls; voters get short-lived \
+         Momento tokens, publish votes on the `votes` topic and watch live results on \
+         `results.{poll_id}`. Admin operations take `Authorization: Bearer <admin key>`.",
+    )
+}
+
+/// The spec as YAML, exactly as `pollcast openapi` prints it and `openapi/pollcast.yaml` holds.
+pub fn spec_yaml() -> String {
+    service().spec_yaml()
+}
