@@ -26,6 +26,7 @@ const MAX_TOPIC_MESSAGE_KB: u32 = 4;
 pub(crate) struct ControlService(Arc<Shared>);
 
 impl ControlService {
+    /// The service over the shared store.
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self(shared)
     }

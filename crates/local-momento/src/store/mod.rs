@@ -98,6 +98,7 @@ pub(crate) struct AlreadyExists(pub String);
 pub(crate) struct CacheNotFound(pub String);
 
 impl Store {
+    /// A store with no caches.
     pub(crate) fn new() -> Self {
         Self::default()
     }

@@ -34,6 +34,7 @@ use crate::Shared;
 pub(crate) struct CacheService(Arc<Shared>);
 
 impl CacheService {
+    /// The service over the shared store and authenticator.
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self(shared)
     }
