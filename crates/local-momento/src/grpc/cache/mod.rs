@@ -8,9 +8,10 @@
 //! (`item_size_limit_exceeded`, `element_size_limit_exceeded`); a type mismatch, a
 //! non-integer counter and an overflowing increment are `FAILED_PRECONDITION`.
 //!
-//! TTLs: every write carries one (the SDKs always send their default). A TTL of 0 is refused
-//! as `INVALID_ARGUMENT` rather than stored as an item that is gone at once. No upper bound
-//! is enforced (Momento's service caps TTLs per account; a local server has no account).
+//! TTLs: every write carries one (the Rust SDK sends its default TTL when a call names none).
+//! A TTL of 0 is refused as `INVALID_ARGUMENT` rather than stored as an item that is gone at
+//! once. No upper bound is enforced: the local server has no account limits (ListCaches
+//! reports `max_ttl_seconds` 0).
 //!
 //! The calls pollcast and the SDKs' common paths need are implemented; every other RPC
 //! answers `UNIMPLEMENTED` naming itself.
