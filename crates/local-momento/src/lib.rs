@@ -79,17 +79,14 @@ impl LocalMomento {
             topics,
             endpoint,
         });
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(store::sweep_expired(
-            shared.clone(),
-            config.sweep_interval,
-            shutdown.clone(),
-        )));
-        tasks.push(tokio::spawn(grpc::serve(
-            listener,
-            shared.clone(),
-            shutdown.clone(),
-        )));
+        let tasks = vec![
+            tokio::spawn(store::sweep_expired(
+                shared.clone(),
+                config.sweep_interval,
+                shutdown.clone(),
+            )),
+            tokio::spawn(grpc::serve(listener, shared.clone(), shutdown.clone())),
+        ];
         Ok(Self {
             shared,
             grpc_addr,

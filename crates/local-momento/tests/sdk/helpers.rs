@@ -109,3 +109,42 @@ fn init_test_logging() {
             .try_init();
     }
 }
+
+/// The gRPC status message behind an SDK error ("" if the error came from the client itself).
+pub fn status_message(error: &momento::MomentoError) -> String {
+    match &error.inner_error {
+        Some(momento::ErrorSource::TonicStatus(status)) => status.message().to_owned(),
+        _ => String::new(),
+    }
+}
+
+impl TestMomento {
+    /// The value at `key` in [`CACHE`] as text (super-user), `None` on a miss.
+    pub async fn get_text(&self, key: &str) -> Option<String> {
+        let client = self.cache_client(self.super_user());
+        match client.get(CACHE, key).await.expect("super-user get") {
+            momento::cache::GetResponse::Hit { value } => {
+                Some(String::try_from(value).expect("a UTF-8 value"))
+            }
+            momento::cache::GetResponse::Miss => None,
+        }
+    }
+
+    /// A raw `Scs` client over tonic, for calls the SDK does not make.
+    pub async fn raw_cache_client(
+        &self,
+    ) -> momento_protos::cache_client::scs_client::ScsClient<tonic::transport::Channel> {
+        momento_protos::cache_client::scs_client::ScsClient::connect(self.server.grpc_endpoint())
+            .await
+            .expect("raw cache client connects")
+    }
+
+    /// A raw request to [`CACHE`] with the super-user key, as the SDKs send it.
+    pub fn raw_request<T>(&self, body: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(body);
+        let metadata = request.metadata_mut();
+        metadata.insert("authorization", self.key.parse().expect("ASCII key"));
+        metadata.insert("cache", CACHE.parse().expect("ASCII cache name"));
+        request
+    }
+}
