@@ -3,10 +3,12 @@
 //! Every service sits behind [`Authenticate`], which checks the `authorization` metadata and
 //! hands the handler a [`Principal`]; each handler then checks its own permission.
 
+mod pubsub;
 mod token;
 
 use std::sync::Arc;
 
+use momento_protos::cache_client::pubsub::pubsub_server::PubsubServer;
 use momento_protos::token::token_server::TokenServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -26,8 +28,11 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
     let auth = Authenticate(shared.clone());
     let token = TokenServer::new(token::TokenService::new(shared.clone()))
         .max_decoding_message_size(MAX_GRPC_MESSAGE);
+    let pubsub = PubsubServer::new(pubsub::PubsubService::new(shared.clone()))
+        .max_decoding_message_size(MAX_GRPC_MESSAGE);
     let result = tonic::transport::Server::builder()
         .add_service(InterceptedService::new(token, auth.clone()))
+        .add_service(InterceptedService::new(pubsub, auth.clone()))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
         .await;
     if let Err(error) = result {
