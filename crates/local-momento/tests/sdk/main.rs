@@ -2,4 +2,8 @@
 //! One test binary (modules below) so it links once.
 
 mod helpers;
+mod http_api;
 mod tokens;
+mod topic_permissions;
+mod topics;
+mod webhooks;
