@@ -139,3 +139,35 @@ async fn waiting_for_the_next_event_wakes_on_publish() {
         other => panic!("expected the item, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn webhook_counters_record_attempts_and_failures() {
+    let topics = topics(10, 10);
+    // Port 1 on loopback refuses connections: a failed delivery, quickly.
+    topics.register_webhook(crate::webhooks::Webhook {
+        cache: "c".into(),
+        topic: "t".into(),
+        url: "http://127.0.0.1:1/hook".into(),
+        secret: "s".to_owned().into(),
+    });
+    publish(&topics, "1");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while topics.stats().webhooks.failed == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            topics.stats()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let stats = topics.stats();
+    assert_eq!(
+        (
+            stats.published,
+            stats.webhooks.attempts,
+            stats.webhooks.delivered,
+            stats.webhooks.failed
+        ),
+        (1, 1, 0, 1)
+    );
+}

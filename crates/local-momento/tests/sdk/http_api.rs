@@ -14,7 +14,7 @@ use crate::helpers::{raw_key, within, TestMomento, CACHE};
 use crate::topics::next_value;
 
 /// Sends `request`; returns the status and the JSON body (`null` when empty).
-async fn call(request: RequestBuilder) -> (u16, Value) {
+pub async fn call(request: RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("the HTTP API answers");
     let status = response.status().as_u16();
     let bytes = response.bytes().await.expect("a body");
@@ -26,7 +26,7 @@ async fn call(request: RequestBuilder) -> (u16, Value) {
     (status, body)
 }
 
-fn post_text(base: &str, topic: &str, key: &str, text: &str) -> RequestBuilder {
+pub fn post_text(base: &str, topic: &str, key: &str, text: &str) -> RequestBuilder {
     reqwest::Client::new()
         .post(format!("{base}/topics/{CACHE}/{topic}"))
         .header(AUTHORIZATION, key)
@@ -34,7 +34,7 @@ fn post_text(base: &str, topic: &str, key: &str, text: &str) -> RequestBuilder {
         .body(text.to_owned())
 }
 
-fn poll(base: &str, topic: &str, key: &str, sequence_number: u64, page: u64) -> RequestBuilder {
+pub fn poll(base: &str, topic: &str, key: &str, sequence_number: u64, page: u64) -> RequestBuilder {
     reqwest::Client::new()
         .get(format!(
             "{base}/topics/{CACHE}/{topic}?sequence_number={sequence_number}&sequence_page={page}"
@@ -43,7 +43,7 @@ fn poll(base: &str, topic: &str, key: &str, sequence_number: u64, page: u64) -> 
 }
 
 /// The topic's page, learnt from the discontinuity a wrong page provokes.
-async fn page_of(base: &str, topic: &str, key: &str) -> u64 {
+pub async fn page_of(base: &str, topic: &str, key: &str) -> u64 {
     let (status, body) = call(poll(base, topic, key, 1, 1)).await;
     assert_eq!(status, 200, "{body}");
     body["items"][0]["discontinuity"]["new_sequence_page"]
@@ -51,7 +51,7 @@ async fn page_of(base: &str, topic: &str, key: &str) -> u64 {
         .expect("a discontinuity naming the page")
 }
 
-fn assert_error(outcome: &(u16, Value), status: u16, code: &str) {
+pub fn assert_error(outcome: &(u16, Value), status: u16, code: &str) {
     assert_eq!(outcome.0, status, "{}", outcome.1);
     assert_eq!(outcome.1["error"], code, "{}", outcome.1);
     assert!(outcome.1["message"].is_string(), "{}", outcome.1);
@@ -212,188 +212,6 @@ async fn http_discontinuities_report_lost_history_and_a_changed_page() {
         body,
         json!({"items": [{"discontinuity": {"last_topic_sequence": 0, "new_topic_sequence": 5, "new_sequence_page": page}}]})
     );
-}
-
-#[tokio::test]
-async fn the_token_is_accepted_raw_as_an_auth_token_with_bearer_and_as_a_query_parameter() {
-    let m = TestMomento::start().await;
-    let base = m.serve_http_api().await;
-    let auth_token = m
-        .mint(
-            PermissionScopes::topic_publish_subscribe(CACHE, "t"),
-            ExpiresIn::minutes(5),
-            "t1",
-        )
-        .await;
-    let raw = raw_key(&auth_token);
-    for (form, key) in [
-        ("raw", raw.clone()),
-        ("base64 auth_token", auth_token.clone()),
-        ("bearer", format!("Bearer {raw}")),
-    ] {
-        let outcome = call(post_text(&base, "t", &key, form)).await;
-        assert_eq!(outcome.0, 204, "{form}: {}", outcome.1);
-    }
-    for key in [&raw, &auth_token] {
-        let request = reqwest::Client::new()
-            .post(format!("{base}/topics/{CACHE}/t"))
-            .query(&[("token", key)])
-            .header(CONTENT_TYPE, "text/plain")
-            .body("query");
-        assert_eq!(call(request).await.0, 204);
-    }
-}
-
-#[tokio::test]
-async fn missing_forged_and_expired_tokens_are_401() {
-    let m = TestMomento::start().await;
-    let other = TestMomento::start().await;
-    let base = m.serve_http_api().await;
-
-    let none = reqwest::Client::new()
-        .post(format!("{base}/topics/{CACHE}/t"))
-        .header(CONTENT_TYPE, "text/plain")
-        .body("x");
-    assert_error(&call(none).await, 401, "unauthenticated");
-    assert_error(
-        &call(post_text(&base, "t", &other.key, "x")).await,
-        401,
-        "unauthenticated",
-    );
-    assert_error(
-        &call(poll(&base, "t", "garbage", 0, 0)).await,
-        401,
-        "unauthenticated",
-    );
-
-    let short = m
-        .mint(
-            PermissionScopes::topic_publish_subscribe(CACHE, "t"),
-            ExpiresIn::seconds(1),
-            "short",
-        )
-        .await;
-    assert_eq!(
-        call(post_text(&base, "t", &raw_key(&short), "x")).await.0,
-        204
-    );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_error(
-        &call(post_text(&base, "t", &raw_key(&short), "x")).await,
-        401,
-        "unauthenticated",
-    );
-}
-
-#[tokio::test]
-async fn malformed_requests_are_400_and_publish_nothing() {
-    let m = TestMomento::start().await;
-    let base = m.serve_http_api().await;
-    let client = reqwest::Client::new();
-    let url = format!("{base}/topics/{CACHE}/t");
-    let post = |content_type: &str, body: Vec<u8>| {
-        client
-            .post(&url)
-            .header(AUTHORIZATION, &m.key)
-            .header(CONTENT_TYPE, content_type)
-            .body(body)
-    };
-
-    assert_eq!(call(post("text/plain", vec![b'a'; 4096])).await.0, 204);
-    let both = post("text/plain", b"x".to_vec()).query(&[("token", &m.key)]);
-    assert_error(&call(both).await, 400, "invalid_argument");
-    assert_error(
-        &call(post("text/plain", vec![b'a'; 4097])).await,
-        400,
-        "limit_exceeded",
-    );
-    assert_error(
-        &call(post("application/octet-stream", vec![0; 4097])).await,
-        400,
-        "limit_exceeded",
-    );
-    assert_error(
-        &call(post("text/plain", vec![b'a'; 100_000])).await,
-        400,
-        "limit_exceeded",
-    );
-    assert_error(
-        &call(post("text/plain", vec![0xff, 0xfe])).await,
-        400,
-        "invalid_argument",
-    );
-    assert_error(
-        &call(post("application/json", b"{}".to_vec())).await,
-        400,
-        "invalid_argument",
-    );
-    let no_type = client.post(&url).header(AUTHORIZATION, &m.key).body("x");
-    assert_error(&call(no_type).await, 400, "invalid_argument");
-    let blank = client
-        .post(format!("{base}/topics/%20/t"))
-        .header(AUTHORIZATION, &m.key)
-        .header(CONTENT_TYPE, "text/plain")
-        .body("x");
-    assert_error(&call(blank).await, 400, "invalid_argument");
-    for query in [
-        "sequence_number=abc",
-        "sequence_page=-1",
-        "sequence_number=1.5",
-    ] {
-        let bad = client
-            .get(format!("{url}?{query}"))
-            .header(AUTHORIZATION, &m.key);
-        assert_error(&call(bad).await, 400, "invalid_argument");
-    }
-    let put = client.put(&url).header(AUTHORIZATION, &m.key).body("x");
-    assert_error(&call(put).await, 405, "method_not_allowed");
-
-    let page = page_of(&base, "t", &m.key).await;
-    let (_, body) = call(poll(&base, "t", &m.key, 1, page)).await;
-    assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
-}
-
-#[tokio::test]
-async fn a_token_without_the_topic_grant_is_403_and_an_unknown_cache_is_404() {
-    let m = TestMomento::start().await;
-    let base = m.serve_http_api().await;
-    let subscriber = m
-        .mint(
-            PermissionScopes::topic_subscribe_only(CACHE, "t"),
-            ExpiresIn::minutes(5),
-            "s",
-        )
-        .await;
-    let publisher = m
-        .mint(
-            PermissionScopes::topic_publish_only(CACHE, "t"),
-            ExpiresIn::minutes(5),
-            "p",
-        )
-        .await;
-    let denied = call(post_text(&base, "t", &raw_key(&subscriber), "x")).await;
-    assert_error(&denied, 403, "permission_denied");
-    assert_error(
-        &call(poll(&base, "t", &raw_key(&publisher), 0, 0)).await,
-        403,
-        "permission_denied",
-    );
-    assert_error(
-        &call(post_text(&base, "other", &raw_key(&publisher), "x")).await,
-        403,
-        "permission_denied",
-    );
-
-    let unknown = reqwest::Client::new()
-        .post(format!("{base}/topics/no-such-cache/t"))
-        .header(AUTHORIZATION, &m.key)
-        .header(CONTENT_TYPE, "text/plain")
-        .body("x");
-    assert_error(&call(unknown).await, 404, "not_found");
-    let unknown = reqwest::Client::new()
-        .get(format!("{base}/topics/no-such-cache/t"))
-        .header(AUTHORIZATION, &m.key);
-    assert_error(&call(unknown).await, 404, "not_found");
 }
 
 #[tokio::test]

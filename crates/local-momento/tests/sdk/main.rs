@@ -3,7 +3,9 @@
 
 mod helpers;
 mod http_api;
+mod http_api_errors;
 mod tokens;
 mod topic_permissions;
+mod topic_streams;
 mod topics;
 mod webhooks;

@@ -1,21 +1,14 @@
-//! Topics through the official SDK's TopicClient, and through the raw `Pubsub` protocol where
-//! the SDK hides what a test needs to see (heartbeats, discontinuities).
-
-use std::time::Duration;
+//! Topics through the official SDK's TopicClient (raw streams are in `topic_streams`).
 
 use futures::StreamExt;
-use local_momento::LocalMomentoConfig;
 use momento::auth::{ExpiresIn, PermissionScopes};
 use momento::topics::{SubscribeRequest, Subscription, SubscriptionValue, ValueKind};
 use momento::MomentoErrorCode;
-use momento_protos::cache_client::pubsub::subscription_item::Kind;
-use momento_protos::cache_client::pubsub::{
-    topic_value, PublishRequest, SubscriptionItem, SubscriptionRequest, TopicValue,
-};
-use tonic::Streaming;
+use momento_protos::cache_client::pubsub::{topic_value, PublishRequest, TopicValue};
 
 use crate::helpers::{authorized, raw_pubsub, within, TestMomento, CACHE};
 
+/// The next value of an SDK subscription (failing the test rather than hanging).
 pub async fn next_value(subscription: &mut Subscription) -> SubscriptionValue {
     within(10, "a topic item", subscription.next())
         .await
@@ -26,54 +19,6 @@ fn text(value: &SubscriptionValue) -> &str {
     match &value.kind {
         ValueKind::Text(text) => text,
         ValueKind::Binary(_) => panic!("expected text, got {value:?}"),
-    }
-}
-
-/// A raw subscription to `topic` of [`CACHE`] with the super-user key.
-async fn raw_subscribe(
-    m: &TestMomento,
-    topic: &str,
-    resume_at: u64,
-    page: u64,
-) -> Streaming<SubscriptionItem> {
-    let request = SubscriptionRequest {
-        cache_name: CACHE.into(),
-        topic: topic.into(),
-        resume_at_topic_sequence_number: resume_at,
-        sequence_page: page,
-    };
-    raw_pubsub(m)
-        .await
-        .subscribe(authorized(request, &m.key))
-        .await
-        .expect("subscribed")
-        .into_inner()
-}
-
-async fn next_raw(stream: &mut Streaming<SubscriptionItem>) -> Kind {
-    within(10, "a raw subscription item", stream.message())
-        .await
-        .expect("no stream error")
-        .expect("the stream goes on")
-        .kind
-        .expect("every item has a kind")
-}
-
-async fn next_raw_event(stream: &mut Streaming<SubscriptionItem>) -> Kind {
-    loop {
-        match next_raw(stream).await {
-            Kind::Heartbeat(_) => continue,
-            other => return other,
-        }
-    }
-}
-
-/// The current page of `topic`, learnt from the discontinuity a wrong page provokes.
-async fn page_of(m: &TestMomento, topic: &str) -> u64 {
-    let mut probe = raw_subscribe(m, topic, 1, 1).await;
-    match next_raw_event(&mut probe).await {
-        Kind::Discontinuity(d) => d.new_sequence_page,
-        other => panic!("expected a discontinuity, got {other:?}"),
     }
 }
 
@@ -136,97 +81,6 @@ async fn the_sdk_resumes_at_the_number_it_gives_so_it_sees_that_item_again() {
         seen.push((value.topic_sequence_number, text(&value).to_owned()));
     }
     assert_eq!(seen, [(2, "m2".into()), (3, "m3".into()), (4, "m4".into())]);
-}
-
-#[tokio::test]
-async fn a_subscription_starts_with_a_heartbeat_and_sends_more_while_idle() {
-    let m = TestMomento::start_with(LocalMomentoConfig {
-        heartbeat_interval: Duration::from_millis(100),
-        ..LocalMomentoConfig::default()
-    })
-    .await;
-    let mut stream = raw_subscribe(&m, "t", 0, 0).await;
-    assert!(matches!(next_raw(&mut stream).await, Kind::Heartbeat(_)));
-
-    m.topic_client(m.super_user())
-        .publish(CACHE, "t", "hello")
-        .await
-        .unwrap();
-    match next_raw_event(&mut stream).await {
-        Kind::Item(item) => assert_eq!(item.topic_sequence_number, 1),
-        other => panic!("expected the item, got {other:?}"),
-    }
-    assert!(
-        matches!(next_raw(&mut stream).await, Kind::Heartbeat(_)),
-        "an idle stream gets heartbeats"
-    );
-}
-
-#[tokio::test]
-async fn resuming_beyond_the_retained_history_yields_a_discontinuity_then_the_rest() {
-    let m = TestMomento::start_with(LocalMomentoConfig {
-        topic_history: 3,
-        ..LocalMomentoConfig::default()
-    })
-    .await;
-    let client = m.topic_client(m.super_user());
-    for n in 1..=6 {
-        client.publish(CACHE, "t", format!("m{n}")).await.unwrap();
-    }
-    let page = page_of(&m, "t").await;
-
-    let mut stream = raw_subscribe(&m, "t", 2, page).await;
-    match next_raw_event(&mut stream).await {
-        Kind::Discontinuity(d) => {
-            assert_eq!(
-                (
-                    d.last_topic_sequence,
-                    d.new_topic_sequence,
-                    d.new_sequence_page
-                ),
-                (1, 4, page)
-            );
-        }
-        other => panic!("expected a discontinuity, got {other:?}"),
-    }
-    for expected in 4..=6 {
-        match next_raw_event(&mut stream).await {
-            Kind::Item(item) => {
-                assert_eq!(item.topic_sequence_number, expected);
-                assert_eq!(item.sequence_page, page);
-            }
-            other => panic!("expected item {expected}, got {other:?}"),
-        }
-    }
-}
-
-#[tokio::test]
-async fn resuming_with_a_wrong_page_yields_a_discontinuity_naming_the_current_page() {
-    let m = TestMomento::start().await;
-    let client = m.topic_client(m.super_user());
-    client.publish(CACHE, "t", "m1").await.unwrap();
-    client.publish(CACHE, "t", "m2").await.unwrap();
-    let page = page_of(&m, "t").await;
-
-    let mut stream = raw_subscribe(&m, "t", 2, page + 1).await;
-    match next_raw_event(&mut stream).await {
-        Kind::Discontinuity(d) => {
-            assert_eq!(
-                (
-                    d.last_topic_sequence,
-                    d.new_topic_sequence,
-                    d.new_sequence_page
-                ),
-                (0, 3, page)
-            );
-        }
-        other => panic!("expected a discontinuity, got {other:?}"),
-    }
-    client.publish(CACHE, "t", "m3").await.unwrap();
-    match next_raw_event(&mut stream).await {
-        Kind::Item(item) => assert_eq!(item.topic_sequence_number, 3, "then live items"),
-        other => panic!("expected item 3, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -354,19 +208,4 @@ async fn ten_concurrent_subscribers_each_receive_every_message_of_a_burst_in_ord
     let mut expected: Vec<_> = (0..MESSAGES).map(|n| format!("m{n}")).collect();
     expected.sort();
     assert_eq!(texts, expected, "every published message, once");
-}
-
-#[tokio::test]
-async fn subscriptions_end_cleanly_when_the_server_shuts_down() {
-    let m = TestMomento::start().await;
-    let mut stream = raw_subscribe(&m, "t", 0, 0).await;
-    assert!(matches!(next_raw(&mut stream).await, Kind::Heartbeat(_)));
-
-    let shutdown = tokio::spawn(m.server.shutdown());
-    let end = within(10, "the end of the stream", stream.message()).await;
-    assert!(
-        matches!(end, Ok(None)),
-        "a clean end of stream, not an error: {end:?}"
-    );
-    within(10, "the server to stop", shutdown).await.unwrap();
 }
