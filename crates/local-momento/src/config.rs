@@ -26,6 +26,12 @@ pub struct LocalMomentoConfig {
     pub topic_history: usize,
     /// How often an idle subscription gets a heartbeat.
     pub heartbeat_interval: Duration,
+    /// How many published messages a subscriber may fall behind before it gets a
+    /// discontinuity instead of them (bounds each subscriber's memory).
+    pub subscriber_buffer: usize,
+    /// Longest time an HTTP long poll (`GET /topics/{cache}/{topic}`) waits for a message
+    /// before answering `200 {"items":[]}`.
+    pub long_poll_max_wait: Duration,
     /// How often expired items are swept from memory (they are invisible from expiry on).
     pub sweep_interval: Duration,
 }
@@ -41,6 +47,8 @@ impl Default for LocalMomentoConfig {
             webhook_timeout: Duration::from_secs(5),
             topic_history: 4096,
             heartbeat_interval: Duration::from_secs(5),
+            subscriber_buffer: 1024,
+            long_poll_max_wait: Duration::from_secs(30),
             sweep_interval: Duration::from_secs(1),
         }
     }
@@ -60,6 +68,8 @@ impl std::fmt::Debug for LocalMomentoConfig {
             .field("webhook_timeout", &self.webhook_timeout)
             .field("topic_history", &self.topic_history)
             .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("subscriber_buffer", &self.subscriber_buffer)
+            .field("long_poll_max_wait", &self.long_poll_max_wait)
             .field("sweep_interval", &self.sweep_interval)
             .finish()
     }

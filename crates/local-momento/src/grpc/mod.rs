@@ -5,10 +5,12 @@
 
 mod cache;
 mod control;
+mod pubsub;
 mod token;
 
 use std::sync::Arc;
 
+use momento_protos::cache_client::pubsub::pubsub_server::PubsubServer;
 use momento_protos::cache_client::scs_server::ScsServer;
 use momento_protos::control_client::scs_control_server::ScsControlServer;
 use momento_protos::token::token_server::TokenServer;
@@ -34,10 +36,13 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
         .max_decoding_message_size(MAX_GRPC_MESSAGE);
     let control = ScsControlServer::new(control::ControlService::new(shared.clone()))
         .max_decoding_message_size(MAX_GRPC_MESSAGE);
+    let pubsub = PubsubServer::new(pubsub::PubsubService::new(shared.clone()))
+        .max_decoding_message_size(MAX_GRPC_MESSAGE);
     let result = tonic::transport::Server::builder()
         .add_service(InterceptedService::new(token, auth.clone()))
         .add_service(InterceptedService::new(cache, auth.clone()))
         .add_service(InterceptedService::new(control, auth.clone()))
+        .add_service(InterceptedService::new(pubsub, auth.clone()))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled())
         .await;
     if let Err(error) = result {

@@ -148,3 +148,67 @@ impl TestMomento {
         request
     }
 }
+
+/// A raw `Pubsub` gRPC client, for what the SDK hides (heartbeats, discontinuities).
+pub async fn raw_pubsub(
+    m: &TestMomento,
+) -> momento_protos::cache_client::pubsub::pubsub_client::PubsubClient<tonic::transport::Channel> {
+    momento_protos::cache_client::pubsub::pubsub_client::PubsubClient::connect(
+        m.server.grpc_endpoint(),
+    )
+    .await
+    .expect("raw pubsub client connects")
+}
+
+/// `message` with the `authorization` metadata set to `key`.
+pub fn authorized<T>(message: T, key: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", key.parse().expect("an ASCII key"));
+    request
+}
+
+/// The raw key (JWT) inside an SDK `auth_token`.
+pub fn raw_key(auth_token: &str) -> String {
+    use base64::Engine;
+    let json = base64::engine::general_purpose::URL_SAFE
+        .decode(auth_token)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(auth_token))
+        .expect("an auth_token is base64");
+    let value: serde_json::Value = serde_json::from_slice(&json).expect("an auth_token is JSON");
+    value["api_key"]
+        .as_str()
+        .expect("an auth_token has an api_key")
+        .to_owned()
+}
+
+/// Serves `endpoint` over HTTP on a free loopback port until the test ends; returns its base
+/// URL (`http://127.0.0.1:PORT`).
+pub async fn serve_http<E>(endpoint: E) -> String
+where
+    E: poem::IntoEndpoint + Send + 'static,
+    E::Endpoint: 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("a bound address");
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("an acceptor");
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
+    format!("http://{addr}")
+}
+
+impl TestMomento {
+    /// This server's HTTP topics API, served on a free port; returns its base URL.
+    pub async fn serve_http_api(&self) -> String {
+        serve_http(self.server.http_api()).await
+    }
+}
+
+/// Waits at most `seconds` for `future`, failing the test with `what` instead of hanging.
+pub async fn within<F: std::future::Future>(seconds: u64, what: &str, future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(seconds), future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}

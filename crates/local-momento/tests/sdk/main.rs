@@ -6,4 +6,10 @@ mod control;
 // Shared by every module; not each module uses every helper.
 #[allow(dead_code)]
 mod helpers;
+mod http_api;
+mod http_api_errors;
 mod tokens;
+mod topic_permissions;
+mod topic_streams;
+mod topics;
+mod webhooks;

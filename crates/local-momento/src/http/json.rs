@@ -1,0 +1,139 @@
+//! The JSON bodies of the HTTP topics API: items, discontinuities and errors.
+
+use base64::Engine;
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::topics::{Event, TopicError, Value, MAX_MESSAGE_BYTES};
+
+/// `200` body of a long poll: `{"items":[...]}`.
+#[derive(Serialize)]
+pub(super) struct Items {
+    pub(super) items: Vec<ItemJson>,
+}
+
+/// One element of `items`: `{"item":{...}}` or `{"discontinuity":{...}}`.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ItemJson {
+    Item {
+        topic_sequence_number: u64,
+        sequence_page: u64,
+        value: ValueJson,
+        publisher_id: String,
+    },
+    Discontinuity {
+        last_topic_sequence: u64,
+        new_topic_sequence: u64,
+        new_sequence_page: u64,
+    },
+}
+
+/// `{"text":"..."}` or `{"binary":"<standard base64>"}`.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ValueJson {
+    Text(String),
+    Binary(String),
+}
+
+impl From<Event> for ItemJson {
+    fn from(event: Event) -> Self {
+        match event {
+            Event::Item(message) => ItemJson::Item {
+                topic_sequence_number: message.sequence_number,
+                sequence_page: message.sequence_page,
+                value: match &message.value {
+                    Value::Text(text) => ValueJson::Text(text.clone()),
+                    Value::Binary(bytes) => {
+                        ValueJson::Binary(base64::engine::general_purpose::STANDARD.encode(bytes))
+                    }
+                },
+                publisher_id: message.publisher_id.clone(),
+            },
+            Event::Discontinuity {
+                last_topic_sequence,
+                new_topic_sequence,
+                new_sequence_page,
+            } => ItemJson::Discontinuity {
+                last_topic_sequence,
+                new_topic_sequence,
+                new_sequence_page,
+            },
+        }
+    }
+}
+
+/// Why an HTTP call was refused. Answered as `{"error": "<code>", "message": "..."}` with:
+///
+/// | status | `error`             | when                                                       |
+/// |--------|---------------------|------------------------------------------------------------|
+/// | 400    | `invalid_argument`  | both token forms, bad query, bad Content-Type, non-UTF-8 text, empty name |
+/// | 400    | `limit_exceeded`    | a message over 4 KB                                        |
+/// | 401    | `unauthenticated`   | no token, a forged, malformed or expired one               |
+/// | 403    | `permission_denied` | the token's grants do not cover the topic                  |
+/// | 404    | `not_found`         | the cache does not exist                                   |
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ApiError {
+    /// A malformed request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A body so far over the message limit that it was not read to the end.
+    #[error("the message exceeds the request limit of {MAX_MESSAGE_BYTES} bytes")]
+    BodyTooLarge,
+    /// No usable token.
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
+    /// Refused by the topic checks.
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
+            ApiError::BodyTooLarge => (StatusCode::BAD_REQUEST, "limit_exceeded"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Topic(error) => match error {
+                TopicError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
+                TopicError::MessageTooLarge(_) => (StatusCode::BAD_REQUEST, "limit_exceeded"),
+                TopicError::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "permission_denied"),
+                TopicError::CacheNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        tracing::debug!(%status, error = %self, "HTTP topics call refused");
+        error_response(status, code, &self.to_string())
+    }
+}
+
+/// A `{"error","message"}` answer.
+pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    json_response(
+        status,
+        &serde_json::json!({ "error": code, "message": message }),
+    )
+}
+
+/// A JSON answer.
+pub(super) fn json_response(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => Response::builder()
+            .status(status)
+            .content_type("application/json")
+            .body(bytes),
+        // Our bodies are strings and integers; this arm exists so a future change cannot panic.
+        Err(error) => {
+            tracing::error!(%error, "serializing an HTTP topics answer");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

@@ -1,0 +1,173 @@
+use tokio_util::sync::CancellationToken;
+
+use super::{Event, Subscription, Topics, Value};
+use crate::config::LocalMomentoConfig;
+
+fn topics(history: usize, subscriber_buffer: usize) -> Topics {
+    let config = LocalMomentoConfig {
+        topic_history: history,
+        subscriber_buffer,
+        ..LocalMomentoConfig::default()
+    };
+    Topics::new(&config, CancellationToken::new())
+}
+
+fn publish(topics: &Topics, text: &str) -> u64 {
+    topics.publish("c", "t", Value::Text(text.into()), "pub")
+}
+
+/// Everything available now, as `item N` / `gap L->N` strings.
+fn drain(subscription: &mut Subscription) -> Vec<String> {
+    std::iter::from_fn(|| subscription.try_next())
+        .map(|event| match event {
+            Event::Item(m) => format!("item {}", m.sequence_number),
+            Event::Discontinuity {
+                last_topic_sequence,
+                new_topic_sequence,
+                ..
+            } => format!("gap {last_topic_sequence}->{new_topic_sequence}"),
+        })
+        .collect()
+}
+
+fn page_of(topics: &Topics) -> u64 {
+    let mut probe = topics.subscribe("c", "t", 1, 0);
+    match probe.try_next() {
+        Some(Event::Discontinuity {
+            new_sequence_page, ..
+        }) => new_sequence_page,
+        other => panic!("a wrong page yields a discontinuity first, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sequence_numbers_start_at_one_and_grow_by_one_per_topic() {
+    let topics = topics(10, 10);
+    assert_eq!(publish(&topics, "a"), 1);
+    assert_eq!(publish(&topics, "b"), 2);
+    assert_eq!(topics.publish("c", "other", Value::Text("x".into()), ""), 1);
+    assert_eq!(topics.stats().published, 3);
+}
+
+#[tokio::test]
+async fn pages_are_non_zero_and_safe_for_javascript_numbers() {
+    let topics = topics(10, 10);
+    let page = page_of(&topics);
+    assert!(page > 0 && page < 1 << 53, "{page}");
+}
+
+#[tokio::test]
+async fn a_live_subscription_gets_only_what_is_published_after_it() {
+    let topics = topics(10, 10);
+    publish(&topics, "before");
+    let mut subscription = topics.subscribe("c", "t", 0, 0);
+    publish(&topics, "after");
+    assert_eq!(drain(&mut subscription), ["item 2"]);
+}
+
+#[tokio::test]
+async fn resuming_on_the_right_page_replays_from_the_number_given_then_goes_live() {
+    let topics = topics(10, 10);
+    for text in ["1", "2", "3"] {
+        publish(&topics, text);
+    }
+    let page = page_of(&topics);
+    let mut subscription = topics.subscribe("c", "t", 2, page);
+    publish(&topics, "4");
+    assert_eq!(drain(&mut subscription), ["item 2", "item 3", "item 4"]);
+}
+
+#[tokio::test]
+async fn resuming_past_the_history_starts_with_a_discontinuity() {
+    let topics = topics(2, 10);
+    for text in ["1", "2", "3", "4"] {
+        publish(&topics, text);
+    }
+    let page = page_of(&topics);
+    let mut subscription = topics.subscribe("c", "t", 1, page);
+    assert_eq!(drain(&mut subscription), ["gap 0->3", "item 3", "item 4"]);
+}
+
+#[tokio::test]
+async fn resuming_on_another_page_gets_a_discontinuity_naming_the_next_number() {
+    let topics = topics(10, 10);
+    publish(&topics, "1");
+    let mut subscription = topics.subscribe("c", "t", 1, 12345);
+    assert_eq!(drain(&mut subscription), ["gap 0->2"]);
+}
+
+#[tokio::test]
+async fn resuming_after_the_newest_message_waits_for_live_ones() {
+    let topics = topics(10, 10);
+    publish(&topics, "1");
+    let page = page_of(&topics);
+    let mut subscription = topics.subscribe("c", "t", 2, page);
+    assert!(drain(&mut subscription).is_empty());
+    publish(&topics, "2");
+    assert_eq!(drain(&mut subscription), ["item 2"]);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_gets_a_discontinuity_and_the_newest_messages() {
+    let topics = topics(100, 4);
+    let mut subscription = topics.subscribe("c", "t", 0, 0);
+    publish(&topics, "1");
+    assert_eq!(drain(&mut subscription), ["item 1"]);
+    for n in 2..=11 {
+        publish(&topics, &n.to_string());
+    }
+    assert_eq!(
+        drain(&mut subscription),
+        ["gap 1->8", "item 8", "item 9", "item 10", "item 11"]
+    );
+}
+
+#[tokio::test]
+async fn waiting_for_the_next_event_wakes_on_publish() {
+    let topics = std::sync::Arc::new(topics(10, 10));
+    let mut subscription = topics.subscribe("c", "t", 0, 0);
+    let publisher = topics.clone();
+    tokio::spawn(async move {
+        tokio::task::yield_now().await;
+        publisher.publish("c", "t", Value::Text("hi".into()), "p");
+    });
+    match subscription.next().await {
+        Some(Event::Item(m)) => {
+            assert_eq!(m.value, Value::Text("hi".into()));
+            assert_eq!(m.publisher_id, "p");
+        }
+        other => panic!("expected the item, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn webhook_counters_record_attempts_and_failures() {
+    let topics = topics(10, 10);
+    // Port 1 on loopback refuses connections: a failed delivery, quickly.
+    topics.register_webhook(crate::webhooks::Webhook {
+        cache: "c".into(),
+        topic: "t".into(),
+        url: "http://127.0.0.1:1/hook".into(),
+        secret: "s".to_owned().into(),
+    });
+    publish(&topics, "1");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while topics.stats().webhooks.failed == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            topics.stats()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let stats = topics.stats();
+    assert_eq!(
+        (
+            stats.published,
+            stats.webhooks.attempts,
+            stats.webhooks.delivered,
+            stats.webhooks.failed
+        ),
+        (1, 1, 0, 1)
+    );
+}

@@ -1,0 +1,152 @@
+//! Webhooks: every message published on a registered topic is POSTed, signed, to a URL.
+//!
+//! The request follows Momento's documented webhook spec:
+//! - `POST <url>`, `Content-Type: application/json`,
+//!   `User-Agent: Momento/1.0 (Webhooks; local-momento)`;
+//! - body, fields in this order:
+//!   `{"cache","topic","event_timestamp","publish_timestamp","topic_sequence_number","token_id","text"}`,
+//!   where `event_timestamp` is when the message was published and `publish_timestamp` when
+//!   this call was made (ms since the Unix epoch; each retry is a new call with a new
+//!   `publish_timestamp` and signature), and `token_id` is the publisher's (`""` for API keys);
+//! - **binary messages**, which Momento does not document, carry `"binary":"<standard base64>"`
+//!   in place of `"text"`, so a receiver can tell them apart and no bytes are lost;
+//! - header `momento-signature`: [`sign`] of the exact body bytes with the webhook's secret.
+//!
+//! Delivery is asynchronous: publishing only puts the event on a bounded queue (overflow drops
+//! it and logs a warning; Momento guarantees no delivery either) and a background task POSTs
+//! it, a bounded number at a time. A delivery fails on a non-2xx answer (redirects are not
+//! followed), on no answer within `webhook_timeout`, or on a connection error; the
+//! [`RetryPolicy`] decides whether it is tried again. The secret is never logged.
+
+mod delivery;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use delivery::{Dispatcher, WebhookStats};
+
+use std::time::Duration;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use secrecy::SecretString;
+use serde::Serialize;
+use sha3::Sha3_256;
+
+use crate::topics::{Message, Value};
+
+/// What deliveries say they are, in the shape Momento uses.
+pub const USER_AGENT: &str = "Momento/1.0 (Webhooks; local-momento)";
+
+/// Header that carries the signature of the body.
+pub const SIGNATURE_HEADER: &str = "momento-signature";
+
+/// A webhook registration: messages on `topic` in `cache` go to `url`, signed with `secret`.
+#[derive(Clone)]
+pub struct Webhook {
+    /// Cache of the topic.
+    pub cache: String,
+    /// Topic whose messages are delivered.
+    pub topic: String,
+    /// Where deliveries are POSTed.
+    pub url: String,
+    /// Key of the `momento-signature` HMAC-SHA3-256.
+    pub secret: SecretString,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("cache", &self.cache)
+            .field("topic", &self.topic)
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How failed deliveries are retried. Momento itself tries once; the default does the same.
+///
+/// With more attempts, the wait before retry `k` (k = 1, 2, ...) is
+/// `initial_backoff * 2^(k-1)`, capped at `max_backoff`.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry; 0 counts as 1).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles after each.
+    pub initial_backoff: Duration,
+    /// Longest wait between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt number `attempt` (from 1), before the next one.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+/// The `momento-signature` of `body`: lowercase hex of HMAC-SHA3-256 keyed with `secret`.
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    // HMAC takes keys of any length (long ones are hashed), so this cannot fail.
+    let mut mac =
+        <Hmac<Sha3_256> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The JSON body of a delivery. Field order is the documented one (serde keeps declaration
+/// order), which receivers comparing raw bytes may rely on.
+#[derive(Serialize)]
+struct Payload<'a> {
+    cache: &'a str,
+    topic: &'a str,
+    event_timestamp: u64,
+    publish_timestamp: u64,
+    topic_sequence_number: u64,
+    token_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    binary: Option<String>,
+}
+
+/// The body delivering `message` from `cache`/`topic`, for a call made at `publish_timestamp`.
+pub(crate) fn payload(
+    cache: &str,
+    topic: &str,
+    message: &Message,
+    publish_timestamp: u64,
+) -> Vec<u8> {
+    let (text, binary) = match &message.value {
+        Value::Text(text) => (Some(text.as_str()), None),
+        Value::Binary(bytes) => (
+            None,
+            Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        ),
+    };
+    let payload = Payload {
+        cache,
+        topic,
+        event_timestamp: message.published_at_ms,
+        publish_timestamp,
+        topic_sequence_number: message.sequence_number,
+        token_id: &message.publisher_id,
+        text,
+        binary,
+    };
+    // Strings and integers always serialize.
+    serde_json::to_vec(&payload).expect("a webhook payload serializes")
+}
