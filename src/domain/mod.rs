@@ -4,10 +4,12 @@
 //! - [`poll`] and [`new_poll`]: the poll record, its public view, and creation from what an
 //!   admin submits ([`validation`] holds the shared field rules).
 //! - [`lifecycle`]: the state machine `draft -> scheduled -> open -> closed -> archived`.
+//! - [`ballot`]: the vote message, its checks against a poll, the canonical stored ballot.
 //!
 //! Time is always passed in (`now`, `at`), never read from the clock, so every rule is a
 //! function of its arguments and can be tested exhaustively.
 
+pub mod ballot;
 pub mod ids;
 pub mod lifecycle;
 pub mod new_poll;
@@ -17,6 +19,7 @@ pub mod validation;
 #[cfg(test)]
 mod test_support;
 
+pub use ballot::{Ballot, Rejection, StoredBallotError, VoteMessage, MAX_VOTE_MESSAGE_BYTES};
 pub use ids::{IdError, IdKind, OptionId, PollId, TokenId, VoterId};
 pub use lifecycle::{
     accepts_votes, next_clock_deadline, transition, Event, EventKind, PollState, PollTimes,
