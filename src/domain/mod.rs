@@ -6,6 +6,7 @@
 //! - [`lifecycle`]: the state machine `draft -> scheduled -> open -> closed -> archived`.
 //! - [`ballot`]: the vote message, its checks against a poll, the canonical stored ballot.
 //! - [`tally`] and [`irv`]: counts per option and instant-runoff for ranked polls.
+//! - [`results`]: the results payload clients receive.
 //!
 //! Time is always passed in (`now`, `at`), never read from the clock, so every rule is a
 //! function of its arguments and can be tested exhaustively.
@@ -16,6 +17,7 @@ pub mod irv;
 pub mod lifecycle;
 pub mod new_poll;
 pub mod poll;
+pub mod results;
 pub mod tally;
 pub mod validation;
 
@@ -31,5 +33,6 @@ pub use lifecycle::{
 };
 pub use new_poll::NewPoll;
 pub use poll::{Access, Poll, PollKind, PollOption, PublicPoll, ResultsVisibility};
+pub use results::Results;
 pub use tally::{delta, Tally, TallyDelta, BALLOTS_FIELD};
 pub use validation::{Rule, ValidationError, ValidationErrors};
