@@ -5,12 +5,14 @@
 //! - [`startup`]: `Application::build` (binds, wires) and `run_until_stopped`.
 //! - [`api`]: the REST API, one poem-openapi struct per resource; `errors.rs` for the edge.
 //! - [`momento`]: the only place that touches the Momento SDK.
+//! - [`domain`]: pure rules: ids, polls, the lifecycle state machine, ballots, tally, IRV.
 //! - [`standalone`]: `pollcast local-momento`, the local Momento as a server of its own.
 //!
 //! The Momento-compatible server itself is the `local-momento` crate in `crates/`.
 
 pub mod api;
 pub mod config;
+pub mod domain;
 pub mod momento;
 pub mod standalone;
 pub mod startup;

@@ -16,8 +16,10 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
     /// The embedded local Momento's gRPC endpoint.
+    #[allow(dead_code)] // for the voter-token tests
     pub momento_grpc: String,
     /// A super-user key of the embedded local Momento.
+    #[allow(dead_code)] // for the voter-token tests
     pub momento_key: String,
     /// An HTTP client.
     pub http: reqwest::Client,

@@ -1,0 +1,337 @@
+//! The poll record and its public view.
+//!
+//! A [`Poll`] is only made by [`NewPoll::validate`](super::NewPoll::validate), changed only by
+//! [`Poll::apply`] (the lifecycle), and loaded from storage only through the same field rules
+//! (minus those about the future, since stored polls age), so a `Poll` in hand is always
+//! well-formed: 2..=32 options with unique ids and labels, `max_choices` set exactly for
+//! `multi` polls, `closes_at` after `opens_at`, and `opens_at` set whenever the poll is
+//! `scheduled`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{OptionId, PollId};
+use super::lifecycle::PollState;
+use super::validation::{
+    Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
+};
+
+/// How voters answer a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollKind {
+    /// Exactly one option per ballot.
+    #[default]
+    Single,
+    /// 1..=`max_choices` distinct options per ballot.
+    Multi,
+    /// An ordering of some or all options, best first; tallied by instant-runoff.
+    Ranked,
+}
+
+/// Who sees results while the poll is open. Admins always see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultsVisibility {
+    /// Voters see results live while the poll is open.
+    #[default]
+    Live,
+    /// Voters see results once the poll is closed.
+    OnClose,
+}
+
+/// Who may take a voting token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Anyone may take a token; each token is one anonymous voter.
+    #[default]
+    Open,
+    /// Only an admin mints tokens, for named voter ids.
+    Invite,
+}
+
+/// One answer of a poll.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PollOption {
+    /// Server-assigned id (`o1`, `o2`, ... in the order given); ballots name options by it.
+    pub id: OptionId,
+    /// What voters see, trimmed, 1..=200 characters.
+    pub label: String,
+}
+
+/// A poll, as stored under `poll:{id}` and returned to admins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "PollRecord")]
+pub struct Poll {
+    pub(super) id: PollId,
+    pub(super) title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) description: Option<String>,
+    pub(super) kind: PollKind,
+    pub(super) options: Vec<PollOption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) max_choices: Option<u32>,
+    pub(super) results_visibility: ResultsVisibility,
+    pub(super) allow_revote: bool,
+    pub(super) access: Access,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) opens_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) closes_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) max_voters: Option<u32>,
+    pub(super) state: PollState,
+    pub(super) version: u64,
+    pub(super) created_at: DateTime<Utc>,
+}
+
+impl Poll {
+    /// The poll's id.
+    pub fn id(&self) -> &PollId {
+        &self.id
+    }
+    /// The title, trimmed, 1..=200 characters.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+    /// The description, trimmed, at most 2000 characters; `None` when none was given.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    /// How voters answer.
+    pub fn kind(&self) -> PollKind {
+        self.kind
+    }
+    /// The options, in the order given, with ids `o1`, `o2`, ...
+    pub fn options(&self) -> &[PollOption] {
+        &self.options
+    }
+    /// The option with this id, if the poll has it.
+    pub fn option(&self, id: OptionId) -> Option<&PollOption> {
+        self.options.iter().find(|o| o.id == id)
+    }
+    /// The option ids, in the order given.
+    pub fn option_ids(&self) -> Vec<OptionId> {
+        self.options.iter().map(|o| o.id).collect()
+    }
+    /// Most options a `multi` ballot may name; `None` for other kinds.
+    pub fn max_choices(&self) -> Option<u32> {
+        self.max_choices
+    }
+    /// How many choices a ballot names: `single` 1..=1, `multi` 1..=`max_choices`,
+    /// `ranked` 1..=number of options.
+    pub fn choice_bounds(&self) -> (usize, usize) {
+        match self.kind {
+            PollKind::Single => (1, 1),
+            PollKind::Multi => {
+                let max = self.max_choices.map_or(self.options.len(), |m| m as usize);
+                (1, max)
+            }
+            PollKind::Ranked => (1, self.options.len()),
+        }
+    }
+    /// Who sees results while the poll is open.
+    pub fn results_visibility(&self) -> ResultsVisibility {
+        self.results_visibility
+    }
+    /// Whether a voter may replace their ballot while the poll is open.
+    pub fn allow_revote(&self) -> bool {
+        self.allow_revote
+    }
+    /// Who may take a voting token.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+    /// When the poll opens (or opened: opening sets it to the actual time).
+    pub fn opens_at(&self) -> Option<DateTime<Utc>> {
+        self.opens_at
+    }
+    /// When the poll closes (or closed: closing early sets it to the actual time).
+    pub fn closes_at(&self) -> Option<DateTime<Utc>> {
+        self.closes_at
+    }
+    /// Most ballots the poll takes; `None` for no limit.
+    pub fn max_voters(&self) -> Option<u32> {
+        self.max_voters
+    }
+    /// The lifecycle state.
+    pub fn state(&self) -> PollState {
+        self.state
+    }
+    /// Starts at 1 and grows by one per transition; stored polls change by compare-and-set.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    /// When the poll was created.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// Whether voters (not admins) may see results now: `live` polls once they are open,
+    /// `on_close` polls once they are closed. Draft, scheduled and cancelled polls have no
+    /// results to show.
+    pub fn results_public(&self) -> bool {
+        matches!(
+            (self.results_visibility, self.state),
+            (_, PollState::Closed | PollState::Archived)
+                | (ResultsVisibility::Live, PollState::Open)
+        )
+    }
+
+    /// The view anyone may read.
+    pub fn public_view(&self) -> PublicPoll {
+        PublicPoll {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            kind: self.kind,
+            options: self.options.clone(),
+            max_choices: self.max_choices,
+            results_visibility: self.results_visibility,
+            allow_revote: self.allow_revote,
+            access: self.access,
+            opens_at: self.opens_at,
+            closes_at: self.closes_at,
+            state: self.state,
+        }
+    }
+}
+
+/// What anyone may read of a poll: everything a voter needs to vote and to know when, without
+/// the admin-only fields `max_voters` (capacity planning is the organiser's business),
+/// `version` (a storage detail for compare-and-set) and `created_at` (bookkeeping).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicPoll {
+    /// The poll's id.
+    pub id: PollId,
+    /// The title.
+    pub title: String,
+    /// The description, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How voters answer.
+    pub kind: PollKind,
+    /// The options, with the ids ballots name.
+    pub options: Vec<PollOption>,
+    /// Most options a `multi` ballot may name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_choices: Option<u32>,
+    /// Who sees results while the poll is open.
+    pub results_visibility: ResultsVisibility,
+    /// Whether a voter may replace their ballot.
+    pub allow_revote: bool,
+    /// Who may take a voting token.
+    pub access: Access,
+    /// When the poll opens or opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<DateTime<Utc>>,
+    /// When the poll closes or closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<DateTime<Utc>>,
+    /// The lifecycle state.
+    pub state: PollState,
+}
+
+/// The stored form, checked on the way in by [`TryFrom`].
+#[derive(Deserialize)]
+struct PollRecord {
+    id: PollId,
+    title: String,
+    description: Option<String>,
+    kind: PollKind,
+    options: Vec<PollOption>,
+    max_choices: Option<u32>,
+    results_visibility: ResultsVisibility,
+    allow_revote: bool,
+    access: Access,
+    opens_at: Option<DateTime<Utc>>,
+    closes_at: Option<DateTime<Utc>>,
+    max_voters: Option<u32>,
+    state: PollState,
+    version: u64,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<PollRecord> for Poll {
+    type Error = ValidationErrors;
+
+    fn try_from(r: PollRecord) -> Result<Self, ValidationErrors> {
+        let mut c = Collector::default();
+        c.line("title", &r.title, TITLE_MAX_CHARS);
+        if let Some(d) = &r.description {
+            c.paragraph("description", d, DESCRIPTION_MAX_CHARS);
+        }
+        c.labels(r.options.iter().map(|o| o.label.as_str()));
+        let mut ids: Vec<OptionId> = r.options.iter().map(|o| o.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() != r.options.len() {
+            c.push("options", Rule::Duplicate, "option ids must be unique");
+        }
+        check_max_choices(&mut c, r.kind, r.max_choices, r.options.len());
+        if r.kind == PollKind::Multi && r.max_choices.is_none() {
+            c.push(
+                "max_choices",
+                Rule::Required,
+                "a multi poll stores max_choices",
+            );
+        }
+        if let (Some(open), Some(close)) = (r.opens_at, r.closes_at) {
+            // Not strictly after: a poll closed the instant it opened is still a stored fact.
+            if close < open {
+                c.push(
+                    "closes_at",
+                    Rule::NotAfterOpensAt,
+                    "must not be before opens_at",
+                );
+            }
+        }
+        if r.state == PollState::Scheduled && r.opens_at.is_none() {
+            c.push("opens_at", Rule::Required, "a scheduled poll has opens_at");
+        }
+        check_max_voters(&mut c, r.max_voters);
+        if r.version == 0 {
+            c.push("version", Rule::OutOfRange, "starts at 1");
+        }
+        c.finish(|| Poll {
+            id: r.id,
+            title: r.title,
+            description: r.description,
+            kind: r.kind,
+            options: r.options,
+            max_choices: r.max_choices,
+            results_visibility: r.results_visibility,
+            allow_revote: r.allow_revote,
+            access: r.access,
+            opens_at: r.opens_at,
+            closes_at: r.closes_at,
+            max_voters: r.max_voters,
+            state: r.state,
+            version: r.version,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// `max_choices` is for `multi` polls only, within 1..=number of options.
+pub(super) fn check_max_choices(c: &mut Collector, kind: PollKind, max: Option<u32>, n: usize) {
+    match (kind, max) {
+        (PollKind::Multi, Some(m)) if m == 0 || m as usize > n => c.push(
+            "max_choices",
+            Rule::OutOfRange,
+            format!("must be from 1 to the number of options ({n})"),
+        ),
+        (PollKind::Single | PollKind::Ranked, Some(_)) => {
+            c.push("max_choices", Rule::NotAllowed, "is only for multi polls")
+        }
+        _ => {}
+    }
+}
+
+/// `max_voters`, when given, is at least 1.
+pub(super) fn check_max_voters(c: &mut Collector, max: Option<u32>) {
+    if max == Some(0) {
+        c.push("max_voters", Rule::OutOfRange, "must be at least 1");
+    }
+}
