@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use tonic::{Request, Response, Status};
 
 use crate::auth::MintError;
-use crate::grpc::principal;
+use crate::grpc::authenticate;
 use crate::Shared;
 
 pub(crate) struct TokenService(Arc<Shared>);
@@ -26,8 +26,22 @@ impl Token for TokenService {
         &self,
         request: Request<GenerateDisposableTokenRequest>,
     ) -> Result<Response<GenerateDisposableTokenResponse>, Status> {
-        let caller = principal(&request)?;
+        // The Rust SDK sends the key as `authorization` metadata, the JavaScript SDK in the
+        // body's `auth_token`; Momento accepts either, and so do we.
+        let metadata_key = match request.metadata().get("authorization") {
+            Some(value) => value
+                .to_str()
+                .map_err(|_| Status::unauthenticated("authorization metadata is not ASCII"))?
+                .to_owned(),
+            None => String::new(),
+        };
         let request = request.into_inner();
+        let key = if metadata_key.trim().is_empty() {
+            request.auth_token.as_str()
+        } else {
+            metadata_key.as_str()
+        };
+        let caller = authenticate(&self.0, key)?;
         let permissions = request
             .permissions
             .ok_or_else(|| Status::invalid_argument("permissions must be given"))?;
