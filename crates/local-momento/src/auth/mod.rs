@@ -16,7 +16,10 @@ mod permissions;
 
 pub use permissions::{CacheAccess, Grants, TopicAccess};
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dashmap::DashMap;
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -71,30 +74,40 @@ pub struct MintedToken {
     pub valid_until: u64,
 }
 
-/// Who is calling, once their key has been checked.
+/// Who is calling, once their key has been checked. Cheap to clone (shared).
 #[derive(Clone, Debug)]
-pub struct Principal {
+pub struct Principal(Arc<PrincipalInner>);
+
+#[derive(Debug)]
+struct PrincipalInner {
     token_id: String,
     grants: Grants,
+    /// Expiry in ms since the epoch (disposable tokens only).
+    expires_at_ms: Option<u64>,
 }
 
 impl Principal {
     /// The `token_id` of a disposable token; `""` for an API key (as Momento reports it).
     pub fn token_id(&self) -> &str {
-        &self.token_id
+        &self.0.token_id
     }
 
     /// What this principal may do.
     pub fn grants(&self) -> &Grants {
-        &self.grants
+        &self.0.grants
     }
 
     /// A principal that may do anything (used for in-process calls).
     pub fn super_user() -> Self {
-        Self {
+        Self(Arc::new(PrincipalInner {
             token_id: String::new(),
             grants: Grants::SuperUser,
-        }
+            expires_at_ms: None,
+        }))
+    }
+
+    fn expired(&self, now_ms: u64) -> bool {
+        self.0.expires_at_ms.is_some_and(|exp| now_ms >= exp)
     }
 }
 
@@ -117,11 +130,18 @@ struct Claims {
     p: Option<String>,
 }
 
+/// How many verified keys [`Authenticator`] remembers; past that the memory is cleared.
+const VERIFIED_CACHE_CAPACITY: usize = 16_384;
+
 /// Signs and checks keys with one secret.
 pub struct Authenticator {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Keys already verified, by the exact string presented. Verifying a JWT (base64, HMAC,
+    /// JSON) was the largest cost of our own code per call; a key's verdict cannot change
+    /// before its expiry (keys are not revocable), and expiry is checked on every hit.
+    verified: DashMap<Box<str>, Principal>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -148,6 +168,7 @@ impl Authenticator {
             encoding: EncodingKey::from_secret(secret.expose_secret()),
             decoding: DecodingKey::from_secret(secret.expose_secret()),
             validation,
+            verified: DashMap::new(),
         }
     }
 
@@ -172,7 +193,7 @@ impl Authenticator {
         valid_for: Duration,
         token_id: &str,
     ) -> Result<MintedToken, MintError> {
-        if !matches!(caller.grants, Grants::SuperUser) {
+        if !caller.grants().is_super_user() {
             return Err(MintError::NotAllowed);
         }
         let chars = token_id.chars().count();
@@ -203,6 +224,29 @@ impl Authenticator {
 
     /// Checks a key, raw or wrapped in the SDKs' base64 `auth_token` form.
     pub fn authenticate(&self, presented: &str) -> Result<Principal, AuthError> {
+        let now_ms = now_millis();
+        if let Some(known) = self.verified.get(presented) {
+            if !known.expired(now_ms) {
+                return Ok(known.clone());
+            }
+        }
+        let principal = self.verify(presented, now_ms);
+        match &principal {
+            Ok(principal) => {
+                if self.verified.len() >= VERIFIED_CACHE_CAPACITY {
+                    self.verified.clear();
+                }
+                self.verified.insert(presented.into(), principal.clone());
+            }
+            Err(AuthError::Expired) => {
+                self.verified.remove(presented);
+            }
+            Err(_) => {}
+        }
+        principal
+    }
+
+    fn verify(&self, presented: &str, now_ms: u64) -> Result<Principal, AuthError> {
         let presented = presented.trim();
         let presented = presented.strip_prefix("Bearer ").unwrap_or(presented);
         if presented.is_empty() {
@@ -217,7 +261,8 @@ impl Authenticator {
             "g" => Ok(Principal::super_user()),
             "d" => {
                 let exp = claims.exp.ok_or(AuthError::Invalid)?;
-                if now_millis() >= exp.saturating_mul(1000) {
+                let expires_at_ms = exp.saturating_mul(1000);
+                if now_ms >= expires_at_ms {
                     return Err(AuthError::Expired);
                 }
                 let bytes = base64::engine::general_purpose::STANDARD
@@ -226,10 +271,11 @@ impl Authenticator {
                 let permissions =
                     Permissions::decode(bytes.as_slice()).map_err(|_| AuthError::Invalid)?;
                 let grants = Grants::from_proto(&permissions).map_err(|_| AuthError::Invalid)?;
-                Ok(Principal {
+                Ok(Principal(Arc::new(PrincipalInner {
                     token_id: claims.tid.unwrap_or_default(),
                     grants,
-                })
+                    expires_at_ms: Some(expires_at_ms),
+                })))
             }
             _ => Err(AuthError::Invalid),
         }

@@ -130,6 +130,8 @@ fn an_expired_disposable_token_is_refused() {
             "t",
         )
         .unwrap();
+    // Accepted first (and so remembered as verified), then refused once expired.
+    assert!(auth.authenticate(token.api_key.expose_secret()).is_ok());
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(
         auth.authenticate(token.api_key.expose_secret())

@@ -39,6 +39,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
     let pubsub = PubsubServer::new(pubsub::PubsubService::new(shared.clone()))
         .max_decoding_message_size(MAX_GRPC_MESSAGE);
     let result = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
         // Not behind `Authenticate`: the JavaScript SDK sends the key in the request body.
         .add_service(token)
         .add_service(InterceptedService::new(cache, auth.clone()))
