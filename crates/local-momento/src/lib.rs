@@ -79,7 +79,7 @@ impl LocalMomento {
             topics,
             endpoint,
         });
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(store::sweep_expired(
                 shared.clone(),
                 config.sweep_interval,
@@ -87,6 +87,7 @@ impl LocalMomento {
             )),
             tokio::spawn(grpc::serve(listener, shared.clone(), shutdown.clone())),
         ];
+        tasks.extend(shared.topics.take_background_task());
         Ok(Self {
             shared,
             grpc_addr,

@@ -153,6 +153,11 @@ impl Topics {
         }
     }
 
+    /// The webhook delivery task, for a shutdown that waits for it.
+    pub(crate) fn take_background_task(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.webhooks.take_task()
+    }
+
     /// Registers a webhook on its topic: every message published there from now on is POSTed.
     pub(crate) fn register_webhook(&self, webhook: Webhook) {
         self.webhooks.register(webhook);

@@ -50,6 +50,8 @@ pub(crate) struct Dispatcher {
     hooks: DashMap<(String, String), Vec<Arc<Webhook>>>,
     queue: mpsc::Sender<Job>,
     counters: Arc<Counters>,
+    /// The delivery task, until [`Dispatcher::take_task`] hands it to whoever waits for it.
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Dispatcher {
@@ -64,12 +66,19 @@ impl Dispatcher {
             counters: counters.clone(),
             shutdown: shutdown.clone(),
         };
-        tokio::spawn(deliverer.run(jobs));
+        let task = tokio::spawn(deliverer.run(jobs));
         Self {
             hooks: DashMap::new(),
             queue,
             counters,
+            task: std::sync::Mutex::new(Some(task)),
         }
+    }
+
+    /// The delivery task, for a shutdown that waits for it (once; `None` afterwards).
+    pub(crate) fn take_task(&self) -> Option<tokio::task::JoinHandle<()>> {
+        // A plain mutex: taken once at start-up, never across an await.
+        self.task.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Adds a webhook on its topic (a topic may have several).
