@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// over 25 h.
     #[arg(long, env = "POLLCAST_TOKEN_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub token_ttl: Duration,
+    /// How long poll records, ballots and tallies live in the cache after their last write.
+    /// Momento's service caps item TTLs per account (24 h by default): keep this within it.
+    #[arg(long, env = "POLLCAST_RECORD_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub record_ttl: Duration,
     /// Directory for state that must outlive a restart (the generated admin key).
     #[arg(long, env = "POLLCAST_DATA_DIR")]
     pub data_dir: Option<PathBuf>,

@@ -5,6 +5,7 @@
 //! - [`startup`]: `Application::build` (binds, wires) and `run_until_stopped`.
 //! - [`api`]: the REST API, one poem-openapi struct per resource; `errors.rs` for the edge.
 //! - [`momento`]: the only place that touches the Momento SDK.
+//! - [`scheduler`]: the lifecycle clock: polls open and close on time.
 //! - [`domain`]: pure rules: ids, polls, the lifecycle state machine, ballots, tally, IRV.
 //! - [`standalone`]: `pollcast local-momento`, the local Momento as a server of its own.
 //!
@@ -14,5 +15,6 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod momento;
+pub mod scheduler;
 pub mod standalone;
 pub mod startup;

@@ -16,16 +16,26 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::api;
 use crate::config::ServeArgs;
+use crate::momento::polls::PollStore;
 use crate::momento::{Location, Momento};
+use crate::scheduler::Scheduler;
+use tokio_util::sync::CancellationToken;
 
 /// What every request handler shares.
 pub struct AppState {
     /// The SDK clients.
     pub momento: Momento,
+    /// Poll records and the poll index.
+    pub polls: PollStore,
+    /// Deadlines of the lifecycle clock.
+    pub scheduler: Arc<Scheduler>,
     /// The admin key admin operations must present.
     pub admin_key: SecretString,
     /// Where clients reach this server.
     pub public_url: String,
+    /// Base URL of the HTTP topics API voter tokens work with: pollcast's own URL when the
+    /// local Momento is embedded (it is mounted there), Momento's otherwise.
+    pub http_endpoint: String,
     /// Settings of the run.
     pub settings: ServeArgs,
 }
@@ -79,12 +89,9 @@ impl Application {
             ),
             (Some(_), None) => anyhow::bail!("MOMENTO_API_KEY needs MOMENTO_ENDPOINT too"),
             (None, _) => {
-                let local = LocalMomento::start(LocalMomentoConfig {
-                    endpoint: Some(public_url.clone()),
-                    ..LocalMomentoConfig::default()
-                })
-                .await
-                .context("starting the embedded local Momento")?;
+                let local = LocalMomento::start(LocalMomentoConfig::default())
+                    .await
+                    .context("starting the embedded local Momento")?;
                 let location = Location::Embedded {
                     grpc_endpoint: local.grpc_endpoint(),
                     api_key: local.super_user_key(),
@@ -96,10 +103,18 @@ impl Application {
         momento.ensure_cache().await?;
 
         let (admin_key, key_source) = admin_key(&settings)?;
+        let polls = PollStore::new(momento.clone(), settings.record_ttl);
+        let http_endpoint = match &local {
+            Some(_) => public_url.clone(),
+            None => momento.http_endpoint().to_owned(),
+        };
         let state = Arc::new(AppState {
             momento,
+            polls,
+            scheduler: Arc::new(Scheduler::default()),
             admin_key,
             public_url,
+            http_endpoint,
             settings,
         });
         let app = routes(&state, local.as_ref());
@@ -179,10 +194,19 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        poem::Server::new_with_acceptor(self.acceptor)
+        let background = CancellationToken::new();
+        let scheduler = tokio::spawn(self.state.scheduler.clone().run(
+            self.state.polls.clone(),
+            |_poll| {},
+            background.clone(),
+        ));
+        let served = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown, Some(Duration::from_secs(5)))
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        background.cancel();
+        let _ = scheduler.await;
+        served?;
         if let Some(local) = self.local {
             local.shutdown().await;
         }

@@ -15,6 +15,12 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong, for people.
     pub message: String,
+    /// Illegal transitions only: the state the poll is in (and stays in).
+    #[oai(skip_serializing_if_is_none)]
+    pub state: Option<String>,
+    /// Illegal transitions only: the refused event.
+    #[oai(skip_serializing_if_is_none)]
+    pub event: Option<String>,
 }
 
 impl ErrorBody {
@@ -23,6 +29,8 @@ impl ErrorBody {
         Json(Self {
             error: code.to_owned(),
             message: message.into(),
+            state: None,
+            event: None,
         })
     }
 }
@@ -69,6 +77,14 @@ impl ApiError {
     /// 409 with `message`.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::Conflict(ErrorBody::new("conflict", message))
+    }
+
+    /// 409 for an event the poll's state refuses, naming both.
+    pub fn illegal_transition(error: &crate::domain::TransitionError) -> Self {
+        let mut body = ErrorBody::new("illegal_transition", error.to_string());
+        body.0.state = Some(error.from.as_str().to_owned());
+        body.0.event = Some(error.event.to_string());
+        Self::Conflict(body)
     }
 
     /// 503 after logging `cause`.

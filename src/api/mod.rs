@@ -1,7 +1,12 @@
 //! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
 
+mod auth;
 mod errors;
 mod health;
+mod optional_json;
+mod polls;
+mod tokens;
+pub mod views;
 
 pub use errors::{json_errors, ApiError, ErrorBody};
 
@@ -10,17 +15,26 @@ use poem_openapi::{OpenApiService, Tags};
 /// Tags that group the operations in Swagger UI.
 #[derive(Tags)]
 pub enum ApiTags {
+    /// Create polls and move them through their lifecycle.
+    Polls,
+    /// Voter tokens: Momento disposable tokens to vote with.
+    Tokens,
     /// Liveness, readiness and metrics.
     Ops,
 }
 
 /// Every API of the service, for [`service`].
-pub type Apis = health::HealthApi;
+pub type Apis = (polls::PollsApi, tokens::TokensApi, health::HealthApi);
 
 /// The OpenAPI service of every API (no servers listed: the committed spec must not depend on
 /// where it runs).
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(health::HealthApi, "pollcast", env!("CARGO_PKG_VERSION")).description(
+    OpenApiService::new(
+        (polls::PollsApi, tokens::TokensApi, health::HealthApi),
+        "pollcast",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
         "Real-time polls on Momento. Admins create and run polls; voters get short-lived \
          Momento tokens, publish votes on the `votes` topic and watch live results on \
          `results.{poll_id}`. Admin operations take `Authorization: Bearer <admin key>`.",

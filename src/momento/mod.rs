@@ -1,6 +1,9 @@
 //! The only place that names the `momento` crate: clients for cache, topics and tokens, set up
 //! either against the embedded local Momento or against Momento's service.
 
+pub mod polls;
+pub mod tokens;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -37,6 +40,7 @@ pub struct Momento {
     topics: TopicClient,
     auth: AuthClient,
     cache_name: String,
+    http_endpoint: String,
 }
 
 impl Momento {
@@ -54,6 +58,7 @@ impl Momento {
                     .context("reading MOMENTO_API_KEY (a v2 API key is expected)")?
             }
         };
+        let http_endpoint = credentials.cache_http_endpoint().to_owned();
         let cache = CacheClient::builder()
             .default_ttl(DEFAULT_TTL)
             .configuration(configurations::InRegion::latest())
@@ -74,6 +79,7 @@ impl Momento {
             topics,
             auth,
             cache_name: cache_name.to_owned(),
+            http_endpoint,
         })
     }
 

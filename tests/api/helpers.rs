@@ -40,6 +40,7 @@ pub fn test_settings() -> ServeArgs {
         admin_key: Some(SecretString::from(ADMIN_KEY)),
         cache: "pollcast".into(),
         token_ttl: Duration::from_secs(3600),
+        record_ttl: Duration::from_secs(7 * 24 * 3600),
         data_dir: None,
         momento_api_key: None,
         momento_endpoint: None,

@@ -1,0 +1,60 @@
+//! An optional JSON request body that may come without a `Content-Type`: `POST` with no body at
+//! all (what `curl -X POST` and a bare `fetch` send) is `None`. poem-openapi's own `Json`
+//! insists on the header even when the body is optional.
+
+use poem::{Request, RequestBody};
+use poem_openapi::error::ParseRequestPayloadError;
+use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
+use poem_openapi::types::{ParseFromJSON, Type};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+
+/// `Some(T)` when a JSON body was sent, `None` when the body is empty.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<'a, T: ParseFromJSON + Type> ApiExtractor<'a> for OptionalJson<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json; charset=utf-8",
+                schema: T::schema_ref(),
+            }],
+            required: false,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let bytes = body.take()?.into_vec().await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        if let Some(content_type) = request.content_type() {
+            if !content_type.starts_with("application/json") {
+                return Err(poem_openapi::error::ContentTypeError::NotSupported {
+                    content_type: content_type.to_owned(),
+                }
+                .into());
+            }
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| ParseRequestPayloadError {
+                reason: e.to_string(),
+            })?;
+        let parsed = T::parse_from_json(Some(value)).map_err(|e| ParseRequestPayloadError {
+            reason: e.into_message(),
+        })?;
+        Ok(Self(Some(parsed)))
+    }
+}

@@ -1,0 +1,265 @@
+//! `/v1/polls/{id}/tokens`: voter tokens, Momento disposable tokens whose `token_id` is
+//! `{poll_id}:{voter_id}`, allowed to publish on `votes` and subscribe to the poll's results
+//! topic only.
+//!
+//! Open polls: anyone may take a token, for a random voter id (an admin may name one). Invite
+//! polls: only an admin, for named voter ids (one, or a batch). Only while the poll is
+//! `scheduled` or `open`. A token lives `--token-ttl` (default 1 h), never past the poll's
+//! `closes_at` + 1 minute, never over 25 h.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::try_join_all;
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use secrecy::ExposeSecret;
+
+use crate::api::auth::{has_authorization, AdminAuth, MaybeAdmin};
+use crate::api::optional_json::OptionalJson;
+use crate::api::polls::{not_found, parse_id};
+use crate::api::{ApiError, ApiTags};
+use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
+use crate::momento::tokens::{results_topic, VOTES_TOPIC};
+use crate::startup::AppState;
+
+/// Longest a Momento disposable token may live.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(25 * 60 * 60);
+/// Grace after `closes_at` (clock skew between replicas and clients).
+const AFTER_CLOSE: Duration = Duration::from_secs(60);
+/// Most voter ids in one batch.
+const MAX_BATCH: usize = 500;
+
+/// The voter tokens resource.
+pub struct TokensApi;
+
+/// Body of `POST /v1/polls/{id}/tokens` (optional for open polls).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The voter (1..=47 of `A-Z a-z 0-9 . _ @ + -`). Required for invite polls; on open polls
+    /// only an admin may choose it (otherwise a random one is assigned).
+    pub voter_id: Option<String>,
+}
+
+/// Body of `POST /v1/polls/{id}/tokens/batch`.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct BatchTokenRequest {
+    /// The voters, 1..=500 distinct ids.
+    pub voter_ids: Vec<String>,
+}
+
+/// A voter token and where to use it.
+#[derive(Debug, Object)]
+pub struct VoterToken {
+    /// The Momento token as the SDKs take it (`CredentialProvider::from_disposable_token`), and
+    /// as the HTTP topics API takes it in `Authorization`.
+    pub token: String,
+    /// `{poll_id}:{voter_id}`: Momento attaches it to every message the token publishes.
+    pub token_id: String,
+    /// The voter id.
+    pub voter_id: String,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// The Momento cache of the topics.
+    pub cache: String,
+    /// Where votes are published: `{"poll_id": "...", "choices": ["o1"]}`.
+    pub votes_topic: String,
+    /// Where live results arrive.
+    pub results_topic: String,
+    /// Base URL of Momento's HTTP topics API for this token (`{http_endpoint}/topics/...`).
+    pub http_endpoint: String,
+}
+
+/// A batch of voter tokens.
+#[derive(Debug, Object)]
+pub struct VoterTokens {
+    /// One token per voter id, in the order given.
+    pub tokens: Vec<VoterToken>,
+}
+
+/// Answer of `POST /v1/polls/{id}/tokens`.
+#[derive(ApiResponse)]
+pub enum TokenCreated {
+    /// The token.
+    #[oai(status = 201)]
+    Created(Json<VoterToken>),
+}
+
+/// Answer of `POST /v1/polls/{id}/tokens/batch`.
+#[derive(ApiResponse)]
+pub enum TokensCreated {
+    /// The tokens.
+    #[oai(status = 201)]
+    Created(Json<VoterTokens>),
+}
+
+#[OpenApi(prefix_path = "/v1/polls", tag = "ApiTags::Tokens")]
+impl TokensApi {
+    /// Get a voter token. Open polls: anyone (a random voter id). Invite polls: admin only,
+    /// with `voter_id`. Only for `scheduled` or `open` polls.
+    #[oai(path = "/:id/tokens", method = "post", operation_id = "create_token")]
+    async fn create(
+        &self,
+        auth: MaybeAdmin,
+        request: &Request,
+        state: Data<&Arc<AppState>>,
+        /// The poll's id.
+        id: Path<String>,
+        body: OptionalJson<TokenRequest>,
+    ) -> Result<TokenCreated, ApiError> {
+        let is_admin = match auth {
+            MaybeAdmin::Admin(_) => true,
+            MaybeAdmin::Anonymous if has_authorization(request) => {
+                return Err(ApiError::unauthorized("the admin key is wrong"))
+            }
+            MaybeAdmin::Anonymous => false,
+        };
+        let poll = issuable_poll(&state, &id.0).await?;
+        let requested = body.0.and_then(|b| b.voter_id);
+        let voter = match (poll.access(), is_admin, requested) {
+            (Access::Invite, false, _) => {
+                return Err(ApiError::unauthorized(
+                    "this poll is invite-only: tokens are minted by an admin",
+                ))
+            }
+            (Access::Invite, true, None) => {
+                return Err(ApiError::bad_request(
+                    "voter_id: required for an invite-only poll",
+                ))
+            }
+            (Access::Open, false, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "voter_id: only an admin may choose it; leave it out for a random one",
+                ))
+            }
+            (_, _, Some(raw)) => parse_voter(&raw)?,
+            (Access::Open, _, None) => VoterId::generate(),
+        };
+        let token = mint(&state, &poll, voter).await?;
+        Ok(TokenCreated::Created(Json(token)))
+    }
+
+    /// Get voter tokens for a list of voter ids (admin; any access mode).
+    #[oai(
+        path = "/:id/tokens/batch",
+        method = "post",
+        operation_id = "create_tokens"
+    )]
+    async fn batch(
+        &self,
+        _admin: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        /// The poll's id.
+        id: Path<String>,
+        body: Json<BatchTokenRequest>,
+    ) -> Result<TokensCreated, ApiError> {
+        let ids = body.0.voter_ids;
+        if ids.is_empty() || ids.len() > MAX_BATCH {
+            return Err(ApiError::bad_request(format!(
+                "voter_ids: between 1 and {MAX_BATCH} ids, got {}",
+                ids.len()
+            )));
+        }
+        let mut voters = Vec::with_capacity(ids.len());
+        for raw in &ids {
+            let voter = parse_voter(raw)?;
+            if voters.contains(&voter) {
+                return Err(ApiError::bad_request(format!(
+                    "voter_ids: '{raw}' is listed twice"
+                )));
+            }
+            voters.push(voter);
+        }
+        let poll = issuable_poll(&state, &id.0).await?;
+        let tokens = try_join_all(voters.into_iter().map(|v| mint(&state, &poll, v))).await?;
+        Ok(TokensCreated::Created(Json(VoterTokens { tokens })))
+    }
+}
+
+fn parse_voter(raw: &str) -> Result<VoterId, ApiError> {
+    VoterId::parse(raw).map_err(|e| ApiError::bad_request(format!("voter_id: {e}")))
+}
+
+/// The poll, if tokens may be issued for it now.
+async fn issuable_poll(state: &AppState, raw_id: &str) -> Result<Poll, ApiError> {
+    let id = parse_id(raw_id)?;
+    let poll = state
+        .polls
+        .get(&id)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?
+        .ok_or_else(|| not_found(&id))?
+        .poll;
+    match poll.state_at(Utc::now()) {
+        PollState::Scheduled | PollState::Open => Ok(poll),
+        other => Err(ApiError::conflict(format!(
+            "tokens are issued only for scheduled or open polls; this poll is {other}"
+        ))),
+    }
+}
+
+async fn mint(state: &AppState, poll: &Poll, voter: VoterId) -> Result<VoterToken, ApiError> {
+    let now = Utc::now();
+    let valid_for = token_lifetime(state.settings.token_ttl, poll.closes_at(), now)
+        .ok_or_else(|| ApiError::conflict("the poll closes too soon to issue a token"))?;
+    let token_id = TokenId::new(poll.id(), &voter);
+    let minted = state
+        .momento
+        .mint_voter_token(&token_id, valid_for)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    Ok(VoterToken {
+        token: minted.token.expose_secret().to_owned(),
+        token_id: token_id.to_string(),
+        voter_id: voter.as_str().to_owned(),
+        expires_at: minted.expires_at,
+        cache: state.momento.cache_name().to_owned(),
+        votes_topic: VOTES_TOPIC.to_owned(),
+        results_topic: results_topic(poll.id()),
+        http_endpoint: state.http_endpoint.clone(),
+    })
+}
+
+/// `configured`, capped at 25 h and at `closes_at` + 1 minute; `None` when that leaves less
+/// than a second.
+pub fn token_lifetime(
+    configured: Duration,
+    closes_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    let mut lifetime = configured.min(MAX_TOKEN_LIFETIME);
+    if let Some(closes_at) = closes_at {
+        let until_close = (closes_at - now).to_std().unwrap_or(Duration::ZERO) + AFTER_CLOSE;
+        lifetime = lifetime.min(until_close);
+    }
+    (lifetime >= Duration::from_secs(1)).then_some(lifetime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_lifetime_is_capped_by_close_and_by_25_hours() {
+        let now = Utc::now();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(token_lifetime(hour, None, now), Some(hour));
+        assert_eq!(
+            token_lifetime(Duration::from_secs(30 * 3600), None, now),
+            Some(MAX_TOKEN_LIFETIME)
+        );
+        let closes = now + chrono::Duration::minutes(10);
+        assert_eq!(
+            token_lifetime(hour, Some(closes), now),
+            Some(Duration::from_secs(11 * 60))
+        );
+        let long_gone = now - chrono::Duration::minutes(5);
+        assert_eq!(token_lifetime(hour, Some(long_gone), now), None);
+    }
+}

@@ -1,0 +1,267 @@
+//! What the REST API reads and writes: OpenAPI-documented mirrors of the domain types. The
+//! domain stays free of HTTP concerns; conversions live here.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Enum, Object};
+
+use crate::domain::{self, Poll};
+
+/// How voters answer a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum PollKind {
+    /// Exactly one option per ballot.
+    Single,
+    /// 1..=`max_choices` distinct options per ballot.
+    Multi,
+    /// An ordering of some or all options, best first; tallied by instant-runoff.
+    Ranked,
+}
+
+/// Who sees results while the poll is open (admins always do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ResultsVisibility {
+    /// Voters see results live.
+    Live,
+    /// Voters see results once the poll is closed.
+    OnClose,
+}
+
+/// Who may take a voting token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Access {
+    /// Anyone; each token is one anonymous voter.
+    Open,
+    /// Only admins mint tokens, for named voter ids.
+    Invite,
+}
+
+/// Where a poll is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum PollState {
+    /// Being prepared; no votes.
+    Draft,
+    /// Opens at `opens_at`.
+    Scheduled,
+    /// Taking votes.
+    Open,
+    /// No longer taking votes; results final.
+    Closed,
+    /// Put away after closing.
+    Archived,
+    /// Abandoned before it opened.
+    Cancelled,
+}
+
+/// A new poll, as an admin submits it.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct NewPoll {
+    /// The question; 1..=200 characters after trimming, one line.
+    pub title: String,
+    /// Longer text under the title; at most 2000 characters.
+    pub description: Option<String>,
+    /// How voters answer; `single` when omitted.
+    pub kind: Option<PollKind>,
+    /// The answers in display order: 2..=32 labels of 1..=200 characters, unique ignoring case.
+    /// They become options `o1`, `o2`, ... in this order.
+    pub options: Vec<String>,
+    /// `multi` polls only: most options per ballot, 1..=number of options (default: all).
+    pub max_choices: Option<u32>,
+    /// Who sees results while the poll is open; `live` when omitted.
+    pub results_visibility: Option<ResultsVisibility>,
+    /// Whether a voter may replace their ballot while the poll is open; `false` when omitted.
+    pub allow_revote: Option<bool>,
+    /// Who may take a voting token; `open` when omitted.
+    pub access: Option<Access>,
+    /// When the clock opens the poll (in the future). Giving it creates the poll `scheduled`.
+    pub opens_at: Option<DateTime<Utc>>,
+    /// When the clock closes the poll (in the future, after `opens_at`).
+    pub closes_at: Option<DateTime<Utc>>,
+    /// Most ballots the poll takes, at least 1; no limit when omitted.
+    pub max_voters: Option<u32>,
+}
+
+/// One answer of a poll.
+#[derive(Debug, Clone, Object)]
+pub struct PollOption {
+    /// Server-assigned id (`o1`, `o2`, ...); ballots name options by it.
+    pub id: String,
+    /// What voters see.
+    pub label: String,
+}
+
+/// A poll as admins see it.
+#[derive(Debug, Clone, Object)]
+pub struct AdminPoll {
+    /// The poll's id.
+    pub id: String,
+    /// The question.
+    pub title: String,
+    /// Longer text, if any.
+    pub description: Option<String>,
+    /// How voters answer.
+    pub kind: PollKind,
+    /// The options.
+    pub options: Vec<PollOption>,
+    /// Most options a `multi` ballot may name.
+    pub max_choices: Option<u32>,
+    /// Who sees results while the poll is open.
+    pub results_visibility: ResultsVisibility,
+    /// Whether a voter may replace their ballot.
+    pub allow_revote: bool,
+    /// Who may take a voting token.
+    pub access: Access,
+    /// When the poll opens or opened.
+    pub opens_at: Option<DateTime<Utc>>,
+    /// When the poll closes or closed.
+    pub closes_at: Option<DateTime<Utc>>,
+    /// Most ballots the poll takes.
+    pub max_voters: Option<u32>,
+    /// The lifecycle state, with any deadline already passed applied.
+    pub state: PollState,
+    /// Increases by one with every stored change.
+    pub version: u64,
+    /// When the poll was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What anyone may read of a poll.
+#[derive(Debug, Clone, Object)]
+pub struct PublicPoll {
+    /// The poll's id.
+    pub id: String,
+    /// The question.
+    pub title: String,
+    /// Longer text, if any.
+    pub description: Option<String>,
+    /// How voters answer.
+    pub kind: PollKind,
+    /// The options, with the ids ballots name.
+    pub options: Vec<PollOption>,
+    /// Most options a `multi` ballot may name.
+    pub max_choices: Option<u32>,
+    /// Who sees results while the poll is open.
+    pub results_visibility: ResultsVisibility,
+    /// Whether a voter may replace their ballot.
+    pub allow_revote: bool,
+    /// Who may take a voting token.
+    pub access: Access,
+    /// When the poll opens or opened.
+    pub opens_at: Option<DateTime<Utc>>,
+    /// When the poll closes or closed.
+    pub closes_at: Option<DateTime<Utc>>,
+    /// The lifecycle state, with any deadline already passed applied.
+    pub state: PollState,
+}
+
+/// A page of polls, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct PollPage {
+    /// The polls of this page.
+    pub polls: Vec<AdminPoll>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// When a scheduled poll should open.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+pub struct Schedule {
+    /// When the clock opens the poll: in the future, before `closes_at`.
+    pub opens_at: DateTime<Utc>,
+}
+
+impl From<NewPoll> for domain::NewPoll {
+    fn from(p: NewPoll) -> Self {
+        domain::NewPoll {
+            title: p.title,
+            description: p.description,
+            kind: p.kind.map(Into::into).unwrap_or_default(),
+            options: p.options,
+            max_choices: p.max_choices,
+            results_visibility: p.results_visibility.map(Into::into).unwrap_or_default(),
+            allow_revote: p.allow_revote.unwrap_or(false),
+            access: p.access.map(Into::into).unwrap_or_default(),
+            opens_at: p.opens_at,
+            closes_at: p.closes_at,
+            max_voters: p.max_voters,
+        }
+    }
+}
+
+impl AdminPoll {
+    /// The admin view of `poll` as of `now`.
+    pub fn of(poll: &Poll, now: DateTime<Utc>) -> Self {
+        Self {
+            id: poll.id().as_str().to_owned(),
+            title: poll.title().to_owned(),
+            description: poll.description().map(str::to_owned),
+            kind: poll.kind().into(),
+            options: options(poll),
+            max_choices: poll.max_choices(),
+            results_visibility: poll.results_visibility().into(),
+            allow_revote: poll.allow_revote(),
+            access: poll.access().into(),
+            opens_at: poll.opens_at(),
+            closes_at: poll.closes_at(),
+            max_voters: poll.max_voters(),
+            state: poll.state_at(now).into(),
+            version: poll.version(),
+            created_at: poll.created_at(),
+        }
+    }
+}
+
+impl PublicPoll {
+    /// The public view of `poll` as of `now`.
+    pub fn of(poll: &Poll, now: DateTime<Utc>) -> Self {
+        Self {
+            id: poll.id().as_str().to_owned(),
+            title: poll.title().to_owned(),
+            description: poll.description().map(str::to_owned),
+            kind: poll.kind().into(),
+            options: options(poll),
+            max_choices: poll.max_choices(),
+            results_visibility: poll.results_visibility().into(),
+            allow_revote: poll.allow_revote(),
+            access: poll.access().into(),
+            opens_at: poll.opens_at(),
+            closes_at: poll.closes_at(),
+            state: poll.state_at(now).into(),
+        }
+    }
+}
+
+fn options(poll: &Poll) -> Vec<PollOption> {
+    poll.options()
+        .iter()
+        .map(|o| PollOption {
+            id: o.id.to_string(),
+            label: o.label.clone(),
+        })
+        .collect()
+}
+
+macro_rules! mirror {
+    ($api:ident <=> $domain:path { $($variant:ident),* }) => {
+        impl From<$domain> for $api {
+            fn from(v: $domain) -> Self {
+                match v { $(<$domain>::$variant => $api::$variant),* }
+            }
+        }
+        impl From<$api> for $domain {
+            fn from(v: $api) -> Self {
+                match v { $($api::$variant => <$domain>::$variant),* }
+            }
+        }
+    };
+}
+
+mirror!(PollKind <=> domain::PollKind { Single, Multi, Ranked });
+mirror!(ResultsVisibility <=> domain::ResultsVisibility { Live, OnClose });
+mirror!(Access <=> domain::Access { Open, Invite });
+mirror!(PollState <=> domain::PollState { Draft, Scheduled, Open, Closed, Archived, Cancelled });

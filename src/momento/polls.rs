@@ -1,0 +1,209 @@
+//! Polls in Momento cache: the record `poll:{id}` (JSON of [`Poll`]), and the index dictionary
+//! `polls` (field = poll id, value = [`IndexEntry`] JSON) that listing and the scheduler read.
+//!
+//! The record is the truth; every state change is a compare-and-set on its exact bytes
+//! (`SetIf` Equal), so when replicas race on one poll exactly one change wins and the others
+//! re-read and re-decide. The index is derived and may lag: it is written before the record
+//! on creation (a dangling entry is skipped when listed) and after each change (a stale deadline
+//! only makes the scheduler look at a poll too early, never too late, because the scheduler
+//! re-reads the record and applies the lifecycle to it).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use momento::cache::{
+    CollectionTtl, DictionaryFetchResponse, DictionarySetFieldRequest, GetResponse,
+    SetIfAbsentRequest, SetIfAbsentResponse, SetIfEqualRequest, SetIfEqualResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{next_clock_deadline, Event, Poll, PollId, PollState, TransitionError};
+use crate::momento::Momento;
+
+/// Name of the index dictionary.
+const INDEX: &str = "polls";
+/// How often a compare-and-set that lost a race is retried before giving up.
+const CAS_ATTEMPTS: usize = 8;
+
+/// What the index keeps per poll.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// When the poll was created.
+    pub created_at: DateTime<Utc>,
+    /// Its state at the last write.
+    pub state: PollState,
+    /// The next time the clock changes its state, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_deadline: Option<DateTime<Utc>>,
+}
+
+/// A poll as read, with the exact stored bytes a compare-and-set must match.
+#[derive(Debug, Clone)]
+pub struct StoredPoll {
+    /// The poll.
+    pub poll: Poll,
+    raw: Vec<u8>,
+}
+
+/// Why a transition did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// No such poll.
+    #[error("poll {0} not found")]
+    NotFound(PollId),
+    /// The lifecycle refuses the event in the poll's current state.
+    #[error(transparent)]
+    Refused(#[from] TransitionError),
+    /// Other writers kept winning the race (contention far beyond what a poll sees).
+    #[error("the poll kept changing under us; try again")]
+    Contended,
+    /// Momento failed.
+    #[error(transparent)]
+    Backend(#[from] anyhow::Error),
+}
+
+/// Polls stored through the SDK.
+#[derive(Clone)]
+pub struct PollStore {
+    momento: Momento,
+    ttl: Duration,
+}
+
+impl PollStore {
+    /// Records live `ttl` after their last write.
+    pub fn new(momento: Momento, ttl: Duration) -> Self {
+        Self { momento, ttl }
+    }
+
+    fn key(id: &PollId) -> String {
+        format!("poll:{}", id.as_str())
+    }
+
+    /// Stores a new poll; `false` if the id is taken (ids are random: the caller retries).
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.id().as_str()))]
+    pub async fn create(&self, poll: &Poll) -> anyhow::Result<bool> {
+        self.write_index(poll).await?;
+        let bytes = serde_json::to_vec(poll).context("encoding the poll")?;
+        let request =
+            SetIfAbsentRequest::new(self.momento.cache_name(), Self::key(poll.id()), bytes)
+                .ttl(self.ttl);
+        let response = self
+            .momento
+            .cache()
+            .send_request(request)
+            .await
+            .context("storing the poll")?;
+        Ok(matches!(response, SetIfAbsentResponse::Stored))
+    }
+
+    /// Reads a poll.
+    #[tracing::instrument(skip_all, fields(poll_id = %id.as_str()))]
+    pub async fn get(&self, id: &PollId) -> anyhow::Result<Option<StoredPoll>> {
+        let response = self
+            .momento
+            .cache()
+            .get(self.momento.cache_name(), Self::key(id))
+            .await
+            .context("reading the poll")?;
+        match response {
+            GetResponse::Miss => Ok(None),
+            GetResponse::Hit { value } => {
+                let raw: Vec<u8> = value.into();
+                let poll: Poll = serde_json::from_slice(&raw)
+                    .with_context(|| format!("decoding stored poll {}", id.as_str()))?;
+                Ok(Some(StoredPoll { poll, raw }))
+            }
+        }
+    }
+
+    /// Applies `event` at `now` by compare-and-set, re-reading and re-deciding when another
+    /// writer got there first. Returns the poll as stored after the change.
+    #[tracing::instrument(skip_all, fields(poll_id = %id.as_str(), event = %event.kind()))]
+    pub async fn apply(
+        &self,
+        id: &PollId,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> Result<Poll, ChangeError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self
+                .get(id)
+                .await?
+                .ok_or_else(|| ChangeError::NotFound(id.clone()))?;
+            let next = current.poll.apply(event, now)?;
+            let bytes = serde_json::to_vec(&next).context("encoding the poll")?;
+            let request = SetIfEqualRequest::new(
+                self.momento.cache_name(),
+                Self::key(id),
+                bytes,
+                current.raw,
+            )
+            .ttl(self.ttl);
+            let response = self
+                .momento
+                .cache()
+                .send_request(request)
+                .await
+                .context("compare-and-set of the poll")?;
+            if matches!(response, SetIfEqualResponse::Stored) {
+                if let Err(error) = self.write_index(&next).await {
+                    // The record changed; the index only guides listing and the scheduler.
+                    tracing::warn!(error = format!("{error:#}"), "poll index not updated");
+                }
+                return Ok(next);
+            }
+        }
+        Err(ChangeError::Contended)
+    }
+
+    /// The index: every poll id with its last known state and deadline.
+    pub async fn index(&self) -> anyhow::Result<HashMap<PollId, IndexEntry>> {
+        let response = self
+            .momento
+            .cache()
+            .dictionary_fetch(self.momento.cache_name(), INDEX)
+            .await
+            .context("reading the poll index")?;
+        let raw: HashMap<Vec<u8>, Vec<u8>> = match response {
+            DictionaryFetchResponse::Miss => return Ok(HashMap::new()),
+            DictionaryFetchResponse::Hit { value } => value.into(),
+        };
+        let mut index = HashMap::with_capacity(raw.len());
+        for (field, value) in raw {
+            let id = std::str::from_utf8(&field)
+                .ok()
+                .and_then(|f| PollId::parse(f).ok());
+            let entry = serde_json::from_slice::<IndexEntry>(&value).ok();
+            match (id, entry) {
+                (Some(id), Some(entry)) => {
+                    index.insert(id, entry);
+                }
+                _ => tracing::warn!("skipping a malformed poll index entry"),
+            }
+        }
+        Ok(index)
+    }
+
+    async fn write_index(&self, poll: &Poll) -> anyhow::Result<()> {
+        let entry = IndexEntry {
+            created_at: poll.created_at(),
+            state: poll.state(),
+            next_deadline: next_clock_deadline(poll),
+        };
+        let request = DictionarySetFieldRequest::new(
+            self.momento.cache_name(),
+            INDEX,
+            poll.id().as_str(),
+            serde_json::to_vec(&entry).context("encoding the index entry")?,
+        )
+        .ttl(CollectionTtl::refresh_on_update(self.ttl));
+        self.momento
+            .cache()
+            .send_request(request)
+            .await
+            .context("writing the poll index")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+//! Voter tokens: Momento disposable tokens that may publish on the votes topic and subscribe
+//! to one poll's results topic, and nothing else.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, TimeZone, Utc};
+use momento::auth::{
+    CacheSelector, ExpiresIn, GenerateDisposableTokenRequest, Permission, Permissions,
+    TopicPermission, TopicRole, TopicSelector,
+};
+use secrecy::SecretString;
+
+use crate::domain::{PollId, TokenId};
+use crate::momento::Momento;
+
+/// The topic every vote is published on.
+pub const VOTES_TOPIC: &str = "votes";
+
+/// The results topic of a poll.
+pub fn results_topic(poll: &PollId) -> String {
+    format!("results.{}", poll.as_str())
+}
+
+/// A minted voter token.
+pub struct VoterToken {
+    /// The token as the SDKs take it (`auth_token`: base64 of the key and endpoint).
+    pub token: SecretString,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Momento {
+    /// Mints a token for `token_id`: publish-only on [`VOTES_TOPIC`], subscribe-only on the
+    /// poll's results topic, valid for `valid_for`.
+    #[tracing::instrument(skip_all, fields(token_id = %token_id))]
+    pub async fn mint_voter_token(
+        &self,
+        token_id: &TokenId,
+        valid_for: Duration,
+    ) -> anyhow::Result<VoterToken> {
+        let cache = CacheSelector::CacheName {
+            name: self.cache_name().to_owned(),
+        };
+        let permissions = Permissions {
+            permissions: vec![
+                Permission::TopicPermission(TopicPermission {
+                    role: TopicRole::PublishOnly,
+                    cache: cache.clone(),
+                    topic: TopicSelector::TopicName {
+                        name: VOTES_TOPIC.to_owned(),
+                    },
+                }),
+                Permission::TopicPermission(TopicPermission {
+                    role: TopicRole::SubscribeOnly,
+                    cache,
+                    topic: TopicSelector::TopicName {
+                        name: results_topic(token_id.poll_id()),
+                    },
+                }),
+            ],
+        };
+        let request = GenerateDisposableTokenRequest::new(
+            permissions.into(),
+            ExpiresIn::seconds(valid_for.as_secs().max(1)),
+        )
+        .token_id(token_id.to_string());
+        let response = self
+            .auth()
+            .send_request(request)
+            .await
+            .context("minting a voter token")?;
+        let epoch = response.clone().expires_at().epoch();
+        Ok(VoterToken {
+            token: SecretString::from(response.auth_token()),
+            expires_at: Utc
+                .timestamp_opt(epoch as i64, 0)
+                .single()
+                .context("the token's expiry is not a valid time")?,
+        })
+    }
+
+    /// Momento's HTTP API endpoint for these credentials (the service's, not the embedded one).
+    pub fn http_endpoint(&self) -> &str {
+        &self.http_endpoint
+    }
+}

@@ -1,0 +1,131 @@
+//! The clock side of the lifecycle: polls open at `opens_at` and close at `closes_at` whether
+//! or not anyone reads them.
+//!
+//! Each replica keeps the deadlines it knows of in memory (from its own writes, and from a
+//! rescan of the poll index every [`RESCAN`], which brings in polls other replicas created and
+//! polls from before a restart). When a deadline passes, the replica applies the `clock` event
+//! by compare-and-set on the poll record; when several replicas race, one stores the change and
+//! the others find nothing due and move on. Reads apply passed deadlines themselves
+//! (`Poll::state_at`), so the state a reader sees never waits for the scheduler.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{next_clock_deadline, Event, Poll, PollId, Refusal};
+use crate::momento::polls::{ChangeError, PollStore};
+
+/// How often the poll index is read for deadlines this replica has not seen.
+pub const RESCAN: Duration = Duration::from_secs(5);
+/// Wait before retrying a deadline whose change failed on the backend.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// Deadlines to act on, earliest first.
+#[derive(Default)]
+pub struct Scheduler {
+    // A std mutex: held for a few set operations, never across an await.
+    deadlines: Mutex<BTreeSet<(DateTime<Utc>, PollId)>>,
+    changed: Notify,
+}
+
+impl Scheduler {
+    /// Remembers `poll`'s next deadline, if it has one.
+    pub fn watch(&self, poll: &Poll) {
+        if let Some(at) = next_clock_deadline(poll) {
+            self.add(at, poll.id().clone());
+        }
+    }
+
+    fn add(&self, at: DateTime<Utc>, id: PollId) {
+        let inserted = self.lock().insert((at, id));
+        if inserted {
+            self.changed.notify_one();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<(DateTime<Utc>, PollId)>> {
+        self.deadlines.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take_due(&self, now: DateTime<Utc>) -> Vec<PollId> {
+        let mut deadlines = self.lock();
+        let mut due = Vec::new();
+        while let Some((at, _)) = deadlines.first() {
+            if *at > now {
+                break;
+            }
+            let (_, id) = deadlines.pop_first().expect("checked non-empty");
+            due.push(id);
+        }
+        due
+    }
+
+    fn next(&self) -> Option<DateTime<Utc>> {
+        self.lock().first().map(|(at, _)| *at)
+    }
+
+    /// Acts on deadlines until `shutdown` fires. `on_change` hears of every stored change.
+    pub async fn run(
+        self: Arc<Self>,
+        polls: PollStore,
+        on_change: impl Fn(&Poll) + Send + Sync + 'static,
+        shutdown: CancellationToken,
+    ) {
+        let mut rescan = tokio::time::interval(RESCAN);
+        loop {
+            let sleep = match self.next() {
+                Some(at) => (at - Utc::now()).to_std().unwrap_or(Duration::ZERO),
+                None => RESCAN,
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = rescan.tick() => self.rescan(&polls).await,
+                _ = self.changed.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+            for id in self.take_due(Utc::now()) {
+                self.fire(&polls, &id, &on_change).await;
+            }
+        }
+    }
+
+    async fn fire(&self, polls: &PollStore, id: &PollId, on_change: &impl Fn(&Poll)) {
+        match polls.apply(id, &Event::Clock, Utc::now()).await {
+            Ok(poll) => {
+                tracing::info!(poll_id = %id.as_str(), state = %poll.state(), "clock moved the poll");
+                self.watch(&poll);
+                on_change(&poll);
+            }
+            // Another replica (or an admin) got there first, or the poll is gone.
+            Err(ChangeError::Refused(e))
+                if matches!(e.refusal, Refusal::NothingDue | Refusal::NotAllowed) =>
+            {
+                if let Ok(Some(current)) = polls.get(id).await {
+                    self.watch(&current.poll);
+                }
+            }
+            Err(ChangeError::NotFound(_)) => {}
+            Err(error) => {
+                tracing::warn!(poll_id = %id.as_str(), %error, "clock change failed; retrying");
+                self.add(Utc::now() + RETRY, id.clone());
+            }
+        }
+    }
+
+    async fn rescan(&self, polls: &PollStore) {
+        match polls.index().await {
+            Ok(index) => {
+                for (id, entry) in index {
+                    if let Some(at) = entry.next_deadline.filter(|_| !entry.state.is_terminal()) {
+                        self.add(at, id);
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "poll index rescan failed"),
+        }
+    }
+}
