@@ -67,6 +67,14 @@ pub struct ServeArgs {
     /// Momento endpoint for the API key (e.g. `cell-4-us-west-2-1.prod.a.momentohq.com`).
     #[arg(long, env = "MOMENTO_ENDPOINT", requires = "momento_api_key")]
     pub momento_endpoint: Option<String>,
+    /// Send every Momento call to this URL instead (`http://` for plaintext), e.g. a
+    /// `pollcast local-momento` shared by several pollcast replicas. Needs MOMENTO_API_KEY.
+    #[arg(
+        long,
+        env = "POLLCAST_MOMENTO_ENDPOINT_OVERRIDE",
+        requires = "momento_api_key"
+    )]
+    pub momento_endpoint_override: Option<String>,
 }
 
 /// Flags of `pollcast local-momento`.

@@ -84,6 +84,7 @@ impl Application {
                 Location::Service {
                     api_key: api_key.clone(),
                     endpoint: endpoint.clone(),
+                    endpoint_override: settings.momento_endpoint_override.clone(),
                 },
                 None,
             ),
@@ -163,7 +164,14 @@ impl Application {
                 "  Momento:    embedded local Momento (gRPC {}, HTTP topics API {url}/topics)\n",
                 local.grpc_endpoint()
             )),
-            None => out.push_str("  Momento:    Momento's service (MOMENTO_API_KEY)\n"),
+            None => out.push_str(&format!(
+                "  Momento:    {} (MOMENTO_API_KEY)\n",
+                self.state
+                    .settings
+                    .momento_endpoint_override
+                    .as_deref()
+                    .unwrap_or("Momento's service")
+            )),
         }
         match &self.key_source {
             AdminKeySource::Configured => {

@@ -24,12 +24,14 @@ pub enum Location {
         /// A super-user key the local Momento minted.
         api_key: SecretString,
     },
-    /// Momento's service.
+    /// Momento's service, or another Momento-compatible server.
     Service {
         /// A v2 API key.
         api_key: SecretString,
         /// The endpoint that goes with the key.
         endpoint: String,
+        /// A URL every call goes to instead (`http://` = plaintext), e.g. a shared local Momento.
+        endpoint_override: Option<String>,
     },
 }
 
@@ -53,9 +55,18 @@ impl Momento {
             } => CredentialProvider::from_api_key_v2(api_key.expose_secret(), "localhost")
                 .context("reading the local Momento's API key")?
                 .full_endpoint_override(grpc_endpoint),
-            Location::Service { api_key, endpoint } => {
-                CredentialProvider::from_api_key_v2(api_key.expose_secret(), endpoint)
-                    .context("reading MOMENTO_API_KEY (a v2 API key is expected)")?
+            Location::Service {
+                api_key,
+                endpoint,
+                endpoint_override,
+            } => {
+                let credentials =
+                    CredentialProvider::from_api_key_v2(api_key.expose_secret(), endpoint)
+                        .context("reading MOMENTO_API_KEY (a v2 API key is expected)")?;
+                match endpoint_override {
+                    Some(url) => credentials.full_endpoint_override(url),
+                    None => credentials,
+                }
             }
         };
         let http_endpoint = credentials.cache_http_endpoint().to_owned();

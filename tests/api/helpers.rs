@@ -44,6 +44,7 @@ pub fn test_settings() -> ServeArgs {
         data_dir: None,
         momento_api_key: None,
         momento_endpoint: None,
+        momento_endpoint_override: None,
     }
 }
 
