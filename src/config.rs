@@ -57,6 +57,22 @@ pub struct ServeArgs {
     /// Momento's service caps item TTLs per account (24 h by default): keep this within it.
     #[arg(long, env = "POLLCAST_RECORD_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
     pub record_ttl: Duration,
+    /// Which vote ingest paths run: `webhook`, `subscription` or `both` (each ballot still
+    /// counts once). Default: `webhook` with the embedded local Momento, `subscription` against
+    /// Momento's service.
+    #[arg(long, env = "POLLCAST_INGEST", value_enum)]
+    pub ingest: Option<IngestMode>,
+    /// Signing secret of the Momento webhook that delivers votes. Generated (and registered)
+    /// with the embedded local Momento; required for webhook ingest otherwise.
+    #[arg(long, env = "POLLCAST_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<SecretString>,
+    /// Webhook events whose `publish_timestamp` is older than this are refused (replay
+    /// protection, as Momento advises).
+    #[arg(long, env = "POLLCAST_WEBHOOK_MAX_AGE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub webhook_max_age: Duration,
+    /// At most one results publish per poll per this interval.
+    #[arg(long, env = "POLLCAST_RESULTS_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub results_interval: Duration,
     /// Directory for state that must outlive a restart (the generated admin key).
     #[arg(long, env = "POLLCAST_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -75,6 +91,29 @@ pub struct ServeArgs {
         requires = "momento_api_key"
     )]
     pub momento_endpoint_override: Option<String>,
+}
+
+/// Vote ingest paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IngestMode {
+    /// The signed webhook `POST /v1/webhooks/momento`.
+    Webhook,
+    /// A subscription to the votes topic.
+    Subscription,
+    /// Both (each ballot still counts once).
+    Both,
+}
+
+impl IngestMode {
+    /// Whether the webhook endpoint takes votes.
+    pub fn webhook(self) -> bool {
+        matches!(self, IngestMode::Webhook | IngestMode::Both)
+    }
+
+    /// Whether the subscription runs.
+    pub fn subscription(self) -> bool {
+        matches!(self, IngestMode::Subscription | IngestMode::Both)
+    }
 }
 
 /// Flags of `pollcast local-momento`.

@@ -5,6 +5,9 @@
 //! - [`startup`]: `Application::build` (binds, wires) and `run_until_stopped`.
 //! - [`api`]: the REST API, one poem-openapi struct per resource; `errors.rs` for the edge.
 //! - [`momento`]: the only place that touches the Momento SDK.
+//! - [`ingest`]: votes in: the signed webhook, the votes-topic subscription, one pipeline.
+//! - [`results`]: live results: counted from the ballot ledger, coalesced, published, SSE, CSV.
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`scheduler`]: the lifecycle clock: polls open and close on time.
 //! - [`domain`]: pure rules: ids, polls, the lifecycle state machine, ballots, tally, IRV.
 //! - [`standalone`]: `pollcast local-momento`, the local Momento as a server of its own.
@@ -14,7 +17,10 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod ingest;
+pub mod metrics;
 pub mod momento;
+pub mod results;
 pub mod scheduler;
 pub mod standalone;
 pub mod startup;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use local_momento::{LocalMomento, LocalMomentoConfig};
+use local_momento::{LocalMomento, LocalMomentoConfig, RetryPolicy, Webhook};
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Tracing;
 use poem::{EndpointExt, Route};
@@ -15,9 +15,15 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::api;
-use crate::config::ServeArgs;
+use crate::config::{IngestMode, ServeArgs};
+use crate::ingest::pipeline::Pipeline;
+use crate::ingest::webhook::Verifier;
+use crate::metrics::Metrics;
+use crate::momento::ballots::BallotStore;
 use crate::momento::polls::PollStore;
+use crate::momento::tokens::VOTES_TOPIC;
 use crate::momento::{Location, Momento};
+use crate::results::Publisher;
 use crate::scheduler::Scheduler;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +35,16 @@ pub struct AppState {
     pub polls: PollStore,
     /// Deadlines of the lifecycle clock.
     pub scheduler: Arc<Scheduler>,
+    /// The vote pipeline both ingest paths feed.
+    pub pipeline: Arc<Pipeline>,
+    /// Counts and publishes results.
+    pub publisher: Arc<Publisher>,
+    /// Verifies webhook calls; `None` when webhook ingest is off.
+    pub webhook: Option<Verifier>,
+    /// Which ingest paths run.
+    pub ingest: IngestMode,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
     /// The admin key admin operations must present.
     pub admin_key: SecretString,
     /// Where clients reach this server.
@@ -90,9 +106,16 @@ impl Application {
             ),
             (Some(_), None) => anyhow::bail!("MOMENTO_API_KEY needs MOMENTO_ENDPOINT too"),
             (None, _) => {
-                let local = LocalMomento::start(LocalMomentoConfig::default())
-                    .await
-                    .context("starting the embedded local Momento")?;
+                let local = LocalMomento::start(LocalMomentoConfig {
+                    // The local server controls both ends, so it may retry a failed delivery.
+                    webhook_retry: RetryPolicy {
+                        max_attempts: 3,
+                        ..RetryPolicy::default()
+                    },
+                    ..LocalMomentoConfig::default()
+                })
+                .await
+                .context("starting the embedded local Momento")?;
                 let location = Location::Embedded {
                     grpc_endpoint: local.grpc_endpoint(),
                     api_key: local.super_user_key(),
@@ -105,6 +128,53 @@ impl Application {
 
         let (admin_key, key_source) = admin_key(&settings)?;
         let polls = PollStore::new(momento.clone(), settings.record_ttl);
+        let ballots = BallotStore::new(momento.clone(), settings.record_ttl);
+        let metrics = Arc::new(Metrics::new());
+        let publisher = Arc::new(Publisher::new(
+            momento.clone(),
+            polls.clone(),
+            ballots.clone(),
+            metrics.clone(),
+            settings.record_ttl,
+        ));
+        let dirty = {
+            let publisher = publisher.clone();
+            Arc::new(move |id: &crate::domain::PollId| publisher.mark(id))
+        };
+        let pipeline = Arc::new(Pipeline::new(
+            polls.clone(),
+            ballots,
+            metrics.clone(),
+            dirty,
+        ));
+        let ingest = settings.ingest.unwrap_or(match &local {
+            Some(_) => IngestMode::Webhook,
+            None => IngestMode::Subscription,
+        });
+        let webhook = if ingest.webhook() {
+            let secret = match (&settings.webhook_secret, &local) {
+                (Some(secret), _) => secret.clone(),
+                (None, Some(_)) => random_secret("whsec_"),
+                (None, None) => {
+                    anyhow::bail!("webhook ingest against Momento's service needs --webhook-secret")
+                }
+            };
+            if let Some(local) = &local {
+                local.register_webhook(Webhook {
+                    cache: settings.cache.clone(),
+                    topic: VOTES_TOPIC.to_owned(),
+                    url: format!("http://{}/v1/webhooks/momento", loopback(addr)),
+                    secret: secret.clone(),
+                });
+            }
+            Some(Verifier::new(
+                secret,
+                settings.webhook_max_age,
+                Duration::from_secs(5),
+            ))
+        } else {
+            None
+        };
         let http_endpoint = match &local {
             Some(_) => public_url.clone(),
             None => momento.http_endpoint().to_owned(),
@@ -113,6 +183,11 @@ impl Application {
             momento,
             polls,
             scheduler: Arc::new(Scheduler::default()),
+            pipeline,
+            publisher,
+            webhook,
+            ingest,
+            metrics,
             admin_key,
             public_url,
             http_endpoint,
@@ -203,17 +278,39 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let background = CancellationToken::new();
+        let state = self.state.clone();
         let scheduler = tokio::spawn(self.state.scheduler.clone().run(
             self.state.polls.clone(),
-            |_poll| {},
+            move |poll| {
+                state.pipeline.forget(poll.id());
+                state.publisher.mark(poll.id());
+            },
             background.clone(),
         ));
+        let publisher = tokio::spawn(
+            self.state
+                .publisher
+                .clone()
+                .run(self.state.settings.results_interval, background.clone()),
+        );
+        let subscription = self.state.ingest.subscription().then(|| {
+            tokio::spawn(crate::ingest::subscription::run(
+                self.state.momento.clone(),
+                self.state.pipeline.clone(),
+                self.state.metrics.clone(),
+                background.clone(),
+            ))
+        });
         let served = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown, Some(Duration::from_secs(5)))
             .await
             .context("serving HTTP");
         background.cancel();
         let _ = scheduler.await;
+        if let Some(subscription) = subscription {
+            let _ = subscription.await;
+        }
+        let _ = publisher.await;
         served?;
         if let Some(local) = self.local {
             local.shutdown().await;
@@ -257,11 +354,7 @@ fn admin_key(settings: &ServeArgs) -> anyhow::Result<(SecretString, AdminKeySour
         );
         return Ok((key.clone(), AdminKeySource::Configured));
     }
-    let generated = || {
-        let mut bytes = [0u8; 24];
-        rand::rng().fill_bytes(&mut bytes);
-        SecretString::from(format!("pca_{}", hex(&bytes)))
-    };
+    let generated = || random_secret("pca_");
     let Some(dir) = &settings.data_dir else {
         return Ok((generated(), AdminKeySource::Generated { stored_in: None }));
     };
@@ -298,6 +391,17 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn random_secret(prefix: &str) -> SecretString {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    SecretString::from(format!("{prefix}{}", hex::encode(bytes)))
+}
+
+/// Where this process reaches its own listener (a wildcard bind is reached on loopback).
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
 }

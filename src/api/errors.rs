@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The admin key is missing or wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// The caller may not see this (e.g. results of an `on_close` poll before it closes).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// No such poll.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -67,6 +70,16 @@ impl ApiError {
     /// 401 with `message`.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::Unauthorized(ErrorBody::new("unauthorized", message))
+    }
+
+    /// 403 with `code` and `message`.
+    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+        Self::Forbidden(ErrorBody::new(code, message))
+    }
+
+    /// 413 is reported as 400 `payload_too_large` in the error body.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::BadRequest(ErrorBody::new("payload_too_large", message))
     }
 
     /// 404 with `message`.

@@ -21,6 +21,14 @@ pub enum Healthy {
     Ok(PlainText<&'static str>),
 }
 
+/// Answer of `/metrics`.
+#[derive(ApiResponse)]
+pub enum Metrics {
+    /// Every metric, Prometheus text format.
+    #[oai(status = 200, content_type = "text/plain; version=0.0.4")]
+    Ok(PlainText<String>),
+}
+
 /// Answer of `/readyz`.
 #[derive(ApiResponse)]
 pub enum Ready {
@@ -35,6 +43,12 @@ impl HealthApi {
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Healthy {
         Healthy::Ok(PlainText("ok"))
+    }
+
+    /// Prometheus metrics (text exposition format).
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self, state: Data<&Arc<AppState>>) -> Metrics {
+        Metrics::Ok(PlainText(state.metrics.render()))
     }
 
     /// Readiness: 200 only when Momento answers a read within 2 s, else 503.

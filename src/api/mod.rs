@@ -5,8 +5,10 @@ mod errors;
 mod health;
 mod optional_json;
 mod polls;
+mod results;
 mod tokens;
 pub mod views;
+mod webhooks;
 
 pub use errors::{json_errors, ApiError, ErrorBody};
 
@@ -19,18 +21,34 @@ pub enum ApiTags {
     Polls,
     /// Voter tokens: Momento disposable tokens to vote with.
     Tokens,
+    /// Live results: JSON, Server-Sent Events, CSV.
+    Results,
+    /// Vote ingest from Momento.
+    Ingest,
     /// Liveness, readiness and metrics.
     Ops,
 }
 
 /// Every API of the service, for [`service`].
-pub type Apis = (polls::PollsApi, tokens::TokensApi, health::HealthApi);
+pub type Apis = (
+    polls::PollsApi,
+    tokens::TokensApi,
+    results::ResultsApi,
+    webhooks::WebhooksApi,
+    health::HealthApi,
+);
 
 /// The OpenAPI service of every API (no servers listed: the committed spec must not depend on
 /// where it runs).
 pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (polls::PollsApi, tokens::TokensApi, health::HealthApi),
+        (
+            polls::PollsApi,
+            tokens::TokensApi,
+            results::ResultsApi,
+            webhooks::WebhooksApi,
+            health::HealthApi,
+        ),
         "pollcast",
         env!("CARGO_PKG_VERSION"),
     )

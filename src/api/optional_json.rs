@@ -58,3 +58,53 @@ impl<'a, T: ParseFromJSON + Type> ApiExtractor<'a> for OptionalJson<T> {
         Ok(Self(Some(parsed)))
     }
 }
+
+/// A JSON body kept as raw bytes (at most `LIMIT` bytes; more is refused), documented in the
+/// spec with `T`'s schema. For bodies that must be verified before they are parsed.
+pub struct RawJson<T, const LIMIT: usize>(pub Vec<u8>, std::marker::PhantomData<T>);
+
+impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for RawJson<T, LIMIT> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: T::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        _request: &'a Request,
+        body: &mut RequestBody,
+        _opts: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        use tokio::io::AsyncReadExt;
+        let mut bytes = Vec::new();
+        let read = body
+            .take()?
+            .into_async_read()
+            .take(LIMIT as u64 + 1)
+            .read_to_end(&mut bytes)
+            .await;
+        read.map_err(|e| {
+            poem::Error::from_string(e.to_string(), poem::http::StatusCode::BAD_REQUEST)
+        })?;
+        if bytes.len() > LIMIT {
+            return Err(poem::Error::from_string(
+                format!("the body is over {LIMIT} bytes"),
+                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+            ));
+        }
+        Ok(Self(bytes, std::marker::PhantomData))
+    }
+}

@@ -274,6 +274,8 @@ async fn change(
     match state.polls.apply(&id, &event, now).await {
         Ok(poll) => {
             state.scheduler.watch(&poll);
+            state.pipeline.forget(poll.id());
+            state.publisher.mark(poll.id());
             Ok(AdminPollResponse::Ok(Json(AdminPoll::of(&poll, now))))
         }
         Err(ChangeError::NotFound(_)) => Err(not_found(&id)),

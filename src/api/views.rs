@@ -265,3 +265,70 @@ mirror!(PollKind <=> domain::PollKind { Single, Multi, Ranked });
 mirror!(ResultsVisibility <=> domain::ResultsVisibility { Live, OnClose });
 mirror!(Access <=> domain::Access { Open, Invite });
 mirror!(PollState <=> domain::PollState { Draft, Scheduled, Open, Closed, Archived, Cancelled });
+
+/// One instant-runoff round.
+#[derive(Debug, Clone, Object)]
+pub struct RoundView {
+    /// The round's number, from 1.
+    pub round: u32,
+    /// Votes of each continuing option.
+    pub counts: std::collections::BTreeMap<String, u64>,
+    /// Ballots with no continuing option left.
+    pub exhausted: u64,
+    /// Options eliminated at the end of this round.
+    pub eliminated: Vec<String>,
+}
+
+/// A poll's results, as published on `results.{poll_id}`.
+#[derive(Debug, Clone, Object)]
+pub struct ResultsView {
+    /// The poll.
+    pub poll_id: String,
+    /// The poll's state when counted.
+    pub state: PollState,
+    /// Strictly increasing per poll: drop an update whose `seq` is not above the last seen.
+    /// 0 when nothing was published yet.
+    pub seq: u64,
+    /// Ballots counted.
+    pub ballots: u64,
+    /// Votes per option id, every option present; first preferences for ranked polls.
+    pub counts: std::collections::BTreeMap<String, u64>,
+    /// Ranked polls: the instant-runoff rounds.
+    pub rounds: Option<Vec<RoundView>>,
+    /// Ranked polls: the winner, if any.
+    pub winner: Option<String>,
+    /// Ranked polls: the options tied when the count ends in a tie.
+    pub tie: Vec<String>,
+    /// When the results were counted.
+    pub at: DateTime<Utc>,
+}
+
+impl From<domain::Results> for ResultsView {
+    fn from(r: domain::Results) -> Self {
+        let ids = |v: Vec<domain::OptionId>| v.into_iter().map(|o| o.to_string()).collect();
+        let counts = |c: std::collections::BTreeMap<domain::OptionId, u64>| {
+            c.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        };
+        Self {
+            poll_id: r.poll_id.as_str().to_owned(),
+            state: r.state.into(),
+            seq: r.seq,
+            ballots: r.ballots,
+            counts: counts(r.counts),
+            rounds: r.rounds.map(|rounds| {
+                rounds
+                    .into_iter()
+                    .map(|round| RoundView {
+                        round: round.round,
+                        counts: counts(round.counts),
+                        exhausted: round.exhausted,
+                        eliminated: ids(round.eliminated),
+                    })
+                    .collect()
+            }),
+            winner: r.winner.map(|w| w.to_string()),
+            tie: ids(r.tie),
+            at: r.at,
+        }
+    }
+}

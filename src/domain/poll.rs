@@ -179,6 +179,15 @@ impl Poll {
         )
     }
 
+    /// [`Poll::results_public`] with any deadline passed by `at` applied.
+    pub fn results_public_at(&self, at: DateTime<Utc>) -> bool {
+        matches!(
+            (self.results_visibility, self.state_at(at)),
+            (_, PollState::Closed | PollState::Archived)
+                | (ResultsVisibility::Live, PollState::Open)
+        )
+    }
+
     /// The view anyone may read.
     pub fn public_view(&self) -> PublicPoll {
         PublicPoll {

@@ -1,6 +1,7 @@
 //! The only place that names the `momento` crate: clients for cache, topics and tokens, set up
 //! either against the embedded local Momento or against Momento's service.
 
+pub mod ballots;
 pub mod polls;
 pub mod tokens;
 

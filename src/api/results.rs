@@ -1,0 +1,157 @@
+//! `/v1/polls/{id}/results`: the live results as JSON, as Server-Sent Events, and as CSV.
+//!
+//! Visibility: admins always see results; others only when the poll's `results_visibility`
+//! allows it now (`live`: once open; `on_close`: once closed), else 403 `results_hidden`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use poem::web::sse::Event;
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::{EventStream, Json, PlainText};
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use crate::api::auth::{has_authorization, AdminAuth, MaybeAdmin};
+use crate::api::polls::{not_found, parse_id};
+use crate::api::views::ResultsView;
+use crate::api::{ApiError, ApiTags};
+use crate::domain::Poll;
+use crate::startup::AppState;
+
+/// The results resource.
+pub struct ResultsApi;
+
+/// Answer of `GET /v1/polls/{id}/results`.
+#[derive(ApiResponse)]
+pub enum ResultsResponse {
+    /// The latest results.
+    #[oai(status = 200)]
+    Ok(Json<ResultsView>),
+}
+
+/// Answer of `GET /v1/polls/{id}/results.csv`.
+#[derive(ApiResponse)]
+pub enum CsvResponse {
+    /// One row per option (`option_id,label,votes`); for ranked polls one row per option per
+    /// instant-runoff round (`round,option_id,label,votes,eliminated`), then the exhausted
+    /// ballots of each round as `exhausted` rows.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Ok(PlainText<String>),
+}
+
+#[OpenApi(prefix_path = "/v1/polls", tag = "ApiTags::Results")]
+impl ResultsApi {
+    /// The latest results of a poll (per its `results_visibility`; admins always).
+    #[oai(path = "/:id/results", method = "get", operation_id = "get_results")]
+    async fn get(
+        &self,
+        auth: MaybeAdmin,
+        request: &Request,
+        state: Data<&Arc<AppState>>,
+        /// The poll's id.
+        id: Path<String>,
+    ) -> Result<ResultsResponse, ApiError> {
+        let poll = visible_poll(&state, &id.0, auth, request).await?;
+        let results = state
+            .publisher
+            .current(&poll)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        Ok(ResultsResponse::Ok(Json(ResultsView::from(results))))
+    }
+
+    /// Live results as Server-Sent Events: the current results, then each update (event
+    /// `results`, id = `seq`, data = the results JSON).
+    #[oai(
+        path = "/:id/results/stream",
+        method = "get",
+        operation_id = "stream_results"
+    )]
+    async fn stream(
+        &self,
+        auth: MaybeAdmin,
+        request: &Request,
+        state: Data<&Arc<AppState>>,
+        /// The poll's id.
+        id: Path<String>,
+    ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
+        let poll = visible_poll(&state, &id.0, auth, request).await?;
+        let updates =
+            crate::results::sse::updates(state.publisher.clone(), state.momento.clone(), poll)
+                .await
+                .map_err(|e| ApiError::unavailable(&e))?;
+        Ok(EventStream::new(updates.map(ResultsView::from).boxed())
+            .keep_alive(std::time::Duration::from_secs(15))
+            .to_event(|view| {
+                Event::message(view.to_json_string())
+                    .event_type("results")
+                    .id(view.seq.to_string())
+            }))
+    }
+
+    /// The results as CSV (admin).
+    #[oai(
+        path = "/:id/results.csv",
+        method = "get",
+        operation_id = "export_results"
+    )]
+    async fn csv(
+        &self,
+        _admin: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        /// The poll's id.
+        id: Path<String>,
+    ) -> Result<CsvResponse, ApiError> {
+        let id = parse_id(&id.0)?;
+        let poll = state
+            .polls
+            .get(&id)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?
+            .ok_or_else(|| not_found(&id))?
+            .poll;
+        let results = state
+            .publisher
+            .current(&poll)
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        Ok(CsvResponse::Ok(PlainText(crate::results::csv::render(
+            &poll, &results,
+        ))))
+    }
+}
+
+async fn visible_poll(
+    state: &AppState,
+    raw_id: &str,
+    auth: MaybeAdmin,
+    request: &Request,
+) -> Result<Poll, ApiError> {
+    let is_admin = match auth {
+        MaybeAdmin::Admin(_) => true,
+        MaybeAdmin::Anonymous if has_authorization(request) => {
+            return Err(ApiError::unauthorized("the admin key is wrong"))
+        }
+        MaybeAdmin::Anonymous => false,
+    };
+    let id = parse_id(raw_id)?;
+    let poll = state
+        .polls
+        .get(&id)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?
+        .ok_or_else(|| not_found(&id))?
+        .poll;
+    if !is_admin && !poll.results_public_at(Utc::now()) {
+        return Err(ApiError::forbidden(
+            "results_hidden",
+            "this poll's results are not visible yet (results_visibility)",
+        ));
+    }
+    Ok(poll)
+}

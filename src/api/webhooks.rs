@@ -1,0 +1,130 @@
+//! `POST /v1/webhooks/momento`: votes delivered by Momento's webhook (signed).
+//!
+//! Answers: 200 for every well-signed, fresh event, whatever became of the vote (accepted,
+//! revote, duplicate, rejected: a rejection is recorded, not worth a retry); 401 when the
+//! signature does not sign the body, or the event is outside the replay window (older than
+//! `--webhook-max-age`, or ahead of this server's clock); 400 when a well-signed body is not a
+//! webhook event; 413 over 64 KB; 503 only when the backend failed and the vote was not
+//! recorded (retrying is then right); 404 when webhook ingest is off.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use poem::web::Data;
+use poem_openapi::param::Header;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::api::optional_json::RawJson;
+use crate::api::{ApiError, ApiTags, ErrorBody};
+use crate::ingest::pipeline::{Delivery, Outcome, Source};
+use crate::ingest::webhook::{Refusal, MAX_BODY_BYTES};
+use crate::momento::tokens::VOTES_TOPIC;
+use crate::startup::AppState;
+
+/// The webhook resource.
+pub struct WebhooksApi;
+
+/// Momento's webhook event (documented payload).
+#[derive(Debug, Object)]
+pub struct WebhookEvent {
+    /// The cache of the topic.
+    pub cache: String,
+    /// The topic (`votes`).
+    pub topic: String,
+    /// When the message was published, ms since the epoch.
+    pub event_timestamp: i64,
+    /// When this call was made, ms since the epoch (replay window).
+    pub publish_timestamp: i64,
+    /// The message's topic sequence number.
+    pub topic_sequence_number: u64,
+    /// The publisher's token_id: `{poll_id}:{voter_id}`.
+    pub token_id: String,
+    /// The vote message, `{"poll_id": "...", "choices": ["o1"]}`.
+    pub text: String,
+}
+
+/// What became of a delivered vote.
+#[derive(Debug, Object)]
+pub struct WebhookOutcome {
+    /// `accepted`, `revoted`, `duplicate`, `rejected` or `ignored` (not a vote topic).
+    pub outcome: String,
+    /// Why it was rejected (a `votes_rejected_total` reason).
+    pub reason: Option<String>,
+}
+
+/// Answer of `POST /v1/webhooks/momento`.
+#[derive(ApiResponse)]
+pub enum WebhookResponse {
+    /// The event was verified and handled (the outcome says how).
+    #[oai(status = 200)]
+    Ok(Json<WebhookOutcome>),
+}
+
+#[OpenApi(tag = "ApiTags::Ingest")]
+impl WebhooksApi {
+    /// Momento webhook: a vote published on the `votes` topic, signed with `momento-signature`
+    /// (HMAC-SHA3-256 of the body, hex).
+    #[oai(
+        path = "/v1/webhooks/momento",
+        method = "post",
+        operation_id = "momento_webhook"
+    )]
+    async fn deliver(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// Lowercase hex HMAC-SHA3-256 of the exact body bytes.
+        #[oai(name = "momento-signature")]
+        signature: Header<Option<String>>,
+        body: RawJson<WebhookEvent, MAX_BODY_BYTES>,
+    ) -> Result<WebhookResponse, ApiError> {
+        let Some(verifier) = &state.webhook else {
+            return Err(ApiError::not_found(
+                "webhook ingest is not enabled (--ingest)",
+            ));
+        };
+        let event = match verifier.verify(signature.0.as_deref(), &body.0, Utc::now()) {
+            Ok(event) => event,
+            Err(refusal) => {
+                state
+                    .metrics
+                    .webhook_refused
+                    .with_label_values(&[refusal.reason()])
+                    .inc();
+                return Err(match refusal {
+                    Refusal::Malformed(_) => ApiError::bad_request(refusal.to_string()),
+                    Refusal::BadSignature | Refusal::Stale { .. } | Refusal::Future { .. } => {
+                        ApiError::Unauthorized(ErrorBody::new(
+                            refusal.reason(),
+                            refusal.to_string(),
+                        ))
+                    }
+                });
+            }
+        };
+        if event.cache() != state.momento.cache_name() || event.topic() != VOTES_TOPIC {
+            return Ok(outcome("ignored", None));
+        }
+        let delivery = Delivery {
+            token_id: event.token_id().to_owned(),
+            text: event.text().unwrap_or_default().to_owned(),
+            seq: event.sequence_number(),
+            published_at: event.published_at(),
+            source: Source::Webhook,
+        };
+        match state.pipeline.process(delivery).await {
+            Ok(Outcome::Accepted) => Ok(outcome("accepted", None)),
+            Ok(Outcome::Revoted) => Ok(outcome("revoted", None)),
+            Ok(Outcome::Duplicate) => Ok(outcome("duplicate", None)),
+            Ok(Outcome::Rejected(r)) => Ok(outcome("rejected", Some(r.reason()))),
+            Err(error) => Err(ApiError::unavailable(&error)),
+        }
+    }
+}
+
+fn outcome(outcome: &str, reason: Option<&str>) -> WebhookResponse {
+    WebhookResponse::Ok(Json(WebhookOutcome {
+        outcome: outcome.to_owned(),
+        reason: reason.map(str::to_owned),
+    }))
+}

@@ -1,0 +1,318 @@
+//! The one pipeline both ingest paths feed: decode, check poll and ballot, claim the voter's
+//! ballot key, write the ledger, mark the poll's results dirty.
+//!
+//! Guarantees, for a vote the pipeline answered `Ok` (acknowledged):
+//! - **counted exactly once**: its choices are in the ledger under its voter id, and tallies
+//!   are counted from the ledger, a map keyed by voter: writing it again changes nothing;
+//! - **the voter's latest vote wins**: votes are ordered by topic sequence number, so a late
+//!   copy of an older vote (both ingest paths on, a redelivery) never undoes a revote;
+//! - **nothing half-done on failure**: if the ledger cannot be written (after
+//!   [`LEDGER_ATTEMPTS`]), the claim on the ballot key is given back (or the previous ballot
+//!   restored, for a revote) and the vote answered `Err`: not counted, free to be cast again.
+//!   Only when that give-back fails too does a ballot stay claimed but uncounted; it is
+//!   counted when the same vote arrives again (the ledger is written for a held ballot
+//!   whose choices match), and it is counted in the `in_doubt` metric.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+
+use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VoterId};
+use crate::metrics::Metrics;
+use crate::momento::ballots::{BallotStore, Claim, StoredBallot};
+use crate::momento::polls::PollStore;
+
+/// Tries at writing the ledger before the vote is given back.
+pub const LEDGER_ATTEMPTS: u32 = 3;
+/// How long a poll read by the pipeline is reused. A poll closed by another replica may still
+/// take votes for this long; this replica's own changes take effect at once.
+const POLL_CACHE: Duration = Duration::from_millis(250);
+
+/// Where a vote came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A signed webhook call.
+    Webhook,
+    /// The subscription to the votes topic.
+    Subscription,
+}
+
+impl Source {
+    fn label(self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Subscription => "subscription",
+        }
+    }
+}
+
+/// A vote as it arrived, before any check.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The publisher's `token_id` (`""` when it had none).
+    pub token_id: String,
+    /// The message text.
+    pub text: String,
+    /// Topic sequence number of the message.
+    pub seq: u64,
+    /// When it was published, when the source says.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Which path brought it.
+    pub source: Source,
+}
+
+/// What became of a vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The voter's first ballot, counted.
+    Accepted,
+    /// A revote: the ballot was replaced.
+    Revoted,
+    /// This vote (or a newer one of the voter) is already counted.
+    Duplicate,
+    /// Refused; nothing changed.
+    Rejected(Rejection),
+}
+
+/// The pipeline.
+pub struct Pipeline {
+    polls: PollStore,
+    ballots: BallotStore,
+    metrics: Arc<Metrics>,
+    poll_cache: DashMap<PollId, (Instant, Arc<Poll>)>,
+    dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
+}
+
+impl Pipeline {
+    /// A pipeline over the stores; `dirty` hears of every poll whose ballots changed.
+    pub fn new(
+        polls: PollStore,
+        ballots: BallotStore,
+        metrics: Arc<Metrics>,
+        dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
+    ) -> Self {
+        Self {
+            polls,
+            ballots,
+            metrics,
+            poll_cache: DashMap::new(),
+            dirty,
+        }
+    }
+
+    /// Forgets a cached poll (this replica changed it).
+    pub fn forget(&self, id: &PollId) {
+        self.poll_cache.remove(id);
+    }
+
+    /// Runs one vote through; `Err` means the backend failed and nothing was counted.
+    #[tracing::instrument(skip_all, fields(source = delivery.source.label(), seq = delivery.seq))]
+    pub async fn process(&self, delivery: Delivery) -> anyhow::Result<Outcome> {
+        let started = Instant::now();
+        self.metrics
+            .votes_received
+            .with_label_values(&[delivery.source.label()])
+            .inc();
+        let outcome = self.decide(&delivery).await;
+        self.metrics
+            .pipeline_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match &outcome {
+            Ok(Outcome::Accepted) => self
+                .metrics
+                .votes_accepted
+                .with_label_values(&["new"])
+                .inc(),
+            Ok(Outcome::Revoted) => self
+                .metrics
+                .votes_accepted
+                .with_label_values(&["revote"])
+                .inc(),
+            Ok(Outcome::Duplicate) => self.metrics.votes_duplicate.inc(),
+            Ok(Outcome::Rejected(r)) => {
+                tracing::debug!(reason = r.reason(), "vote rejected: {r}");
+                self.metrics
+                    .votes_rejected
+                    .with_label_values(&[r.reason()])
+                    .inc()
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "vote not counted: backend failed"
+                );
+                self.metrics.backend_errors.inc()
+            }
+        }
+        outcome
+    }
+
+    async fn decide(&self, delivery: &Delivery) -> anyhow::Result<Outcome> {
+        let message = match VoteMessage::parse(&delivery.text) {
+            Ok(message) => message,
+            Err(rejection) => return Ok(Outcome::Rejected(rejection)),
+        };
+        let voter = match message.voter(&delivery.token_id) {
+            Ok(voter) => voter,
+            Err(rejection) => return Ok(Outcome::Rejected(rejection)),
+        };
+        let Some(poll) = self.poll(message.poll_id()).await? else {
+            return Ok(Outcome::Rejected(Rejection::UnknownPoll {
+                poll_id: message.poll_id().clone(),
+            }));
+        };
+        let at = delivery.published_at.unwrap_or_else(Utc::now);
+        let ballot = match Ballot::validate(&poll, &message, at) {
+            Ok(ballot) => ballot,
+            Err(rejection) => return Ok(Outcome::Rejected(rejection)),
+        };
+        let mine = StoredBallot {
+            seq: delivery.seq,
+            choices: ballot.to_bytes(),
+        };
+        let outcome = self.record(&poll, &voter, mine).await?;
+        if matches!(outcome, Outcome::Accepted | Outcome::Revoted) {
+            (self.dirty)(poll.id());
+        }
+        Ok(outcome)
+    }
+
+    async fn record(
+        &self,
+        poll: &Poll,
+        voter: &VoterId,
+        mine: StoredBallot,
+    ) -> anyhow::Result<Outcome> {
+        let id = poll.id();
+        loop {
+            let held = match self.ballots.claim(id, voter, &mine).await? {
+                Claim::Won => {
+                    if let Some(rejection) = self.over_capacity(poll).await? {
+                        self.give_back(id, voter, &mine, None).await;
+                        return Ok(Outcome::Rejected(rejection));
+                    }
+                    return match self.write_ledger(id, voter, &mine.choices).await {
+                        Ok(()) => Ok(Outcome::Accepted),
+                        Err(error) => {
+                            self.give_back(id, voter, &mine, None).await;
+                            Err(error)
+                        }
+                    };
+                }
+                Claim::Held(held) => held,
+            };
+            if held.choices == mine.choices {
+                // The same choices are already the voter's ballot: make sure the ledger has
+                // them (a no-op unless an earlier attempt failed half-way).
+                self.write_ledger(id, voter, &held.choices).await?;
+                return Ok(Outcome::Duplicate);
+            }
+            if mine.seq <= held.seq {
+                // An older vote than the one that set the ballot: already superseded.
+                return Ok(Outcome::Duplicate);
+            }
+            if !poll.allow_revote() {
+                return Ok(Outcome::Rejected(Rejection::AlreadyVoted));
+            }
+            if !self.ballots.replace(id, voter, &held, &mine).await? {
+                continue; // another delivery of this voter won the race: decide again
+            }
+            return match self.write_ledger(id, voter, &mine.choices).await {
+                Ok(()) => {
+                    self.settle_ledger(id, voter).await?;
+                    Ok(Outcome::Revoted)
+                }
+                Err(error) => {
+                    self.give_back(id, voter, &mine, Some(&held)).await;
+                    Err(error)
+                }
+            };
+        }
+    }
+
+    /// Concurrent revotes may write the ledger out of order; whoever writes last re-reads the
+    /// ballot key and copies it, so the ledger ends equal to the key.
+    async fn settle_ledger(&self, id: &PollId, voter: &VoterId) -> anyhow::Result<()> {
+        for _ in 0..LEDGER_ATTEMPTS * 4 {
+            let Some(current) = self.ballots.current(id, voter).await? else {
+                return Ok(());
+            };
+            self.write_ledger(id, voter, &current.choices).await?;
+            match self.ballots.current(id, voter).await? {
+                Some(after) if after == current => return Ok(()),
+                _ => continue,
+            }
+        }
+        anyhow::bail!("the voter's ballot kept changing while settling the ledger")
+    }
+
+    async fn write_ledger(
+        &self,
+        id: &PollId,
+        voter: &VoterId,
+        choices: &[u8],
+    ) -> anyhow::Result<()> {
+        let mut last = None;
+        for attempt in 0..LEDGER_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+            match self.ballots.record(id, voter, choices).await {
+                Ok(()) => return Ok(()),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    /// Gives the ballot key back (to free, or to the previous ballot) after a failed write.
+    async fn give_back(
+        &self,
+        id: &PollId,
+        voter: &VoterId,
+        mine: &StoredBallot,
+        previous: Option<&StoredBallot>,
+    ) {
+        let result = match previous {
+            None => self.ballots.release(id, voter, mine).await,
+            Some(previous) => self.ballots.restore(id, voter, mine, previous).await,
+        };
+        let outcome = match result {
+            Ok(true) => "released",
+            Ok(false) | Err(_) => "in_doubt",
+        };
+        self.metrics
+            .ballots_released
+            .with_label_values(&[outcome])
+            .inc();
+    }
+
+    /// `max_voters`: each first ballot takes a seat from an atomic counter (`Increment` on
+    /// `seats:{poll_id}`), so concurrent first ballots can never exceed the cap. A seat taken by
+    /// a ballot that is then given back (backend failure) stays taken: the cap errs on the side
+    /// of fewer voters, never more.
+    async fn over_capacity(&self, poll: &Poll) -> anyhow::Result<Option<Rejection>> {
+        let Some(max_voters) = poll.max_voters() else {
+            return Ok(None);
+        };
+        let seat = self.ballots.take_seat(poll.id()).await?;
+        Ok((seat > i64::from(max_voters)).then_some(Rejection::PollFull { max_voters }))
+    }
+
+    async fn poll(&self, id: &PollId) -> anyhow::Result<Option<Arc<Poll>>> {
+        if let Some(entry) = self.poll_cache.get(id) {
+            if entry.0.elapsed() < POLL_CACHE {
+                return Ok(Some(entry.1.clone()));
+            }
+        }
+        let Some(stored) = self.polls.get(id).await? else {
+            return Ok(None);
+        };
+        let poll = Arc::new(stored.poll);
+        self.poll_cache
+            .insert(id.clone(), (Instant::now(), poll.clone()));
+        Ok(Some(poll))
+    }
+}

@@ -1,0 +1,191 @@
+//! Live results: counted from the ballot ledger, coalesced per poll, published on
+//! `results.{poll_id}` with a strictly increasing `seq`, and kept as a snapshot
+//! (`results:{poll_id}`) that `GET /v1/polls/{id}/results` serves.
+//!
+//! - A poll is marked dirty when a ballot of it is counted or its state changes; every
+//!   `interval` (default 100 ms) each dirty poll is counted and published once, so a poll gets
+//!   at most one publish per interval however fast votes arrive.
+//! - `seq` comes from `Increment` on `results_seq:{poll_id}` and is taken **before** the
+//!   ledger is read, so across replicas a higher `seq` never carries an older reading start.
+//! - Counting is from scratch (the ledger is the truth): the cost of a publish grows with the
+//!   poll's ballots, not with the votes since the last one.
+
+pub mod csv;
+pub mod sse;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use momento::cache::{GetResponse, IncrementRequest, SetRequest};
+
+use crate::domain::{instant_runoff, Ballot, Poll, PollId, PollKind, Results, Tally};
+use crate::metrics::Metrics;
+use crate::momento::ballots::BallotStore;
+use crate::momento::polls::PollStore;
+use crate::momento::tokens::results_topic;
+use crate::momento::Momento;
+
+/// Counts and publishes results.
+pub struct Publisher {
+    momento: Momento,
+    polls: PollStore,
+    ballots: BallotStore,
+    metrics: Arc<Metrics>,
+    ttl: Duration,
+    // A std mutex: a set insert or swap, never held across an await.
+    dirty: Mutex<HashSet<PollId>>,
+}
+
+impl Publisher {
+    /// A publisher over the stores; snapshots live `ttl`.
+    pub fn new(
+        momento: Momento,
+        polls: PollStore,
+        ballots: BallotStore,
+        metrics: Arc<Metrics>,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            momento,
+            polls,
+            ballots,
+            metrics,
+            ttl,
+            dirty: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Schedules a publish of `poll` at the next tick.
+    pub fn mark(&self, poll: &PollId) {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(poll.clone());
+    }
+
+    /// Publishes dirty polls every `interval` until `shutdown`, then once more.
+    pub async fn run(
+        self: Arc<Self>,
+        interval: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let stopping = tokio::select! {
+                _ = shutdown.cancelled() => true,
+                _ = ticker.tick() => false,
+            };
+            let due: Vec<PollId> =
+                std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()))
+                    .into_iter()
+                    .collect();
+            let publishes = due.into_iter().map(|id| {
+                let this = self.clone();
+                async move {
+                    if let Err(error) = this.publish(&id).await {
+                        tracing::warn!(poll_id = %id.as_str(), error = format!("{error:#}"), "results not published; will retry");
+                        this.mark(&id);
+                    }
+                }
+            });
+            futures::future::join_all(publishes).await;
+            if stopping {
+                return;
+            }
+        }
+    }
+
+    /// Counts `id` now, stores the snapshot and publishes it.
+    pub async fn publish(&self, id: &PollId) -> anyhow::Result<Results> {
+        let seq = self.next_seq(id).await?;
+        let Some(stored) = self.polls.get(id).await? else {
+            anyhow::bail!("poll {} is gone", id.as_str());
+        };
+        let results = self.count(&stored.poll, seq).await?;
+        let json = serde_json::to_string(&results).context("encoding results")?;
+        let snapshot = SetRequest::new(
+            self.momento.cache_name(),
+            format!("results:{}", id.as_str()),
+            json.clone(),
+        )
+        .ttl(self.ttl);
+        self.momento
+            .cache()
+            .send_request(snapshot)
+            .await
+            .context("storing the results snapshot")?;
+        self.momento
+            .topics()
+            .publish(self.momento.cache_name(), results_topic(id), json)
+            .await
+            .context("publishing results")?;
+        self.metrics.results_published.inc();
+        Ok(results)
+    }
+
+    /// The last published snapshot, or a fresh count (with `seq` 0) when there is none yet.
+    pub async fn current(&self, poll: &Poll) -> anyhow::Result<Results> {
+        let response = self
+            .momento
+            .cache()
+            .get(
+                self.momento.cache_name(),
+                format!("results:{}", poll.id().as_str()),
+            )
+            .await
+            .context("reading the results snapshot")?;
+        if let GetResponse::Hit { value } = response {
+            let raw: Vec<u8> = value.into();
+            let mut results: Results =
+                serde_json::from_slice(&raw).context("decoding a results snapshot")?;
+            // A deadline may have passed since the snapshot; the state is as of now.
+            results.state = poll.state_at(Utc::now());
+            return Ok(results);
+        }
+        self.count(poll, 0).await
+    }
+
+    /// Counts the ledger of `poll` into results numbered `seq`.
+    pub async fn count(&self, poll: &Poll, seq: u64) -> anyhow::Result<Results> {
+        let ledger = self.ballots.ledger_of(poll.id()).await?;
+        let mut ballots = Vec::with_capacity(ledger.len());
+        for choices in ledger.values() {
+            match Ballot::from_bytes(choices) {
+                Ok(ballot) => ballots.push(ballot),
+                Err(error) => tracing::warn!(%error, "skipping an unreadable ledger entry"),
+            }
+        }
+        let now = Utc::now();
+        let tally = Tally::count(poll, &ballots);
+        let mut results = Results::new(poll, &tally, seq, now);
+        results.state = poll.state_at(now);
+        if poll.kind() == PollKind::Ranked {
+            let mut rankings: BTreeMap<&[crate::domain::OptionId], u64> = BTreeMap::new();
+            for ballot in &ballots {
+                *rankings.entry(ballot.choices()).or_default() += 1;
+            }
+            results = results.with_runoff(instant_runoff(&poll.option_ids(), rankings));
+        }
+        Ok(results)
+    }
+
+    async fn next_seq(&self, id: &PollId) -> anyhow::Result<u64> {
+        let request = IncrementRequest::new(
+            self.momento.cache_name(),
+            format!("results_seq:{}", id.as_str()),
+            1,
+        )
+        .ttl(self.ttl);
+        let response = self
+            .momento
+            .cache()
+            .send_request(request)
+            .await
+            .context("taking the next results seq")?;
+        Ok(response.value as u64)
+    }
+}
