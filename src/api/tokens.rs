@@ -235,7 +235,10 @@ pub fn token_lifetime(
 ) -> Option<Duration> {
     let mut lifetime = configured.min(MAX_TOKEN_LIFETIME);
     if let Some(closes_at) = closes_at {
-        let until_close = (closes_at - now).to_std().unwrap_or(Duration::ZERO) + AFTER_CLOSE;
+        let grace = chrono::Duration::from_std(AFTER_CLOSE).expect("a minute fits");
+        let until_close = (closes_at + grace - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO);
         lifetime = lifetime.min(until_close);
     }
     (lifetime >= Duration::from_secs(1)).then_some(lifetime)
