@@ -3,6 +3,7 @@
 //!
 //! Layout:
 //! - [`config`]: every setting of a server, one typed struct.
+//! - [`faults`]: make the next calls of a gRPC method fail or wait, for tests.
 //! - [`auth`]: super-user API keys, disposable tokens, permission checks.
 //! - `store/`: the cache: sharded concurrent maps with per-item TTL.
 //! - `topics/`: per-topic sequence numbers, bounded history, fan-out to subscribers.
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod faults;
 mod grpc;
 pub mod http;
 mod store;
@@ -31,6 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::LocalMomentoConfig;
+pub use faults::{Fault, FaultCode, Faults, Remaining};
 pub use webhooks::{RetryPolicy, Webhook};
 
 /// The state every front end (gRPC, HTTP) shares.
@@ -40,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) topics: topics::Topics,
     /// What tokens report as their endpoint (`GenerateDisposableTokenResponse.endpoint`).
     pub(crate) endpoint: String,
+    /// Faults the gRPC server injects before serving calls.
+    pub(crate) faults: Faults,
 }
 
 /// A running local Momento. Dropping it does not stop it; call [`LocalMomento::shutdown`].
@@ -78,6 +83,7 @@ impl LocalMomento {
             store,
             topics,
             endpoint,
+            faults: Faults::new(),
         });
         let mut tasks = vec![
             tokio::spawn(store::sweep_expired(
@@ -104,6 +110,12 @@ impl LocalMomento {
     /// The endpoint to give the SDKs' `full_endpoint_override`, e.g. `http://127.0.0.1:9090`.
     pub fn grpc_endpoint(&self) -> String {
         format!("http://{}", self.grpc_addr)
+    }
+
+    /// The fault-injection switch: make the next calls of a gRPC method fail or wait, e.g.
+    /// `m.faults().fail("Set", 2, FaultCode::Unavailable)`. See [`faults`] for the semantics.
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
     }
 
     /// Mints a fresh super-user API key (a v2 key: use the SDKs' `from_api_key_v2`).

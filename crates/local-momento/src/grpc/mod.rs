@@ -1,10 +1,12 @@
 //! The gRPC front end: tonic services over the store, the topics and the authenticator.
 //!
 //! Every service sits behind [`Authenticate`], which checks the `authorization` metadata and
-//! hands the handler a [`Principal`]; each handler then checks its own permission.
+//! hands the handler a [`Principal`]; each handler then checks its own permission. In front of
+//! them all, [`fault_layer::FaultLayer`] applies the injected [`crate::Faults`].
 
 mod cache;
 mod control;
+mod fault_layer;
 mod pubsub;
 mod token;
 
@@ -38,8 +40,10 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
         .max_decoding_message_size(MAX_GRPC_MESSAGE);
     let pubsub = PubsubServer::new(pubsub::PubsubService::new(shared.clone()))
         .max_decoding_message_size(MAX_GRPC_MESSAGE);
+    let faults = fault_layer::FaultLayer::new(shared.faults.clone(), shutdown.clone());
     let result = tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .layer(faults)
         // Not behind `Authenticate`: the JavaScript SDK sends the key in the request body.
         .add_service(token)
         .add_service(InterceptedService::new(cache, auth.clone()))
