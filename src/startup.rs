@@ -219,6 +219,11 @@ impl Application {
         self.local.as_ref().map(|l| l.grpc_endpoint())
     }
 
+    /// The fault-injection switch of the embedded local Momento, if it runs (tests use it).
+    pub fn local_momento_faults(&self) -> Option<local_momento::Faults> {
+        self.local.as_ref().map(|l| l.faults().clone())
+    }
+
     /// A super-user key of the embedded local Momento, if it runs (tests use it).
     pub fn local_momento_key(&self) -> Option<SecretString> {
         self.local.as_ref().map(|l| l.super_user_key())
