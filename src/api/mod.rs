@@ -5,6 +5,7 @@ mod errors;
 mod health;
 mod optional_json;
 mod polls;
+mod strict_json;
 mod tokens;
 pub mod views;
 

@@ -10,6 +10,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::api::auth::AdminAuth;
+use crate::api::strict_json::StrictJson;
 use crate::api::views::{AdminPoll, NewPoll, PollPage, PollState, PublicPoll, Schedule};
 use crate::api::{ApiError, ApiTags};
 use crate::domain::{self, Event, PollId};
@@ -65,7 +66,7 @@ impl PollsApi {
         &self,
         _admin: AdminAuth,
         state: Data<&Arc<AppState>>,
-        body: Json<NewPoll>,
+        body: StrictJson<NewPoll>,
     ) -> Result<Created, ApiError> {
         let now = Utc::now();
         let new: domain::NewPoll = body.0.into();
@@ -222,7 +223,7 @@ impl PollsApi {
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
-        body: Json<Schedule>,
+        body: StrictJson<Schedule>,
     ) -> Result<AdminPollResponse, ApiError> {
         let event = Event::Schedule {
             opens_at: body.0.opens_at,
