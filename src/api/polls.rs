@@ -13,7 +13,7 @@ use crate::api::auth::AdminAuth;
 use crate::api::strict_json::StrictJson;
 use crate::api::views::{AdminPoll, NewPoll, PollPage, PollState, PublicPoll, Schedule};
 use crate::api::{ApiError, ApiTags};
-use crate::domain::{self, Event, PollId};
+use crate::domain::{self, Event, PollId, Refusal, TransitionError};
 use crate::momento::polls::ChangeError;
 use crate::startup::AppState;
 
@@ -278,6 +278,18 @@ async fn change(
             Ok(AdminPollResponse::Ok(Json(AdminPoll::of(&poll, now))))
         }
         Err(ChangeError::NotFound(_)) => Err(not_found(&id)),
+        // The state allows `schedule`, but the requested time is one no poll may open at:
+        // a bad body (400), not a conflict with the poll's state (409).
+        Err(ChangeError::Refused(TransitionError {
+            refusal: Refusal::OpensAtNotInFuture { .. },
+            ..
+        })) => Err(ApiError::bad_request("opens_at: must be in the future")),
+        Err(ChangeError::Refused(TransitionError {
+            refusal: Refusal::OpensAtNotBeforeClosesAt { closes_at, .. },
+            ..
+        })) => Err(ApiError::bad_request(format!(
+            "opens_at: must be before the poll's closes_at ({closes_at})"
+        ))),
         Err(ChangeError::Refused(error)) => Err(ApiError::illegal_transition(&error)),
         Err(ChangeError::Contended) => Err(ApiError::conflict(
             "the poll kept changing while this change was attempted; try again",
