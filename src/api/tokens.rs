@@ -239,8 +239,10 @@ pub fn token_lifetime(
 ) -> Option<Duration> {
     let mut lifetime = configured.min(MAX_TOKEN_LIFETIME);
     if let Some(closes_at) = closes_at {
-        let until_close = (closes_at - now).to_std().unwrap_or(Duration::ZERO) + AFTER_CLOSE;
-        lifetime = lifetime.min(until_close);
+        let until = (closes_at + AFTER_CLOSE - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        lifetime = lifetime.min(until);
     }
     (lifetime >= Duration::from_secs(1)).then_some(lifetime)
 }
