@@ -9,7 +9,7 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde::de::DeserializeOwned;
 
-use crate::api::strict_json::parse_strict;
+use crate::api::strict_json::{parse_strict, MAX_BODY_BYTES};
 
 /// `Some(T)` when a JSON body was sent, `None` when the body is empty.
 pub struct OptionalJson<T>(pub Option<T>);
@@ -39,7 +39,7 @@ impl<'a, T: DeserializeOwned + Type> ApiExtractor<'a> for OptionalJson<T> {
         body: &mut RequestBody,
         _opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        let bytes = body.take()?.into_vec().await?;
+        let bytes = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
