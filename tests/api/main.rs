@@ -4,3 +4,5 @@
 mod health;
 mod helpers;
 mod openapi;
+mod poll_errors;
+mod polls;
