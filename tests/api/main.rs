@@ -3,6 +3,7 @@
 
 mod health;
 mod helpers;
+mod lifecycle;
 mod openapi;
 mod poll_errors;
 mod polls;
