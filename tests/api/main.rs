@@ -7,3 +7,6 @@ mod lifecycle;
 mod openapi;
 mod poll_errors;
 mod polls;
+mod sdk;
+mod token_permissions;
+mod tokens;
