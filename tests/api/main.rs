@@ -7,6 +7,7 @@ mod lifecycle;
 mod openapi;
 mod poll_errors;
 mod polls;
+mod race;
 mod sdk;
 mod token_permissions;
 mod tokens;
