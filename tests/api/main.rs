@@ -9,5 +9,7 @@ mod poll_errors;
 mod polls;
 mod race;
 mod sdk;
+mod service;
+mod startup;
 mod token_permissions;
 mod tokens;
