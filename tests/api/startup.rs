@@ -109,3 +109,25 @@ async fn a_configured_admin_key_is_not_printed() {
     assert!(banner.contains("/docs"), "{banner}");
     drop(serve(app));
 }
+
+#[tokio::test]
+async fn a_stored_admin_key_shorter_than_16_characters_is_refused_too() {
+    init_test_logging();
+    let dir = TempDir::new();
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let settings = || {
+        let mut settings = test_settings();
+        settings.admin_key = None;
+        settings.data_dir = Some(dir.0.clone());
+        settings
+    };
+
+    for stored in ["", "\n", "short-key\n"] {
+        std::fs::write(dir.0.join("admin-key"), stored).unwrap();
+        let error = Application::build(settings())
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{stored:?} is accepted as the admin key"));
+        assert!(format!("{error:#}").contains("16 characters"), "{error:#}");
+    }
+}
