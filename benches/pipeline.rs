@@ -45,28 +45,40 @@ async fn run(seconds: u64, votes: usize) {
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .unwrap();
-    println!("# pollcast pipeline bench ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "# pollcast pipeline bench ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!();
 
     // 1. Webhook endpoint against a bare 204 endpoint.
     let bare = bare_endpoint().await;
     let poll = open_poll(&http, &app.base).await;
-    let body_of = |i: u64| {
-        let now = chrono::Utc::now().timestamp_millis();
-        json!({"cache": "pollcast", "topic": "votes", "event_timestamp": now,
+    let body_of = {
+        let poll = poll.clone();
+        Arc::new(move |i: u64| {
+            let now = chrono::Utc::now().timestamp_millis();
+            json!({"cache": "pollcast", "topic": "votes", "event_timestamp": now,
                "publish_timestamp": now, "topic_sequence_number": i + 1,
                "token_id": format!("{poll}:w{i}"),
                "text": json!({"poll_id": poll, "choices": ["o1"]}).to_string()})
-        .to_string()
+            .to_string()
+        })
     };
     let ceiling = hammer(&http, seconds, {
         let url = format!("http://{bare}/hook");
+        let body_of = body_of.clone();
         move |client: reqwest::Client, i| {
             let body = body_of(i);
             let url = url.clone();
             async move {
                 let sig = sign(SECRET, body.as_bytes());
-                let r = client.post(url).header("momento-signature", sig).body(body).send().await;
+                let r = client
+                    .post(url)
+                    .header("momento-signature", sig)
+                    .body(body)
+                    .send()
+                    .await;
                 r.map(|r| r.status().as_u16() == 204).unwrap_or(false)
             }
         }
@@ -74,6 +86,7 @@ async fn run(seconds: u64, votes: usize) {
     .await;
     let webhook = hammer(&http, seconds, {
         let url = format!("{}/v1/webhooks/momento", app.base);
+        let body_of = body_of.clone();
         move |client: reqwest::Client, i| {
             let body = body_of(i);
             let url = url.clone();
@@ -101,7 +114,10 @@ async fn run(seconds: u64, votes: usize) {
     println!("| endpoint | requests/s | vs ceiling |");
     println!("|---|---:|---:|");
     println!("| bare poem endpoint answering 204 (ceiling) | {ceiling:.0} | 1.00 |");
-    println!("| POST /v1/webhooks/momento, signed unique votes, all accepted | {webhook:.0} | {:.2} |", webhook / ceiling);
+    println!(
+        "| POST /v1/webhooks/momento, signed unique votes, all accepted | {webhook:.0} | {:.2} |",
+        webhook / ceiling
+    );
     println!();
 
     // 2. End to end through the HTTP topics API.
@@ -110,7 +126,9 @@ async fn run(seconds: u64, votes: usize) {
     let baseline = publish_all(&http, &app.base, "not-ingested", &poll, &tokens).await;
     let results = subscribe_results(&app, &poll).await;
     let e2e = publish_all(&http, &app.base, "votes", &poll, &tokens).await;
-    let arrivals = results.wait_for(votes as u64, Duration::from_secs(120)).await;
+    let arrivals = results
+        .wait_for(votes as u64, Duration::from_secs(120))
+        .await;
     let latencies = latency(&e2e.sent, &arrivals);
     let last = arrivals.last().map(|(at, _)| *at).unwrap_or(e2e.started);
     let votes_per_s = votes as f64 / last.duration_since(e2e.started).as_secs_f64();
@@ -128,7 +146,10 @@ async fn run(seconds: u64, votes: usize) {
         arrivals.last().map(|(_, n)| *n).unwrap_or(0)
     );
     println!();
-    println!("(end-to-end votes/s vs publish-only baseline: {:.2})", votes_per_s / baseline.rate);
+    println!(
+        "(end-to-end votes/s vs publish-only baseline: {:.2})",
+        votes_per_s / baseline.rate
+    );
     app.stop.cancel();
 }
 
@@ -159,20 +180,39 @@ async fn start() -> App {
     let app = Application::build(settings).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let grpc = app.local_momento_grpc().expect("embedded");
-    let key = app.local_momento_key().expect("embedded").expose_secret().to_owned();
+    let key = app
+        .local_momento_key()
+        .expect("embedded")
+        .expose_secret()
+        .to_owned();
     let stop = CancellationToken::new();
     let s = stop.clone();
-    tokio::spawn(async move { app.run_until_stopped(async move { s.cancelled().await }).await });
-    App { base, grpc, key, stop }
+    tokio::spawn(async move {
+        app.run_until_stopped(async move { s.cancelled().await })
+            .await
+    });
+    App {
+        base,
+        grpc,
+        key,
+        stop,
+    }
 }
 
 async fn bare_endpoint() -> SocketAddr {
-    use poem::{handler, listener::{Acceptor, Listener, TcpListener}, post, Route, Server};
+    use poem::{
+        handler,
+        listener::{Acceptor, Listener, TcpListener},
+        post, Route, Server,
+    };
     #[handler]
     fn hook(_body: Vec<u8>) -> poem::http::StatusCode {
         poem::http::StatusCode::NO_CONTENT
     }
-    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
     let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
     tokio::spawn(Server::new_with_acceptor(acceptor).run(Route::new().at("/hook", post(hook))));
     addr
@@ -212,8 +252,13 @@ where
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..CONCURRENCY {
-        let (stop, done, next, op, http) =
-            (stop.clone(), done.clone(), next.clone(), op.clone(), http.clone());
+        let (stop, done, next, op, http) = (
+            stop.clone(),
+            done.clone(),
+            next.clone(),
+            op.clone(),
+            http.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -235,7 +280,9 @@ where
 async fn mint_tokens(http: &reqwest::Client, base: &str, poll: &str, n: usize) -> Vec<String> {
     let mut tokens = Vec::with_capacity(n);
     for chunk_start in (0..n).step_by(500) {
-        let ids: Vec<String> = (chunk_start..(chunk_start + 500).min(n)).map(|i| format!("v{i}")).collect();
+        let ids: Vec<String> = (chunk_start..(chunk_start + 500).min(n))
+            .map(|i| format!("v{i}"))
+            .collect();
         let minted: Value = http
             .post(format!("{base}/v1/polls/{poll}/tokens/batch"))
             .bearer_auth(ADMIN)
@@ -275,8 +322,14 @@ async fn publish_all(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..CONCURRENCY {
-        let (next, sent, tokens, http, body, url) =
-            (next.clone(), sent.clone(), tokens.clone(), http.clone(), body.clone(), url.clone());
+        let (next, sent, tokens, http, body, url) = (
+            next.clone(),
+            sent.clone(),
+            tokens.clone(),
+            http.clone(),
+            body.clone(),
+            url.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -300,7 +353,11 @@ async fn publish_all(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let sent = std::mem::take(&mut *sent.lock().unwrap());
-    Published { started, rate: sent.len() as f64 / elapsed, sent }
+    Published {
+        started,
+        rate: sent.len() as f64 / elapsed,
+        sent,
+    }
 }
 
 struct ResultsWatch {
@@ -316,7 +373,10 @@ async fn subscribe_results(app: &App, poll: &str) -> ResultsWatch {
         .credential_provider(credentials)
         .build()
         .unwrap();
-    let mut subscription = topics.subscribe("pollcast", format!("results.{poll}")).await.unwrap();
+    let mut subscription = topics
+        .subscribe("pollcast", format!("results.{poll}"))
+        .await
+        .unwrap();
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let a = arrivals.clone();
     tokio::spawn(async move {
@@ -335,7 +395,12 @@ impl ResultsWatch {
     async fn wait_for(&self, ballots: u64, limit: Duration) -> Vec<(Instant, u64)> {
         let deadline = Instant::now() + limit;
         loop {
-            let done = self.arrivals.lock().unwrap().last().is_some_and(|(_, n)| *n >= ballots);
+            let done = self
+                .arrivals
+                .lock()
+                .unwrap()
+                .last()
+                .is_some_and(|(_, n)| *n >= ballots);
             if done || Instant::now() > deadline {
                 return self.arrivals.lock().unwrap().clone();
             }

@@ -349,13 +349,16 @@ fn routes(
         .boxed()
 }
 
+/// Shortest admin key accepted, configured or stored.
+const MIN_ADMIN_KEY_LEN: usize = 16;
+
 /// The admin key: configured, stored in the data dir, or generated (and stored when a data dir
 /// is set).
 fn admin_key(settings: &ServeArgs) -> anyhow::Result<(SecretString, AdminKeySource)> {
     if let Some(key) = &settings.admin_key {
         anyhow::ensure!(
-            key.expose_secret().len() >= 16,
-            "--admin-key must be at least 16 characters"
+            key.expose_secret().len() >= MIN_ADMIN_KEY_LEN,
+            "--admin-key must be at least {MIN_ADMIN_KEY_LEN} characters"
         );
         return Ok((key.clone(), AdminKeySource::Configured));
     }
@@ -367,8 +370,16 @@ fn admin_key(settings: &ServeArgs) -> anyhow::Result<(SecretString, AdminKeySour
     if path.exists() {
         let key = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
+        let key = key.trim();
+        // The same rule as --admin-key: an edited or truncated file must not weaken the key.
+        anyhow::ensure!(
+            key.len() >= MIN_ADMIN_KEY_LEN,
+            "{} must hold an admin key of at least {MIN_ADMIN_KEY_LEN} characters; \
+             delete it to have a new one generated",
+            path.display()
+        );
         return Ok((
-            SecretString::from(key.trim().to_owned()),
+            SecretString::from(key.to_owned()),
             AdminKeySource::Stored(path),
         ));
     }

@@ -6,6 +6,7 @@ mod health;
 mod optional_json;
 mod polls;
 mod results;
+mod strict_json;
 mod tokens;
 pub mod views;
 mod webhooks;

@@ -1,17 +1,20 @@
 //! An optional JSON request body that may come without a `Content-Type`: `POST` with no body at
 //! all (what `curl -X POST` and a bare `fetch` send) is `None`. poem-openapi's own `Json`
-//! insists on the header even when the body is optional.
+//! insists on the header even when the body is optional. A body that is sent is parsed like
+//! [`StrictJson`](crate::api::strict_json::StrictJson)'s.
 
 use poem::{Request, RequestBody};
-use poem_openapi::error::ParseRequestPayloadError;
 use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
-use poem_openapi::types::{ParseFromJSON, Type};
+use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use serde::de::DeserializeOwned;
+
+use crate::api::strict_json::{parse_strict, MAX_BODY_BYTES};
 
 /// `Some(T)` when a JSON body was sent, `None` when the body is empty.
 pub struct OptionalJson<T>(pub Option<T>);
 
-impl<'a, T: ParseFromJSON + Type> ApiExtractor<'a> for OptionalJson<T> {
+impl<'a, T: DeserializeOwned + Type> ApiExtractor<'a> for OptionalJson<T> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
     type ParamType = ();
     type ParamRawType = ();
@@ -36,7 +39,7 @@ impl<'a, T: ParseFromJSON + Type> ApiExtractor<'a> for OptionalJson<T> {
         body: &mut RequestBody,
         _opts: ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        let bytes = body.take()?.into_vec().await?;
+        let bytes = body.take()?.into_bytes_limit(MAX_BODY_BYTES).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
@@ -48,14 +51,7 @@ impl<'a, T: ParseFromJSON + Type> ApiExtractor<'a> for OptionalJson<T> {
                 .into());
             }
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ParseRequestPayloadError {
-                reason: e.to_string(),
-            })?;
-        let parsed = T::parse_from_json(Some(value)).map_err(|e| ParseRequestPayloadError {
-            reason: e.into_message(),
-        })?;
-        Ok(Self(Some(parsed)))
+        Ok(Self(Some(parse_strict(&bytes)?)))
     }
 }
 

@@ -10,9 +10,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::api::auth::AdminAuth;
+use crate::api::strict_json::StrictJson;
 use crate::api::views::{AdminPoll, NewPoll, PollPage, PollState, PublicPoll, Schedule};
 use crate::api::{ApiError, ApiTags};
-use crate::domain::{self, Event, PollId};
+use crate::domain::{self, Event, PollId, Refusal, TransitionError};
 use crate::momento::polls::ChangeError;
 use crate::startup::AppState;
 
@@ -65,7 +66,7 @@ impl PollsApi {
         &self,
         _admin: AdminAuth,
         state: Data<&Arc<AppState>>,
-        body: Json<NewPoll>,
+        body: StrictJson<NewPoll>,
     ) -> Result<Created, ApiError> {
         let now = Utc::now();
         let new: domain::NewPoll = body.0.into();
@@ -222,7 +223,7 @@ impl PollsApi {
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
-        body: Json<Schedule>,
+        body: StrictJson<Schedule>,
     ) -> Result<AdminPollResponse, ApiError> {
         let event = Event::Schedule {
             opens_at: body.0.opens_at,
@@ -279,6 +280,18 @@ async fn change(
             Ok(AdminPollResponse::Ok(Json(AdminPoll::of(&poll, now))))
         }
         Err(ChangeError::NotFound(_)) => Err(not_found(&id)),
+        // The state allows `schedule`, but the requested time is one no poll may open at:
+        // a bad body (400), not a conflict with the poll's state (409).
+        Err(ChangeError::Refused(TransitionError {
+            refusal: Refusal::OpensAtNotInFuture { .. },
+            ..
+        })) => Err(ApiError::bad_request("opens_at: must be in the future")),
+        Err(ChangeError::Refused(TransitionError {
+            refusal: Refusal::OpensAtNotBeforeClosesAt { closes_at, .. },
+            ..
+        })) => Err(ApiError::bad_request(format!(
+            "opens_at: must be before the poll's closes_at ({closes_at})"
+        ))),
         Err(ChangeError::Refused(error)) => Err(ApiError::illegal_transition(&error)),
         Err(ChangeError::Contended) => Err(ApiError::conflict(
             "the poll kept changing while this change was attempted; try again",

@@ -18,10 +18,12 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use secrecy::ExposeSecret;
+use serde::Deserialize;
 
 use crate::api::auth::{has_authorization, AdminAuth, MaybeAdmin};
 use crate::api::optional_json::OptionalJson;
 use crate::api::polls::{not_found, parse_id};
+use crate::api::strict_json::StrictJson;
 use crate::api::{ApiError, ApiTags};
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
 use crate::momento::tokens::{results_topic, VOTES_TOPIC};
@@ -38,8 +40,9 @@ const MAX_BATCH: usize = 500;
 pub struct TokensApi;
 
 /// Body of `POST /v1/polls/{id}/tokens` (optional for open polls).
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Deserialize)]
 #[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The voter (1..=47 of `A-Z a-z 0-9 . _ @ + -`). Required for invite polls; on open polls
     /// only an admin may choose it (otherwise a random one is assigned).
@@ -47,8 +50,9 @@ pub struct TokenRequest {
 }
 
 /// Body of `POST /v1/polls/{id}/tokens/batch`.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Deserialize)]
 #[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct BatchTokenRequest {
     /// The voters, 1..=500 distinct ids.
     pub voter_ids: Vec<String>,
@@ -157,7 +161,7 @@ impl TokensApi {
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
-        body: Json<BatchTokenRequest>,
+        body: StrictJson<BatchTokenRequest>,
     ) -> Result<TokensCreated, ApiError> {
         let ids = body.0.voter_ids;
         if ids.is_empty() || ids.len() > MAX_BATCH {
@@ -236,9 +240,7 @@ pub fn token_lifetime(
     let mut lifetime = configured.min(MAX_TOKEN_LIFETIME);
     if let Some(closes_at) = closes_at {
         let grace = chrono::Duration::from_std(AFTER_CLOSE).expect("a minute fits");
-        let until_close = (closes_at + grace - now)
-            .to_std()
-            .unwrap_or(Duration::ZERO);
+        let until_close = (closes_at + grace - now).to_std().unwrap_or(Duration::ZERO);
         lifetime = lifetime.min(until_close);
     }
     (lifetime >= Duration::from_secs(1)).then_some(lifetime)

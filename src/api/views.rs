@@ -3,12 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
+use serde::Deserialize;
 
 use crate::domain::{self, Poll};
 
 /// How voters answer a poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PollKind {
     /// Exactly one option per ballot.
     Single,
@@ -19,8 +21,9 @@ pub enum PollKind {
 }
 
 /// Who sees results while the poll is open (admins always do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ResultsVisibility {
     /// Voters see results live.
     Live,
@@ -29,8 +32,9 @@ pub enum ResultsVisibility {
 }
 
 /// Who may take a voting token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Access {
     /// Anyone; each token is one anonymous voter.
     Open,
@@ -57,8 +61,9 @@ pub enum PollState {
 }
 
 /// A new poll, as an admin submits it.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Deserialize)]
 #[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct NewPoll {
     /// The question; 1..=200 characters after trimming, one line.
     pub title: String,
@@ -168,8 +173,9 @@ pub struct PollPage {
 }
 
 /// When a scheduled poll should open.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Deserialize)]
 #[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// When the clock opens the poll: in the future, before `closes_at`.
     pub opens_at: DateTime<Utc>,

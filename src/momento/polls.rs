@@ -118,8 +118,9 @@ impl PollStore {
         }
     }
 
-    /// Applies `event` at `now` by compare-and-set, re-reading and re-deciding when another
-    /// writer got there first. Returns the poll as stored after the change.
+    /// Applies `event` at `now` (after any clock deadline already due) by compare-and-set,
+    /// re-reading and re-deciding when another writer got there first. Returns the poll as
+    /// stored after the change.
     #[tracing::instrument(skip_all, fields(poll_id = %id.as_str(), event = %event.kind()))]
     pub async fn apply(
         &self,
@@ -132,7 +133,18 @@ impl PollStore {
                 .get(id)
                 .await?
                 .ok_or_else(|| ChangeError::NotFound(id.clone()))?;
-            let next = current.poll.apply(event, now)?;
+            // Judge the event against the state readers see (`Poll::state_at`): a deadline
+            // already passed that no scheduler has stored yet is applied first, in the same
+            // write, so an admin cannot cancel a poll everyone sees open, nor be told it is
+            // still scheduled when closing it. Each of the two changes counts in `version`.
+            let caught_up = match event {
+                Event::Clock => None,
+                _ => current.poll.apply(&Event::Clock, now).ok(),
+            };
+            let next = caught_up
+                .as_ref()
+                .unwrap_or(&current.poll)
+                .apply(event, now)?;
             let bytes = serde_json::to_vec(&next).context("encoding the poll")?;
             let request = SetIfEqualRequest::new(
                 self.momento.cache_name(),

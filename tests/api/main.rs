@@ -3,4 +3,13 @@
 
 mod health;
 mod helpers;
+mod lifecycle;
 mod openapi;
+mod poll_errors;
+mod polls;
+mod race;
+mod sdk;
+mod service;
+mod startup;
+mod token_permissions;
+mod tokens;

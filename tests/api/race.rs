@@ -1,0 +1,191 @@
+//! Two application instances sharing one local Momento, as replicas behind a load balancer:
+//! conflicting transitions raced on one poll (the compare-and-set on the poll record lets
+//! exactly one win), and a replica acting on a poll another replica created.
+
+use std::time::Duration;
+
+use local_momento::{LocalMomento, LocalMomentoConfig};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    a_poll, a_poll_with, assert_error, id_of, in_seconds, spawn_app_with, status_and_json,
+    test_settings, TestApp,
+};
+
+const ROUNDS: usize = 20;
+
+/// A local Momento and two apps using it as if it were Momento's service.
+async fn two_replicas() -> (LocalMomento, TestApp, TestApp) {
+    let momento = LocalMomento::start(LocalMomentoConfig::default())
+        .await
+        .expect("the shared local Momento starts");
+    momento.ensure_cache("pollcast");
+    let replica = || {
+        let mut settings = test_settings();
+        settings.momento_api_key = Some(SecretString::from(
+            momento.super_user_key().expose_secret().to_owned(),
+        ));
+        settings.momento_endpoint = Some("localhost".into());
+        settings.momento_endpoint_override = Some(momento.grpc_endpoint());
+        spawn_app_with(settings)
+    };
+    let a = replica().await;
+    let b = replica().await;
+    (momento, a, b)
+}
+
+/// Fires `event_a` on replica `a` and `event_b` on replica `b` at the same time; returns each
+/// answer's status and body.
+async fn race(
+    a: &TestApp,
+    event_a: &str,
+    b: &TestApp,
+    event_b: &str,
+    id: &str,
+) -> [(u16, Value); 2] {
+    let (from_a, from_b) = tokio::join!(a.transition(id, event_a), b.transition(id, event_b));
+    [status_and_json(from_a).await, status_and_json(from_b).await]
+}
+
+/// Asserts exactly one answer is 200 and the other an illegal transition; returns the winner's
+/// poll and which replica won (0 = a).
+fn one_winner(answers: &[(u16, Value); 2]) -> (Value, usize) {
+    let statuses = [answers[0].0, answers[1].0];
+    let winner = match statuses {
+        [200, 409] => 0,
+        [409, 200] => 1,
+        other => panic!("expected one 200 and one 409, got {other:?}: {answers:?}"),
+    };
+    let loser = &answers[1 - winner].1;
+    assert_eq!(loser["error"], "illegal_transition", "{loser}");
+    (answers[winner].1.clone(), winner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_closing_one_poll_at_once_store_exactly_one_close() {
+    let (momento, a, b) = two_replicas().await;
+    for _ in 0..ROUNDS {
+        // Arrange
+        let id = a.open_poll(&a_poll()).await;
+
+        // Act
+        let answers = race(&a, "close", &b, "close", &id).await;
+
+        // Assert
+        let (winner, _) = one_winner(&answers);
+        assert_eq!(winner["state"], "closed");
+        assert_eq!(winner["version"], 3, "created, opened, closed once");
+        assert_eq!(
+            answers.iter().find(|(s, _)| *s == 409).unwrap().1["state"],
+            "closed"
+        );
+        for replica in [&a, &b] {
+            let stored = replica.listed_poll(&id).await;
+            assert_eq!(stored, winner, "both replicas see the one stored close");
+        }
+    }
+    drop((a, b));
+    momento.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_on_one_replica_while_cancelling_on_another_leaves_the_winners_state() {
+    let (momento, a, b) = two_replicas().await;
+    let mut wins = [0, 0];
+    for _ in 0..ROUNDS {
+        // Arrange: a draft, created on b.
+        let id = id_of(&b.created_poll(&a_poll()).await);
+
+        // Act
+        let answers = race(&a, "open", &b, "cancel", &id).await;
+
+        // Assert
+        let (winner, replica) = one_winner(&answers);
+        wins[replica] += 1;
+        let expected = ["open", "cancelled"][replica];
+        assert_eq!(winner["state"], expected, "{answers:?}");
+        assert_eq!(winner["version"], 2, "exactly one change was stored");
+        let loser = &answers[1 - replica].1;
+        assert_eq!(
+            loser["state"], expected,
+            "the loser saw the winner's state: {loser}"
+        );
+        for replica in [&a, &b] {
+            assert_eq!(replica.listed_poll(&id).await, winner);
+            let (_, public) = status_and_json(replica.get_poll(&id).await).await;
+            assert_eq!(public["state"], expected);
+        }
+    }
+    assert_eq!(wins[0] + wins[1], ROUNDS, "{wins:?}");
+    drop((a, b));
+    momento.shutdown().await;
+}
+
+#[tokio::test]
+async fn admins_act_on_the_state_readers_see_before_any_scheduler_has_stored_it() {
+    // Arrange: polls created on a replica that stops before their opening, so no scheduler
+    // has stored them open when the other replica is asked to act on them.
+    let (momento, a, b) = two_replicas().await;
+    // b's scheduler reads the poll index at start, then every 5 s: let it read it empty.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let times = || json!({ "opens_at": in_seconds(1), "closes_at": in_seconds(3600) });
+    let to_close = id_of(&a.created_poll(&a_poll_with(times())).await);
+    let to_cancel = id_of(&a.created_poll(&a_poll_with(times())).await);
+    a.stop().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while status_and_json(b.get_poll(&to_cancel).await).await.1["state"] != "open" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the poll never looked open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let unstored = b.listed_poll(&to_cancel).await;
+    assert_eq!(
+        (&unstored["state"], &unstored["version"]),
+        (&json!("open"), &json!(1))
+    );
+
+    // Act
+    let (closed_status, closed) = status_and_json(b.transition(&to_close, "close").await).await;
+    let cancel = b.transition(&to_cancel, "cancel").await;
+
+    // Assert: the poll readers saw open is closed, and is not cancelled as if it never opened.
+    assert_eq!(closed_status, 200, "{closed}");
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(closed["version"], 3, "opened by the clock, then closed");
+    let refused = assert_error(cancel, 409, "illegal_transition").await;
+    assert_eq!(refused["state"], "open", "{refused}");
+    assert_eq!(b.listed_poll(&to_cancel).await["state"], "open");
+    drop(b);
+    momento.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_poll_whose_replica_stopped_is_still_opened_and_closed_by_another() {
+    // Arrange: a poll created on a replica that stops before its deadlines. The other replica
+    // learns of it from the poll index, which it reads every 5 s.
+    let (momento, a, b) = two_replicas().await;
+    let body = a_poll_with(json!({ "opens_at": in_seconds(1), "closes_at": in_seconds(6) }));
+    let id = id_of(&a.created_poll(&body).await);
+    a.stop().await;
+
+    // Act: nobody acts on the poll.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let stored = loop {
+        let poll = b.listed_poll(&id).await;
+        if poll["version"] == 3 || tokio::time::Instant::now() >= deadline {
+            break poll;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // Assert: opened and closed, each change stored.
+    assert_eq!(
+        (&stored["state"], &stored["version"]),
+        (&json!("closed"), &json!(3))
+    );
+    drop(b);
+    momento.shutdown().await;
+}
