@@ -167,7 +167,7 @@ async fn start() -> App {
         admin_key: Some(SecretString::from(ADMIN)),
         cache: "pollcast".into(),
         token_ttl: Duration::from_secs(3600),
-        record_ttl: Duration::from_secs(3600),
+        record_ttl: None,
         ingest: None,
         webhook_secret: Some(SecretString::from(SECRET)),
         webhook_max_age: Duration::from_secs(60),

@@ -53,10 +53,11 @@ pub struct ServeArgs {
     /// over 25 h.
     #[arg(long, env = "POLLCAST_TOKEN_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub token_ttl: Duration,
-    /// How long poll records, ballots and tallies live in the cache after their last write.
-    /// Momento's service caps item TTLs per account (24 h by default): keep this within it.
-    #[arg(long, env = "POLLCAST_RECORD_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
-    pub record_ttl: Duration,
+    /// How long poll records, ballots and results live in the cache after their last write.
+    /// Default: 7 days with the embedded local Momento, 24 h against Momento's service (its
+    /// default cap on item TTLs; raise it only if your account allows more).
+    #[arg(long, env = "POLLCAST_RECORD_TTL", value_parser = humantime::parse_duration)]
+    pub record_ttl: Option<Duration>,
     /// Which vote ingest paths run: `webhook`, `subscription` or `both` (each ballot still
     /// counts once). Default: `webhook` with the embedded local Momento, `subscription` against
     /// Momento's service.

@@ -127,15 +127,19 @@ impl Application {
         momento.ensure_cache().await?;
 
         let (admin_key, key_source) = admin_key(&settings)?;
-        let polls = PollStore::new(momento.clone(), settings.record_ttl);
-        let ballots = BallotStore::new(momento.clone(), settings.record_ttl);
+        let record_ttl = settings.record_ttl.unwrap_or(match &local {
+            Some(_) => Duration::from_secs(7 * 24 * 60 * 60),
+            None => Duration::from_secs(24 * 60 * 60),
+        });
+        let polls = PollStore::new(momento.clone(), record_ttl);
+        let ballots = BallotStore::new(momento.clone(), record_ttl);
         let metrics = Arc::new(Metrics::new());
         let publisher = Arc::new(Publisher::new(
             momento.clone(),
             polls.clone(),
             ballots.clone(),
             metrics.clone(),
-            settings.record_ttl,
+            record_ttl,
         ));
         let dirty = {
             let publisher = publisher.clone();

@@ -58,7 +58,7 @@ pub fn test_settings() -> ServeArgs {
         admin_key: Some(SecretString::from(ADMIN_KEY)),
         cache: "pollcast".into(),
         token_ttl: Duration::from_secs(3600),
-        record_ttl: Duration::from_secs(7 * 24 * 3600),
+        record_ttl: None,
         ingest: None,
         webhook_secret: None,
         webhook_max_age: Duration::from_secs(60),

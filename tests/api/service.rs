@@ -28,7 +28,7 @@ async fn service_a_poll_runs_end_to_end_against_momentos_service() {
     settings.momento_api_key = Some(SecretString::from(api_key.clone()));
     settings.momento_endpoint = Some(endpoint.clone());
     settings.cache = cache.clone();
-    settings.record_ttl = Duration::from_secs(3600);
+    settings.record_ttl = Some(Duration::from_secs(3600));
     let app = spawn_app_with(settings).await;
     let operator = CredentialProvider::from_api_key_v2(&api_key, &endpoint)
         .expect("MOMENTO_API_KEY is a v2 API key");
