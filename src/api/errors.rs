@@ -50,6 +50,9 @@ pub enum ApiError {
     /// No such poll.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The request body is over the endpoint's limit.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
     /// The request conflicts with the poll's current state (e.g. an illegal transition).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
@@ -77,9 +80,9 @@ impl ApiError {
         Self::Forbidden(ErrorBody::new(code, message))
     }
 
-    /// 413 is reported as 400 `payload_too_large` in the error body.
+    /// 413 with `message`.
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::BadRequest(ErrorBody::new("payload_too_large", message))
+        Self::PayloadTooLarge(ErrorBody::new("payload_too_large", message))
     }
 
     /// 404 with `message`.

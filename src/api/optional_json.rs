@@ -55,9 +55,10 @@ impl<'a, T: DeserializeOwned + Type> ApiExtractor<'a> for OptionalJson<T> {
     }
 }
 
-/// A JSON body kept as raw bytes (at most `LIMIT` bytes; more is refused), documented in the
-/// spec with `T`'s schema. For bodies that must be verified before they are parsed.
-pub struct RawJson<T, const LIMIT: usize>(pub Vec<u8>, std::marker::PhantomData<T>);
+/// A JSON body kept as raw bytes, documented in the spec with `T`'s schema. For bodies that
+/// must be verified before they are parsed. `None` when the body is over `LIMIT` bytes (the
+/// rest is not read), so the handler can count the refusal before answering 413.
+pub struct RawJson<T, const LIMIT: usize>(pub Option<Vec<u8>>, std::marker::PhantomData<T>);
 
 impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for RawJson<T, LIMIT> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
@@ -95,12 +96,7 @@ impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for RawJson<T, LIMIT> {
         read.map_err(|e| {
             poem::Error::from_string(e.to_string(), poem::http::StatusCode::BAD_REQUEST)
         })?;
-        if bytes.len() > LIMIT {
-            return Err(poem::Error::from_string(
-                format!("the body is over {LIMIT} bytes"),
-                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-            ));
-        }
-        Ok(Self(bytes, std::marker::PhantomData))
+        let within = (bytes.len() <= LIMIT).then_some(bytes);
+        Ok(Self(within, std::marker::PhantomData))
     }
 }

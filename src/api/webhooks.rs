@@ -83,7 +83,17 @@ impl WebhooksApi {
                 "webhook ingest is not enabled (--ingest)",
             ));
         };
-        let event = match verifier.verify(signature.0.as_deref(), &body.0, Utc::now()) {
+        let Some(body) = body.0 else {
+            state
+                .metrics
+                .webhook_refused
+                .with_label_values(&["too_large"])
+                .inc();
+            return Err(ApiError::too_large(format!(
+                "the body is over {MAX_BODY_BYTES} bytes"
+            )));
+        };
+        let event = match verifier.verify(signature.0.as_deref(), &body, Utc::now()) {
             Ok(event) => event,
             Err(refusal) => {
                 state
