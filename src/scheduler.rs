@@ -7,17 +7,27 @@
 //! by compare-and-set on the poll record; when several replicas race, one stores the change and
 //! the others find nothing due and move on. Reads apply passed deadlines themselves
 //! (`Poll::state_at`), so the state a reader sees never waits for the scheduler.
+//!
+//! The rescan also keeps polls alive: a poll record is rewritten only when its state changes,
+//! and a ledger shard only when a ballot lands in it, so each replica refreshes the TTL of every
+//! poll that is not archived or cancelled (record, ledger, results, and the poll index) once
+//! per quarter of the TTL.
+//! Voters' ballot keys are not refreshed (they cannot be listed): once one expires, the voter
+//! may vote again, and the new ballot replaces the old one in the ledger, never adds to it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{next_clock_deadline, Event, Poll, PollId, Refusal};
+use crate::momento::ballots::BallotStore;
 use crate::momento::polls::{ChangeError, PollStore};
+use crate::momento::Momento;
+use crate::results::Publisher;
 
 /// How often the poll index is read for deadlines this replica has not seen.
 pub const RESCAN: Duration = Duration::from_secs(5);
@@ -30,6 +40,8 @@ pub struct Scheduler {
     // A std mutex: held for a few set operations, never across an await.
     deadlines: Mutex<BTreeSet<(DateTime<Utc>, PollId)>>,
     changed: Notify,
+    // When this replica last refreshed each poll's TTLs (same mutex reasoning).
+    refreshed: Mutex<HashMap<PollId, Instant>>,
 }
 
 impl Scheduler {
@@ -72,10 +84,13 @@ impl Scheduler {
     pub async fn run(
         self: Arc<Self>,
         polls: PollStore,
+        momento: Momento,
         on_change: impl Fn(&Poll) + Send + Sync + 'static,
         shutdown: CancellationToken,
     ) {
-        let mut rescan = tokio::time::interval(RESCAN);
+        // Often enough that short TTLs (tests, small deployments) are refreshed in time too.
+        let mut rescan =
+            tokio::time::interval(RESCAN.min(polls.ttl() / 4).max(Duration::from_millis(100)));
         loop {
             let sleep = match self.next() {
                 Some(at) => (at - Utc::now()).to_std().unwrap_or(Duration::ZERO),
@@ -83,7 +98,7 @@ impl Scheduler {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = rescan.tick() => self.rescan(&polls).await,
+                _ = rescan.tick() => self.rescan(&polls, &momento).await,
                 _ = self.changed.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
@@ -116,16 +131,50 @@ impl Scheduler {
         }
     }
 
-    async fn rescan(&self, polls: &PollStore) {
-        match polls.index().await {
-            Ok(index) => {
-                for (id, entry) in index {
-                    if let Some(at) = entry.next_deadline.filter(|_| !entry.state.is_terminal()) {
-                        self.add(at, id);
-                    }
+    async fn rescan(&self, polls: &PollStore, momento: &Momento) {
+        let index = match polls.index().await {
+            Ok(index) => index,
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "poll index rescan failed");
+                return;
+            }
+        };
+        let mut stale = Vec::new();
+        for (id, entry) in index {
+            if let Some(at) = entry.next_deadline.filter(|_| !entry.state.is_terminal()) {
+                self.add(at, id.clone());
+            }
+            if !entry.state.is_terminal() && self.due_for_refresh(&id, polls.ttl() / 4) {
+                stale.push(id);
+            }
+        }
+        if let Err(error) = momento
+            .keep_alive(&[PollStore::index_key()], polls.ttl())
+            .await
+        {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "poll index TTL refresh failed"
+            );
+        }
+        for id in stale {
+            let mut keys = PollStore::keys_of(&id);
+            keys.extend(BallotStore::keys_of(&id));
+            keys.extend(Publisher::keys_of(&id));
+            match momento.keep_alive(&keys, polls.ttl()).await {
+                Ok(_) => {
+                    let mut map = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+                    map.insert(id, Instant::now());
+                }
+                Err(error) => {
+                    tracing::warn!(poll_id = %id.as_str(), error = format!("{error:#}"), "TTL refresh failed")
                 }
             }
-            Err(error) => tracing::warn!(error = format!("{error:#}"), "poll index rescan failed"),
         }
+    }
+
+    fn due_for_refresh(&self, id: &PollId, every: Duration) -> bool {
+        let map = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id).is_none_or(|at| at.elapsed() >= every)
     }
 }

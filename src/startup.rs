@@ -33,6 +33,8 @@ pub struct AppState {
     pub momento: Momento,
     /// Poll records and the poll index.
     pub polls: PollStore,
+    /// Ballot keys and the ballot ledger.
+    pub ballots: BallotStore,
     /// Deadlines of the lifecycle clock.
     pub scheduler: Arc<Scheduler>,
     /// The vote pipeline both ingest paths feed.
@@ -147,7 +149,7 @@ impl Application {
         };
         let pipeline = Arc::new(Pipeline::new(
             polls.clone(),
-            ballots,
+            ballots.clone(),
             metrics.clone(),
             dirty,
         ));
@@ -186,6 +188,7 @@ impl Application {
         let state = Arc::new(AppState {
             momento,
             polls,
+            ballots,
             scheduler: Arc::new(Scheduler::default()),
             pipeline,
             publisher,
@@ -290,6 +293,7 @@ impl Application {
         let state = self.state.clone();
         let scheduler = tokio::spawn(self.state.scheduler.clone().run(
             self.state.polls.clone(),
+            self.state.momento.clone(),
             move |poll| {
                 state.pipeline.forget(poll.id());
                 state.publisher.mark(poll.id());

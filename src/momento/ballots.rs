@@ -253,6 +253,16 @@ impl BallotStore {
         Ok(response.value)
     }
 
+    /// The keys of a poll's ledger shards and seat counter (for TTL refreshes; voters' ballot
+    /// keys cannot be listed and are not among them).
+    pub fn keys_of(poll: &PollId) -> Vec<String> {
+        let mut keys: Vec<String> = (0..LEDGER_SHARDS)
+            .map(|shard| Self::shard_name(poll, shard))
+            .collect();
+        keys.push(format!("seats:{}", poll.as_str()));
+        keys
+    }
+
     /// Every ballot of the poll: voter id -> choices, from all ledger shards.
     pub async fn ledger_of(&self, poll: &PollId) -> anyhow::Result<HashMap<Vec<u8>, Vec<u8>>> {
         let fetches = (0..LEDGER_SHARDS).map(|shard| {

@@ -116,6 +116,17 @@ impl Momento {
         Ok(())
     }
 
+    /// Gives `keys` a fresh `ttl` (missing keys are skipped).
+    pub async fn keep_alive(&self, keys: &[String], ttl: Duration) -> anyhow::Result<()> {
+        let refreshes = keys
+            .iter()
+            .map(|key| self.cache.update_ttl(&self.cache_name, key.as_str(), ttl));
+        futures::future::try_join_all(refreshes)
+            .await
+            .context("refreshing TTLs")?;
+        Ok(())
+    }
+
     /// The cache pollcast keeps its state in.
     pub fn cache_name(&self) -> &str {
         &self.cache_name

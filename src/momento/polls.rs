@@ -170,6 +170,21 @@ impl PollStore {
         Err(ChangeError::Contended)
     }
 
+    /// How long records live after their last write.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The keys of a poll's record (for TTL refreshes).
+    pub fn keys_of(id: &PollId) -> Vec<String> {
+        vec![Self::key(id)]
+    }
+
+    /// The index dictionary's key.
+    pub fn index_key() -> String {
+        INDEX.to_owned()
+    }
+
     /// The index: every poll id with its last known state and deadline.
     pub async fn index(&self) -> anyhow::Result<HashMap<PollId, IndexEntry>> {
         let response = self

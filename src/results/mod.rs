@@ -173,6 +173,14 @@ impl Publisher {
         Ok(results)
     }
 
+    /// The keys of a poll's results (for TTL refreshes): its seq counter and snapshot.
+    pub fn keys_of(id: &PollId) -> Vec<String> {
+        vec![
+            format!("results_seq:{}", id.as_str()),
+            format!("results:{}", id.as_str()),
+        ]
+    }
+
     async fn next_seq(&self, id: &PollId) -> anyhow::Result<u64> {
         let request = IncrementRequest::new(
             self.momento.cache_name(),

@@ -3,6 +3,7 @@
 
 mod health;
 mod helpers;
+mod keep_alive;
 mod lifecycle;
 mod openapi;
 mod poll_errors;
