@@ -55,9 +55,17 @@ impl<'a, T: DeserializeOwned + Type> ApiExtractor<'a> for OptionalJson<T> {
     }
 }
 
-/// A JSON body kept as raw bytes (at most `LIMIT` bytes; more is refused), documented in the
-/// spec with `T`'s schema. For bodies that must be verified before they are parsed.
+/// A JSON body kept as raw bytes, documented in the spec with `T`'s schema. For bodies that
+/// must be verified before they are parsed. At most `LIMIT + 1` bytes are read: a longer body
+/// is [`RawJson::is_over_limit`], and the handler refuses it (and counts the refusal).
 pub struct RawJson<T, const LIMIT: usize>(pub Vec<u8>, std::marker::PhantomData<T>);
+
+impl<T, const LIMIT: usize> RawJson<T, LIMIT> {
+    /// Whether the body is longer than `LIMIT` (then only its first `LIMIT + 1` bytes were read).
+    pub fn is_over_limit(&self) -> bool {
+        self.0.len() > LIMIT
+    }
+}
 
 impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for RawJson<T, LIMIT> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
@@ -95,12 +103,6 @@ impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for RawJson<T, LIMIT> {
         read.map_err(|e| {
             poem::Error::from_string(e.to_string(), poem::http::StatusCode::BAD_REQUEST)
         })?;
-        if bytes.len() > LIMIT {
-            return Err(poem::Error::from_string(
-                format!("the body is over {LIMIT} bytes"),
-                poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-            ));
-        }
         Ok(Self(bytes, std::marker::PhantomData))
     }
 }
