@@ -16,3 +16,4 @@ mod token_permissions;
 mod tokens;
 mod votes_e2e;
 mod voting;
+mod webhook;
