@@ -173,7 +173,13 @@ impl Pipeline {
             choices: ballot.to_bytes(),
         };
         let outcome = self.record(&poll, &voter, mine).await?;
-        if matches!(outcome, Outcome::Accepted | Outcome::Revoted) {
+        // A duplicate may be the delivery that completes a ballot left in doubt (its ledger
+        // write is the first to land), so its poll is recounted too; the publisher coalesces
+        // marks into at most one count per poll per interval.
+        if matches!(
+            outcome,
+            Outcome::Accepted | Outcome::Revoted | Outcome::Duplicate
+        ) {
             (self.dirty)(poll.id());
         }
         Ok(outcome)
