@@ -14,6 +14,7 @@ mod service;
 mod startup;
 mod token_permissions;
 mod tokens;
+mod vote_faults;
 mod vote_races;
 mod votes_e2e;
 mod voting;
