@@ -8,6 +8,7 @@ mod openapi;
 mod poll_errors;
 mod polls;
 mod race;
+mod results;
 mod runoff;
 mod sdk;
 mod service;
