@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use futures::future::join_all;
+use local_momento::{Faults, Remaining};
 use pollcast::config::IngestMode;
 use serde_json::json;
 
-use crate::helpers::{a_poll_with, spawn_app_with, TestApp};
+use crate::helpers::{a_poll_with, spawn_app_with, within, TestApp};
 use crate::voting::{settings_with, token_id, vote, webhook_settings, Event};
 
 /// Delivers every event at once; returns each answer's outcome.
@@ -39,6 +40,16 @@ async fn recounted(app: &TestApp, id: &str, ballots: u64) -> serde_json::Value {
     results["counts"]["o4"] = json!(o4 - 1);
     results["ballots"] = json!(ballots);
     results
+}
+
+/// Waits until a ledger write has taken the delay fault queued for it (it is then held up).
+async fn held_up(faults: &Faults) {
+    within(10, "a ledger write to be held up", async {
+        while faults.remaining("DictionarySet") != Remaining::Calls(0) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
 }
 
 /// An open poll of four options that allows revoting.
@@ -160,13 +171,13 @@ async fn a_revote_overtaking_the_first_ballots_slow_ledger_write_still_wins() {
     let id = revote_poll(&app).await;
     let dave = token_id(&id, "dave");
     let faults = app.faults.clone().expect("the embedded local Momento");
-    faults.delay("DictionarySet", 1, Duration::from_millis(400));
+    faults.delay("DictionarySet", 1, Duration::from_millis(800));
 
     // Act: the revote arrives and is counted while the first write is still on its way.
     let first = Event::new(&dave, &vote(&id, &["o1"]), 1);
     let revote = Event::new(&dave, &vote(&id, &["o2"]), 2);
     let (first, revote) = tokio::join!(app.deliver(&first), async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        held_up(&faults).await;
         app.deliver(&revote).await
     });
 
@@ -190,12 +201,12 @@ async fn a_duplicates_slow_ledger_write_does_not_undo_a_revote() {
     let first = Event::new(&erin, &vote(&id, &["o1"]), 1);
     app.deliver_expecting(&first, "accepted", None).await;
     let faults = app.faults.clone().expect("the embedded local Momento");
-    faults.delay("DictionarySet", 1, Duration::from_millis(400));
+    faults.delay("DictionarySet", 1, Duration::from_millis(800));
 
     // Act
     let revote = Event::new(&erin, &vote(&id, &["o3"]), 2);
     let (copy, revote) = tokio::join!(app.deliver(&first), async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        held_up(&faults).await;
         app.deliver(&revote).await
     });
 
