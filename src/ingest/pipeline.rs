@@ -195,9 +195,18 @@ impl Pipeline {
         loop {
             let held = match self.ballots.claim(id, voter, &mine).await? {
                 Claim::Won => {
-                    if let Some(rejection) = self.over_capacity(poll).await? {
-                        self.give_back(id, voter, &mine, None).await;
-                        return Ok(Outcome::Rejected(rejection));
+                    // Without a seat the claim is given back, on a full poll or a failure alike:
+                    // a claim kept without a seat would be counted by its redelivery, past the cap.
+                    match self.over_capacity(poll).await {
+                        Ok(None) => {}
+                        Ok(Some(rejection)) => {
+                            self.give_back(id, voter, &mine, None).await;
+                            return Ok(Outcome::Rejected(rejection));
+                        }
+                        Err(error) => {
+                            self.give_back(id, voter, &mine, None).await;
+                            return Err(error);
+                        }
                     }
                     return match self.write_ledger(id, voter, &mine.choices).await {
                         Ok(()) => {
