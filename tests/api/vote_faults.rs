@@ -266,3 +266,29 @@ async fn a_ballot_left_in_doubt_is_completed_and_shown_when_the_same_event_comes
     );
     app.deliver_expecting(&bob, "duplicate", None).await;
 }
+
+#[tokio::test]
+async fn a_failed_seat_count_counts_nothing_and_the_cap_still_holds_on_redelivery() {
+    // Arrange: one seat; taking it (an Increment) fails once.
+    let (app, id) = app_and_poll(json!({ "max_voters": 1 })).await;
+    let ivy = ballot(&id, "ivy", "o1", 1);
+    faults(&app).fail("Increment", 1, FaultCode::Unavailable);
+
+    // Act
+    deliver_failing(&app, &ivy).await;
+
+    // Assert: the claim was given back, so the same event takes the seat, and nobody else can.
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metrics.get("ballots_released_total", Some(("outcome", "released"))),
+        1
+    );
+    app.deliver_expecting(&ivy, "accepted", None).await;
+    let jack = ballot(&id, "jack", "o2", 2);
+    app.deliver_expecting(&jack, "rejected", Some("poll_full"))
+        .await;
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 1, "o2": 0, "o3": 0 })
+    );
+}
