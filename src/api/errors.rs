@@ -50,9 +50,6 @@ pub enum ApiError {
     /// No such poll.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-    /// The request body is over the endpoint's limit.
-    #[oai(status = 413)]
-    PayloadTooLarge(Json<ErrorBody>),
     /// The request conflicts with the poll's current state (e.g. an illegal transition).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
@@ -78,11 +75,6 @@ impl ApiError {
     /// 403 with `code` and `message`.
     pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
         Self::Forbidden(ErrorBody::new(code, message))
-    }
-
-    /// 413 with `message`.
-    pub fn too_large(message: impl Into<String>) -> Self {
-        Self::PayloadTooLarge(ErrorBody::new("payload_too_large", message))
     }
 
     /// 404 with `message`.

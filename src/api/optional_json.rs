@@ -56,9 +56,16 @@ impl<'a, T: DeserializeOwned + Type> ApiExtractor<'a> for OptionalJson<T> {
 }
 
 /// A JSON body kept as raw bytes, documented in the spec with `T`'s schema. For bodies that
-/// must be verified before they are parsed. `None` when the body is over `LIMIT` bytes (the
-/// rest is not read), so the handler can count the refusal before answering 413.
-pub struct RawJson<T, const LIMIT: usize>(pub Option<Vec<u8>>, std::marker::PhantomData<T>);
+/// must be verified before they are parsed. At most `LIMIT + 1` bytes are read: a longer body
+/// is [`RawJson::is_over_limit`], and the handler refuses it (and counts the refusal).
+pub struct RawJson<T, const LIMIT: usize>(pub Vec<u8>, std::marker::PhantomData<T>);
+
+impl<T, const LIMIT: usize> RawJson<T, LIMIT> {
+    /// Whether the body is longer than `LIMIT` (then only its first `LIMIT + 1` bytes were read).
+    pub fn is_over_limit(&self) -> bool {
+        self.0.len() > LIMIT
+    }
+}
 
 impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for RawJson<T, LIMIT> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
@@ -96,7 +103,6 @@ impl<'a, T: Type, const LIMIT: usize> ApiExtractor<'a> for RawJson<T, LIMIT> {
         read.map_err(|e| {
             poem::Error::from_string(e.to_string(), poem::http::StatusCode::BAD_REQUEST)
         })?;
-        let within = (bytes.len() <= LIMIT).then_some(bytes);
-        Ok(Self(within, std::marker::PhantomData))
+        Ok(Self(bytes, std::marker::PhantomData))
     }
 }

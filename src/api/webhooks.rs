@@ -59,6 +59,9 @@ pub enum WebhookResponse {
     /// The event was verified and handled (the outcome says how).
     #[oai(status = 200)]
     Ok(Json<WebhookOutcome>),
+    /// The body is over 64 KiB (counted as a `too_large` refusal).
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
 }
 
 #[OpenApi(tag = "ApiTags::Ingest")]
@@ -83,17 +86,18 @@ impl WebhooksApi {
                 "webhook ingest is not enabled (--ingest)",
             ));
         };
-        let Some(body) = body.0 else {
+        if body.is_over_limit() {
             state
                 .metrics
                 .webhook_refused
                 .with_label_values(&["too_large"])
                 .inc();
-            return Err(ApiError::too_large(format!(
-                "the body is over {MAX_BODY_BYTES} bytes"
+            return Ok(WebhookResponse::TooLarge(ErrorBody::new(
+                "payload_too_large",
+                format!("the body is over {MAX_BODY_BYTES} bytes"),
             )));
-        };
-        let event = match verifier.verify(signature.0.as_deref(), &body, Utc::now()) {
+        }
+        let event = match verifier.verify(signature.0.as_deref(), &body.0, Utc::now()) {
             Ok(event) => event,
             Err(refusal) => {
                 state

@@ -173,7 +173,13 @@ impl Pipeline {
             choices: ballot.to_bytes(),
         };
         let outcome = self.record(&poll, &voter, mine).await?;
-        if matches!(outcome, Outcome::Accepted | Outcome::Revoted) {
+        // A duplicate may be the delivery that completes a ballot left in doubt (its ledger
+        // write is the first to land), so its poll is recounted too; the publisher coalesces
+        // marks into at most one count per poll per interval.
+        if matches!(
+            outcome,
+            Outcome::Accepted | Outcome::Revoted | Outcome::Duplicate
+        ) {
             (self.dirty)(poll.id());
         }
         Ok(outcome)
@@ -189,12 +195,24 @@ impl Pipeline {
         loop {
             let held = match self.ballots.claim(id, voter, &mine).await? {
                 Claim::Won => {
-                    if let Some(rejection) = self.over_capacity(poll).await? {
-                        self.give_back(id, voter, &mine, None).await;
-                        return Ok(Outcome::Rejected(rejection));
+                    // Without a seat the claim is given back, on a full poll or a failure alike:
+                    // a claim kept without a seat would be counted by its redelivery, past the cap.
+                    match self.over_capacity(poll).await {
+                        Ok(None) => {}
+                        Ok(Some(rejection)) => {
+                            self.give_back(id, voter, &mine, None).await;
+                            return Ok(Outcome::Rejected(rejection));
+                        }
+                        Err(error) => {
+                            self.give_back(id, voter, &mine, None).await;
+                            return Err(error);
+                        }
                     }
                     return match self.write_ledger(id, voter, &mine.choices).await {
-                        Ok(()) => Ok(Outcome::Accepted),
+                        Ok(()) => {
+                            self.settle_ledger(poll, voter, &mine.choices).await?;
+                            Ok(Outcome::Accepted)
+                        }
                         Err(error) => {
                             self.give_back(id, voter, &mine, None).await;
                             Err(error)
@@ -204,9 +222,18 @@ impl Pipeline {
                 Claim::Held(held) => held,
             };
             if held.choices == mine.choices {
+                // A newer vote with the ballot's choices is still the voter's latest: record its
+                // sequence number, so that a late older vote cannot undo it.
+                if poll.allow_revote()
+                    && mine.seq > held.seq
+                    && !self.ballots.replace(id, voter, &held, &mine).await?
+                {
+                    continue;
+                }
                 // The same choices are already the voter's ballot: make sure the ledger has
                 // them (a no-op unless an earlier attempt failed half-way).
                 self.write_ledger(id, voter, &held.choices).await?;
+                self.settle_ledger(poll, voter, &held.choices).await?;
                 return Ok(Outcome::Duplicate);
             }
             if mine.seq <= held.seq {
@@ -221,7 +248,7 @@ impl Pipeline {
             }
             return match self.write_ledger(id, voter, &mine.choices).await {
                 Ok(()) => {
-                    self.settle_ledger(id, voter).await?;
+                    self.settle_ledger(poll, voter, &mine.choices).await?;
                     Ok(Outcome::Revoted)
                 }
                 Err(error) => {
@@ -232,17 +259,30 @@ impl Pipeline {
         }
     }
 
-    /// Concurrent revotes may write the ledger out of order; whoever writes last re-reads the
-    /// ballot key and copies it, so the ledger ends equal to the key.
-    async fn settle_ledger(&self, id: &PollId, voter: &VoterId) -> anyhow::Result<()> {
+    /// On polls that allow revoting, concurrent deliveries of one voter may write the ledger
+    /// out of order (a first ballot's or a copy's write landing after a revote's). So after
+    /// each ledger write the ballot key is read again, and the ledger rewritten while it
+    /// differs from what was written: whoever writes last sees the key's choices, and the
+    /// ledger ends equal to the key. Without revoting the choices never change.
+    async fn settle_ledger(
+        &self,
+        poll: &Poll,
+        voter: &VoterId,
+        written: &[u8],
+    ) -> anyhow::Result<()> {
+        if !poll.allow_revote() {
+            return Ok(());
+        }
+        let id = poll.id();
+        let mut written = written.to_vec();
         for _ in 0..LEDGER_ATTEMPTS * 4 {
-            let Some(current) = self.ballots.current(id, voter).await? else {
-                return Ok(());
-            };
-            self.write_ledger(id, voter, &current.choices).await?;
             match self.ballots.current(id, voter).await? {
-                Some(after) if after == current => return Ok(()),
-                _ => continue,
+                Some(current) if current.choices != written => {
+                    self.write_ledger(id, voter, &current.choices).await?;
+                    written = current.choices;
+                }
+                // Released, or the ledger has the key's choices.
+                _ => return Ok(()),
             }
         }
         anyhow::bail!("the voter's ballot kept changing while settling the ledger")

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub momento_grpc: Option<String>,
     /// A super-user key of that Momento (the embedded one's, or `momento_api_key`).
     pub momento_key: Option<String>,
+    /// The fault switch of the embedded local Momento (`None` when the app uses another).
+    pub faults: Option<local_momento::Faults>,
     /// An HTTP client.
     pub http: reqwest::Client,
     shutdown: CancellationToken,
@@ -103,6 +105,7 @@ pub fn serve(app: Application) -> TestApp {
                 .map(|k| k.expose_secret().to_owned()),
         ),
     };
+    let faults = app.local_momento_faults();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let running = tokio::spawn(async move {
@@ -114,6 +117,7 @@ pub fn serve(app: Application) -> TestApp {
         address,
         momento_grpc,
         momento_key,
+        faults,
         http: reqwest::Client::new(),
         shutdown,
         running: Some(running),

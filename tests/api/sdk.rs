@@ -1,10 +1,14 @@
 //! The official `momento` crate, as a voter (with a minted token) or an operator (with the
 //! super-user key) would use it against the app's Momento.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use futures::StreamExt;
 use momento::topics::configurations;
 use momento::topics::{Subscription, SubscriptionValue, ValueKind};
 use momento::{CredentialProvider, TopicClient};
+use serde_json::Value;
 
 use crate::helpers::{within, TestApp};
 
@@ -30,6 +34,60 @@ impl TestApp {
             .expect("a v2 API key")
             .full_endpoint_override(self.grpc());
         topic_client(credentials)
+    }
+}
+
+/// Every results message published for one poll, as a subscriber to `results.{poll_id}`
+/// received them (in order).
+pub struct ResultsFeed {
+    messages: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ResultsFeed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ResultsFeed {
+    /// The messages so far.
+    pub fn messages(&self) -> Vec<Value> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// The messages once the last one satisfies `done` (or as they are after 10 s).
+    pub async fn messages_until(&self, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let messages = self.messages();
+            if messages.last().is_some_and(&done) || tokio::time::Instant::now() >= deadline {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl TestApp {
+    /// Subscribes (with the super-user key) to the results topic of `poll` and collects every
+    /// message in the background.
+    pub async fn results_feed(&self, poll: &str) -> ResultsFeed {
+        let client = self.operator_topics();
+        let mut subscription = client
+            .subscribe("pollcast", format!("results.{poll}"))
+            .await
+            .expect("the operator subscribes to results");
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let sink = messages.clone();
+        let task = tokio::spawn(async move {
+            let _client = client;
+            while let Some(value) = subscription.next().await {
+                let results = serde_json::from_str(text(&value)).expect("results are JSON");
+                sink.lock().unwrap().push(results);
+            }
+        });
+        ResultsFeed { messages, task }
     }
 }
 

@@ -1,0 +1,369 @@
+//! `/v1/polls/{id}/results`, its Server-Sent Events stream and its CSV export: who sees what
+//! and when, publishes on state changes, and a ranked poll whose instant-runoff result is
+//! known.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    a_poll, a_poll_with, assert_error, id_of, send, spawn_app_with, status_and_json, within,
+    Caller, TestApp, NOT_ADMIN,
+};
+use crate::runoff::{expected_runoff, runoff_of};
+use crate::voting::{token_id, vote, webhook_settings, Event};
+
+/// Casts `choices` for `voter` by webhook and asserts it was counted.
+async fn cast(app: &TestApp, id: &str, voter: &str, choices: &[&str]) {
+    let event = Event::new(&token_id(id, voter), &vote(id, choices), 1);
+    app.deliver_expecting(&event, "accepted", None).await;
+}
+
+/// An SSE response read event by event.
+struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    /// The next event's type, id and data (comments and keep-alives skipped), within 10 s.
+    async fn next(&mut self) -> (String, u64, Value) {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|line| line.strip_prefix(name))
+                        .map(|v| v.trim_start().to_owned())
+                };
+                if let Some(data) = field("data:") {
+                    let kind = field("event:").unwrap_or_default();
+                    let id = field("id:").expect("an id").parse().expect("a number");
+                    return (kind, id, serde_json::from_str(&data).expect("JSON data"));
+                }
+                continue;
+            }
+            let chunk = within(10, "an SSE event", self.response.chunk())
+                .await
+                .expect("the stream reads")
+                .expect("the stream stays open");
+            let text = std::str::from_utf8(&chunk).expect("UTF-8");
+            self.buffer.push_str(&text.replace("\r\n", "\n"));
+        }
+    }
+}
+
+impl TestApp {
+    async fn results_stream(&self, id: &str, caller: Caller) -> reqwest::Response {
+        let path = format!("/v1/polls/{id}/results/stream");
+        send(self.request(Method::GET, &path, caller)).await
+    }
+
+    async fn results_csv(&self, id: &str, caller: Caller) -> reqwest::Response {
+        let path = format!("/v1/polls/{id}/results.csv");
+        send(self.request(Method::GET, &path, caller)).await
+    }
+}
+
+#[tokio::test]
+async fn live_results_are_public_while_open_but_not_before() {
+    // Arrange
+    let app = spawn_app_with(webhook_settings()).await;
+    let draft = id_of(&app.created_poll(&a_poll()).await);
+    let open = app.open_poll(&a_poll()).await;
+    cast(&app, &open, "ann", &["o2"]).await;
+    // Until the first publish, results are a fresh count numbered 0.
+    app.results_when(&open, |r| r["ballots"] == 1 && r["seq"].as_u64() > Some(0))
+        .await;
+
+    // Act
+    let (status, results) = status_and_json(app.results_as(&open, Caller::Anonymous).await).await;
+
+    // Assert
+    assert_eq!(status, 200, "{results}");
+    assert_eq!(results["poll_id"], open);
+    assert_eq!(results["state"], "open");
+    assert_eq!(results["ballots"], 1);
+    assert_eq!(results["counts"], json!({ "o1": 0, "o2": 1 }));
+    assert!(results["seq"].as_u64().unwrap() >= 1, "{results}");
+    assert_error(
+        app.results_as(&draft, Caller::Anonymous).await,
+        403,
+        "results_hidden",
+    )
+    .await;
+    let (status, hidden) = status_and_json(app.results_as(&draft, Caller::Admin).await).await;
+    assert_eq!(
+        (status, &hidden["state"]),
+        (200, &json!("draft")),
+        "{hidden}"
+    );
+    assert_error(
+        app.results_as(&open, Caller::WrongKey).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn on_close_results_are_hidden_from_voters_until_the_poll_closes() {
+    // Arrange
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app
+        .open_poll(&a_poll_with(json!({ "results_visibility": "on_close" })))
+        .await;
+    cast(&app, &id, "bo", &["o1"]).await;
+
+    // Act and Assert: hidden from voters while open, in every form; admins see them.
+    assert_error(
+        app.results_as(&id, Caller::Anonymous).await,
+        403,
+        "results_hidden",
+    )
+    .await;
+    assert_error(
+        app.results_stream(&id, Caller::Anonymous).await,
+        403,
+        "results_hidden",
+    )
+    .await;
+    assert_eq!(app.results_with(&id, 1).await["state"], "open");
+
+    assert_eq!(app.transition(&id, "close").await.status(), 200);
+    let (status, results) = status_and_json(app.results_as(&id, Caller::Anonymous).await).await;
+    assert_eq!(status, 200, "{results}");
+    assert_eq!(
+        (&results["state"], &results["ballots"]),
+        (&json!("closed"), &json!(1))
+    );
+}
+
+#[tokio::test]
+async fn closing_a_poll_publishes_its_results_with_the_closed_state() {
+    // Arrange
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let feed = app.results_feed(&id).await;
+    cast(&app, &id, "cy", &["o2"]).await;
+    let counted = feed.messages_until(|m| m["ballots"] == 1).await;
+    let before = counted.last().expect("the vote was published").clone();
+
+    // Act: no new vote, only the state changes.
+    assert_eq!(app.transition(&id, "close").await.status(), 200);
+
+    // Assert
+    let messages = feed.messages_until(|m| m["state"] == "closed").await;
+    let closed = messages.last().unwrap();
+    assert_eq!(closed["state"], "closed", "{messages:?}");
+    assert!(
+        closed["seq"].as_u64() > before["seq"].as_u64(),
+        "{messages:?}"
+    );
+    assert_eq!(
+        (&closed["ballots"], &closed["counts"]),
+        (&before["ballots"], &before["counts"])
+    );
+    assert_eq!(app.results(&id).await["state"], "closed");
+}
+
+#[tokio::test]
+async fn the_results_stream_sends_the_current_results_then_each_update() {
+    // Arrange
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    cast(&app, &id, "di", &["o1"]).await;
+    let now = app.results_with(&id, 1).await;
+    let response = app.results_stream(&id, Caller::Anonymous).await;
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    let mut events = Events {
+        response,
+        buffer: String::new(),
+    };
+
+    // Act and Assert: first the current results.
+    let (kind, first_id, first) = events.next().await;
+    assert_eq!(kind, "results");
+    assert_eq!(first_id, first["seq"].as_u64().unwrap());
+    assert_eq!(
+        (&first["ballots"], &first["counts"]),
+        (&now["ballots"], &now["counts"])
+    );
+
+    // Then an update after each vote, with a higher id.
+    let mut last_id = first_id;
+    for (ballots, voter) in [(2, "ed"), (3, "flo")] {
+        cast(&app, &id, voter, &["o2"]).await;
+        let (kind, id, update) = loop {
+            let event = events.next().await;
+            if event.2["ballots"] == ballots {
+                break event;
+            }
+        };
+        assert_eq!(kind, "results");
+        assert!(id > last_id, "{id} after {last_id}");
+        assert_eq!(id, update["seq"].as_u64().unwrap());
+        last_id = id;
+    }
+}
+
+#[tokio::test]
+async fn the_csv_export_is_for_admins_with_a_row_per_option() {
+    // Arrange
+    let app = spawn_app_with(webhook_settings()).await;
+    let body = a_poll_with(json!({ "options": ["Pizza", "Sushi, \"fresh\"", "Tacos"] }));
+    let id = app.open_poll(&body).await;
+    for (voter, choice) in [("a", "o1"), ("b", "o2"), ("c", "o2")] {
+        cast(&app, &id, voter, &[choice]).await;
+    }
+    app.results_with(&id, 3).await;
+
+    // Act
+    let response = app.results_csv(&id, Caller::Admin).await;
+
+    // Assert
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    let csv = response.text().await.unwrap();
+    assert_eq!(
+        csv,
+        "option_id,label,votes\r\no1,\"Pizza\",1\r\no2,\"Sushi, \"\"fresh\"\"\",2\r\no3,\"Tacos\",0\r\n"
+    );
+    for caller in NOT_ADMIN {
+        assert_error(app.results_csv(&id, caller).await, 401, "unauthorized").await;
+    }
+}
+
+#[tokio::test]
+async fn results_of_an_unknown_poll_answer_404_in_every_form() {
+    let app = spawn_app_with(webhook_settings()).await;
+
+    assert_error(
+        app.results_as("NoSuchPoll", Caller::Anonymous).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.results_as("NoSuchPoll", Caller::Admin).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.results_stream("NoSuchPoll", Caller::Anonymous).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        app.results_csv("NoSuchPoll", Caller::Admin).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+/// Ranked ballots, each cast `n` times, by fresh voters.
+async fn cast_rankings(app: &TestApp, id: &str, ballots: &[(&[&str], usize)]) -> Vec<Vec<String>> {
+    let mut cast_ballots = Vec::new();
+    for (b, (ranking, n)) in ballots.iter().enumerate() {
+        for i in 0..*n {
+            cast(app, id, &format!("b{b}v{i}"), ranking).await;
+            cast_ballots.push(ranking.iter().map(|o| o.to_string()).collect());
+        }
+    }
+    cast_ballots
+}
+
+#[tokio::test]
+async fn a_ranked_poll_is_counted_by_instant_runoff_as_the_textbook_example_says() {
+    // Arrange: Wikipedia's Tennessee capital example, 100 voters: Memphis leads the first
+    // preferences (42%), Knoxville wins the runoff.
+    let app = spawn_app_with(webhook_settings()).await;
+    let cities = ["Memphis", "Nashville", "Chattanooga", "Knoxville"];
+    let id = app
+        .open_poll(&a_poll_with(json!({ "kind": "ranked", "options": cities })))
+        .await;
+    let (m, n, c, k) = ("o1", "o2", "o3", "o4");
+    let ballots = cast_rankings(
+        &app,
+        &id,
+        &[
+            (&[m, n, c, k], 42),
+            (&[n, c, k, m], 26),
+            (&[c, k, n, m], 15),
+            (&[k, c, n, m], 17),
+        ],
+    )
+    .await;
+
+    // Act
+    let results = app.results_with(&id, 100).await;
+
+    // Assert
+    assert_eq!(
+        results["counts"],
+        json!({ "o1": 42, "o2": 26, "o3": 15, "o4": 17 })
+    );
+    assert_eq!(
+        results["rounds"],
+        json!([
+            { "round": 1, "counts": { "o1": 42, "o2": 26, "o3": 15, "o4": 17 },
+              "exhausted": 0, "eliminated": ["o3"] },
+            { "round": 2, "counts": { "o1": 42, "o2": 26, "o4": 32 },
+              "exhausted": 0, "eliminated": ["o2"] },
+            { "round": 3, "counts": { "o1": 42, "o4": 58 }, "exhausted": 0, "eliminated": [] },
+        ])
+    );
+    assert_eq!(results["winner"], "o4", "Knoxville");
+    let options: Vec<String> = ["o1", "o2", "o3", "o4"].map(String::from).to_vec();
+    assert_eq!(runoff_of(&results), expected_runoff(&options, &ballots));
+
+    // The CSV export has a row per option per round, and the exhausted ballots.
+    let csv = app
+        .results_csv(&id, Caller::Admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "round,option_id,label,votes,eliminated");
+    assert_eq!(rows.len(), 1 + (4 + 1) + (3 + 1) + (2 + 1), "{csv}");
+    assert!(rows.contains(&"1,o3,\"Chattanooga\",15,true"), "{csv}");
+    assert!(rows.contains(&"3,o4,\"Knoxville\",58,false"), "{csv}");
+    assert!(rows.contains(&"3,exhausted,,0,false"), "{csv}");
+}
+
+#[tokio::test]
+async fn a_ranked_poll_level_to_the_end_is_a_tie_without_a_winner() {
+    // Arrange: Ann 2, Ben 2, Cat 1 whose voter ranks Ann second.
+    let app = spawn_app_with(webhook_settings()).await;
+    let body = json!({ "kind": "ranked", "options": ["Ann", "Ben", "Cat"] });
+    let id = app.open_poll(&a_poll_with(body)).await;
+    let ballots = cast_rankings(&app, &id, &[(&["o1"], 2), (&["o2"], 2), (&["o3", "o1"], 1)]).await;
+
+    // Act
+    let results = app.results_with(&id, 5).await;
+
+    // Assert: Cat goes first and her ballot moves to Ann: 3 to 2, Ann wins.
+    let options: Vec<String> = ["o1", "o2", "o3"].map(String::from).to_vec();
+    assert_eq!(runoff_of(&results), expected_runoff(&options, &ballots));
+    assert_eq!(results["winner"], "o1", "{results}");
+
+    // Now Ben's side gets one more: 3 to 3 after Cat is eliminated, a tie.
+    cast(&app, &id, "extra", &["o2"]).await;
+    let results = app.results_with(&id, 6).await;
+    let mut all = ballots.clone();
+    all.push(vec!["o2".to_owned()]);
+    let expected = expected_runoff(&options, &all);
+    assert_eq!(runoff_of(&results), expected);
+    assert_eq!(results["winner"], Value::Null, "{results}");
+    assert_eq!(expected.2, json!(["o1", "o2"]));
+}

@@ -1,0 +1,294 @@
+//! The backend failing between the claim of a ballot and its ledger write (the local Momento's
+//! fault switch): transient failures are absorbed, a persistent one answers 503 and counts
+//! nothing, and the same event delivered again counts exactly once.
+
+use local_momento::{FaultCode, Faults, Remaining};
+use pollcast::config::IngestMode;
+use serde_json::{json, Value};
+
+use crate::helpers::{a_poll_with, spawn_app_with, TestApp};
+use crate::voting::{settings_with, token_id, vote, webhook_settings, Event};
+
+/// The ledger write of a ballot.
+const LEDGER_WRITE: &str = "DictionarySet";
+/// The claim of a ballot key (and its give-back).
+const CLAIM: &str = "SetIf";
+
+fn faults(app: &TestApp) -> Faults {
+    app.faults.clone().expect("the embedded local Momento")
+}
+
+/// An app with webhook ingest and an open poll (options A, B, C; `extra` fields).
+async fn app_and_poll(extra: Value) -> (TestApp, String) {
+    let app = spawn_app_with(webhook_settings()).await;
+    let mut body = json!({ "options": ["A", "B", "C"] });
+    body.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let id = app.open_poll(&a_poll_with(body)).await;
+    (app, id)
+}
+
+/// `voter`'s vote for `choice`, numbered `seq`.
+fn ballot(id: &str, voter: &str, choice: &str, seq: u64) -> Event {
+    Event::new(&token_id(id, voter), &vote(id, &[choice]), seq)
+}
+
+/// Delivers `event` and asserts the backend failure answer.
+async fn deliver_failing(app: &TestApp, event: &Event) {
+    let (status, body) = app.deliver(event).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (503, &json!("unavailable")),
+        "{body}"
+    );
+}
+
+/// The counts of `id` once a fresh count of its ledger shows `ballots` ballots.
+async fn counts_with(app: &TestApp, id: &str, ballots: u64) -> Value {
+    let results = app.results_with(id, ballots).await;
+    assert_eq!(results["ballots"], ballots, "{results}");
+    results["counts"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_ledger_failures_are_retried_and_every_vote_counted_once() {
+    // Arrange
+    let (app, id) = app_and_poll(json!({})).await;
+    faults(&app).fail(LEDGER_WRITE, 2, FaultCode::Unavailable);
+    let events: Vec<Event> = (0..10)
+        .map(|i| ballot(&id, &format!("v{i}"), "o1", i + 1))
+        .collect();
+
+    // Act
+    let answers = futures::future::join_all(events.iter().map(|e| app.deliver(e))).await;
+
+    // Assert
+    for (status, body) in &answers {
+        assert_eq!(
+            (status, &body["outcome"]),
+            (&200, &json!("accepted")),
+            "{body}"
+        );
+    }
+    assert_eq!(faults(&app).remaining(LEDGER_WRITE), Remaining::Calls(0));
+    assert_eq!(
+        counts_with(&app, &id, 10).await,
+        json!({ "o1": 10, "o2": 0, "o3": 0 })
+    );
+    let metrics = app.metrics().await;
+    assert_eq!((metrics.accepted(), metrics.backend_errors()), (10, 0));
+    assert_eq!(
+        metrics.get("ballots_released_total", Some(("outcome", "released"))),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_persistent_ledger_failure_answers_503_counts_nothing_and_the_same_event_later_counts_once(
+) {
+    // Arrange
+    let (app, id) = app_and_poll(json!({})).await;
+    app.deliver_expecting(&ballot(&id, "alice", "o1", 1), "accepted", None)
+        .await;
+    let bob = ballot(&id, "bob", "o2", 2);
+    faults(&app).fail_always(LEDGER_WRITE, FaultCode::Unavailable);
+
+    // Act
+    deliver_failing(&app, &bob).await;
+
+    // Assert: nothing of bob's is counted, and the claim was given back.
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metrics.get("ballots_released_total", Some(("outcome", "released"))),
+        1
+    );
+    assert_eq!(
+        metrics.get("ballots_released_total", Some(("outcome", "in_doubt"))),
+        0
+    );
+    assert_eq!(metrics.backend_errors(), 1);
+    assert_eq!(faults(&app).remaining(LEDGER_WRITE), Remaining::Always);
+    faults(&app).clear();
+    // Another vote makes the publisher count the ledger afresh: alice and carol only.
+    app.deliver_expecting(&ballot(&id, "carol", "o3", 3), "accepted", None)
+        .await;
+    assert_eq!(
+        counts_with(&app, &id, 2).await,
+        json!({ "o1": 1, "o2": 0, "o3": 1 })
+    );
+
+    // Act: Momento (or a retrying sender) delivers the same event again.
+    app.deliver_expecting(&bob, "accepted", None).await;
+    app.deliver_expecting(&bob, "duplicate", None).await;
+
+    // Assert
+    assert_eq!(
+        counts_with(&app, &id, 3).await,
+        json!({ "o1": 1, "o2": 1, "o3": 1 })
+    );
+    assert_eq!(app.metrics().await.accepted(), 3);
+}
+
+#[tokio::test]
+async fn a_failed_claim_answers_503_counts_nothing_and_the_same_event_later_counts_once() {
+    // Arrange
+    let (app, id) = app_and_poll(json!({})).await;
+    let dan = ballot(&id, "dan", "o2", 1);
+    faults(&app).fail(CLAIM, 1, FaultCode::Unavailable);
+
+    // Act
+    deliver_failing(&app, &dan).await;
+
+    // Assert: no claim, so nothing to give back; the same event then counts once.
+    let metrics = app.metrics().await;
+    assert_eq!((metrics.accepted(), metrics.backend_errors()), (0, 1));
+    assert_eq!(
+        metrics.get("ballots_released_total", Some(("outcome", "released"))),
+        0
+    );
+    app.deliver_expecting(&dan, "accepted", None).await;
+    app.deliver_expecting(&dan, "duplicate", None).await;
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 0, "o2": 1, "o3": 0 })
+    );
+}
+
+#[tokio::test]
+async fn a_revote_whose_ledger_write_fails_keeps_the_previous_ballot_until_it_comes_again() {
+    // Arrange
+    let (app, id) = app_and_poll(json!({ "allow_revote": true })).await;
+    app.deliver_expecting(&ballot(&id, "erin", "o1", 1), "accepted", None)
+        .await;
+    let revote = ballot(&id, "erin", "o3", 2);
+    faults(&app).fail_always(LEDGER_WRITE, FaultCode::Unavailable);
+
+    // Act
+    deliver_failing(&app, &revote).await;
+    faults(&app).clear();
+
+    // Assert: the previous ballot is restored, and still counts.
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metrics.get("ballots_released_total", Some(("outcome", "released"))),
+        1
+    );
+    app.deliver_expecting(&ballot(&id, "frank", "o2", 3), "accepted", None)
+        .await;
+    assert_eq!(
+        counts_with(&app, &id, 2).await,
+        json!({ "o1": 1, "o2": 1, "o3": 0 })
+    );
+    app.deliver_expecting(&revote, "revoted", None).await;
+    let expected = json!({ "o1": 0, "o2": 1, "o3": 1 });
+    let results = app.results_when(&id, |r| r["counts"] == expected).await;
+    assert_eq!(
+        (&results["ballots"], &results["counts"]),
+        (&json!(2), &expected)
+    );
+}
+
+#[tokio::test]
+async fn the_local_momento_redelivers_a_vote_the_webhook_failed_on_and_it_counts_once() {
+    // Arrange: the embedded local Momento retries a failed webhook delivery (3 attempts).
+    let (app, id) = app_and_poll(json!({})).await;
+    let token = app.tokens_for(&id, &["gina".to_owned()]).await.remove(0);
+    // The pipeline tries the ledger 3 times per delivery: the first delivery fails.
+    faults(&app).fail(LEDGER_WRITE, 3, FaultCode::Unavailable);
+
+    // Act
+    assert_eq!(app.publish_http(&token, &vote(&id, &["o3"])).await, 204);
+
+    // Assert
+    let metrics = app.metrics_after(2).await;
+    assert_eq!((metrics.accepted(), metrics.backend_errors()), (1, 1));
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 0, "o2": 0, "o3": 1 })
+    );
+}
+
+#[tokio::test]
+async fn subscription_ingest_retries_a_vote_the_backend_failed_on_and_counts_it_once() {
+    // Arrange
+    let app = spawn_app_with(settings_with(IngestMode::Subscription)).await;
+    let before = app.ingest_ready(IngestMode::Subscription).await;
+    let id = app
+        .open_poll(&a_poll_with(json!({ "options": ["A", "B", "C"] })))
+        .await;
+    let token = app.tokens_for(&id, &["hana".to_owned()]).await.remove(0);
+    // More failures than one pass of the pipeline absorbs.
+    faults(&app).fail(LEDGER_WRITE, 4, FaultCode::Unavailable);
+
+    // Act
+    assert_eq!(app.publish_http(&token, &vote(&id, &["o2"])).await, 204);
+
+    // Assert
+    let metrics = app.metrics_after(before.handled() + 2).await.since(&before);
+    assert_eq!((metrics.accepted(), metrics.backend_errors()), (1, 1));
+    assert_eq!(metrics.received("subscription"), 2, "one vote, tried twice");
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 0, "o2": 1, "o3": 0 })
+    );
+}
+
+#[tokio::test]
+async fn a_ballot_left_in_doubt_is_completed_and_shown_when_the_same_event_comes_again() {
+    // Arrange: the ledger write fails, and so does giving the claim back (the claim itself,
+    // the first SetIf, is let through): the ballot stays claimed but uncounted.
+    let (app, id) = app_and_poll(json!({})).await;
+    app.deliver_expecting(&ballot(&id, "alice", "o1", 1), "accepted", None)
+        .await;
+    let bob = ballot(&id, "bob", "o2", 2);
+    faults(&app).fail_always(LEDGER_WRITE, FaultCode::Unavailable);
+    faults(&app).delay(CLAIM, 1, std::time::Duration::ZERO);
+    faults(&app).fail(CLAIM, 1, FaultCode::Unavailable);
+    deliver_failing(&app, &bob).await;
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metrics.get("ballots_released_total", Some(("outcome", "in_doubt"))),
+        1
+    );
+    faults(&app).clear();
+
+    // Act
+    let (status, body) = app.deliver(&bob).await;
+
+    // Assert: bob counts once, in the results readers see without any other vote.
+    assert_eq!(status, 200, "{body}");
+    let expected = json!({ "o1": 1, "o2": 1, "o3": 0 });
+    let results = app.results_when(&id, |r| r["counts"] == expected).await;
+    assert_eq!(
+        (&results["ballots"], &results["counts"]),
+        (&json!(2), &expected)
+    );
+    app.deliver_expecting(&bob, "duplicate", None).await;
+}
+
+#[tokio::test]
+async fn a_failed_seat_count_counts_nothing_and_the_cap_still_holds_on_redelivery() {
+    // Arrange: one seat; taking it (an Increment) fails once.
+    let (app, id) = app_and_poll(json!({ "max_voters": 1 })).await;
+    let ivy = ballot(&id, "ivy", "o1", 1);
+    faults(&app).fail("Increment", 1, FaultCode::Unavailable);
+
+    // Act
+    deliver_failing(&app, &ivy).await;
+
+    // Assert: the claim was given back, so the same event takes the seat, and nobody else can.
+    let metrics = app.metrics().await;
+    assert_eq!(
+        metrics.get("ballots_released_total", Some(("outcome", "released"))),
+        1
+    );
+    app.deliver_expecting(&ivy, "accepted", None).await;
+    let jack = ballot(&id, "jack", "o2", 2);
+    app.deliver_expecting(&jack, "rejected", Some("poll_full"))
+        .await;
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 1, "o2": 0, "o3": 0 })
+    );
+}
