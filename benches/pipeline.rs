@@ -8,7 +8,8 @@
 //!    publish-to-results latency per vote (p50/p99), measured by a results subscriber. Baseline:
 //!    the same publishes to a topic nobody ingests (the HTTP publish path alone).
 //!
-//! Everything runs in this process on loopback; see docs/PERFORMANCE.md.
+//! Everything runs in this process on loopback; see docs/PERFORMANCE.md. The ingest path is
+//! the embedded default (webhook) unless `PIPELINE_BENCH_INGEST=subscription` (or `both`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -51,9 +52,17 @@ async fn run(seconds: u64, votes: usize) {
     );
     println!();
 
-    // 1. Webhook endpoint against a bare 204 endpoint.
+    // 1. Webhook endpoint against a bare 204 endpoint (needs webhook ingest).
+    if std::env::var("PIPELINE_BENCH_INGEST").as_deref() != Ok("subscription") {
+        webhook_endpoint(&app, &http, seconds).await;
+    }
+    end_to_end(&app, &http, votes).await;
+    app.stop.cancel();
+}
+
+async fn webhook_endpoint(app: &App, http: &reqwest::Client, seconds: u64) {
     let bare = bare_endpoint().await;
-    let poll = open_poll(&http, &app.base).await;
+    let poll = open_poll(http, &app.base).await;
     let body_of = {
         let poll = poll.clone();
         Arc::new(move |i: u64| {
@@ -65,7 +74,7 @@ async fn run(seconds: u64, votes: usize) {
             .to_string()
         })
     };
-    let ceiling = hammer(&http, seconds, {
+    let ceiling = hammer(http, seconds, {
         let url = format!("http://{bare}/hook");
         let body_of = body_of.clone();
         move |client: reqwest::Client, i| {
@@ -84,7 +93,7 @@ async fn run(seconds: u64, votes: usize) {
         }
     })
     .await;
-    let webhook = hammer(&http, seconds, {
+    let webhook = hammer(http, seconds, {
         let url = format!("{}/v1/webhooks/momento", app.base);
         let body_of = body_of.clone();
         move |client: reqwest::Client, i| {
@@ -119,13 +128,17 @@ async fn run(seconds: u64, votes: usize) {
         webhook / ceiling
     );
     println!();
+}
 
-    // 2. End to end through the HTTP topics API.
-    let poll = open_poll(&http, &app.base).await;
-    let tokens = mint_tokens(&http, &app.base, &poll, votes).await;
-    let baseline = publish_all(&http, &app.base, "not-ingested", &poll, &tokens).await;
-    let results = subscribe_results(&app, &poll).await;
-    let e2e = publish_all(&http, &app.base, "votes", &poll, &tokens).await;
+/// 2. End to end through the HTTP topics API.
+async fn end_to_end(app: &App, http: &reqwest::Client, votes: usize) {
+    let poll = open_poll(http, &app.base).await;
+    let tokens = mint_tokens(http, &app.base, &poll, votes).await;
+    // Voter tokens may publish on `votes` only: the baseline topic takes the super-user key.
+    let super_user = vec![app.key.clone(); tokens.len()];
+    let baseline = publish_all(http, &app.base, "not-ingested", &poll, &super_user).await;
+    let results = subscribe_results(app, &poll).await;
+    let e2e = publish_all(http, &app.base, "votes", &poll, &tokens).await;
     let arrivals = results
         .wait_for(votes as u64, Duration::from_secs(120))
         .await;
@@ -140,7 +153,8 @@ async fn run(seconds: u64, votes: usize) {
         baseline.rate
     );
     println!(
-        "| publish -> webhook -> pipeline -> results topic | {votes_per_s:.0} | {:.1} | {:.1} | {} |",
+        "| publish -> {} -> pipeline -> results topic | {votes_per_s:.0} | {:.1} | {:.1} | {} |",
+        std::env::var("PIPELINE_BENCH_INGEST").unwrap_or_else(|_| "webhook".into()),
         latencies.0,
         latencies.1,
         arrivals.last().map(|(_, n)| *n).unwrap_or(0)
@@ -168,7 +182,13 @@ async fn start() -> App {
         cache: "pollcast".into(),
         token_ttl: Duration::from_secs(3600),
         record_ttl: None,
-        ingest: None,
+        // PIPELINE_BENCH_INGEST=subscription|both measures the other ingest paths end to end
+        // (the webhook endpoint figures need webhook ingest, which `both` keeps on).
+        ingest: match std::env::var("PIPELINE_BENCH_INGEST").as_deref() {
+            Ok("subscription") => Some(pollcast::config::IngestMode::Subscription),
+            Ok("both") => Some(pollcast::config::IngestMode::Both),
+            _ => None,
+        },
         webhook_secret: Some(SecretString::from(SECRET)),
         webhook_max_age: Duration::from_secs(60),
         results_interval: Duration::from_millis(100),

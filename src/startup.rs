@@ -45,6 +45,9 @@ pub struct AppState {
     pub webhook: Option<Verifier>,
     /// Which ingest paths run.
     pub ingest: IngestMode,
+    /// Set once the votes-topic subscription is live (readiness waits for it when it runs:
+    /// votes published before it would be missed).
+    pub subscribed: Arc<std::sync::atomic::AtomicBool>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// The admin key admin operations must present.
@@ -114,6 +117,11 @@ impl Application {
                         max_attempts: 3,
                         ..RetryPolicy::default()
                     },
+                    // ...and slow publishers down rather than drop votes when ingest lags.
+                    webhook_backpressure: true,
+                    // A subscriber (the subscription ingest) may fall this far behind before
+                    // the topic drops messages for it.
+                    subscriber_buffer: 65_536,
                     ..LocalMomentoConfig::default()
                 })
                 .await
@@ -194,6 +202,7 @@ impl Application {
             publisher,
             webhook,
             ingest,
+            subscribed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             metrics,
             admin_key,
             public_url,
@@ -311,6 +320,7 @@ impl Application {
                 self.state.momento.clone(),
                 self.state.pipeline.clone(),
                 self.state.metrics.clone(),
+                self.state.subscribed.clone(),
                 background.clone(),
             ))
         });

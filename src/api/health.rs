@@ -51,9 +51,17 @@ impl HealthApi {
         Metrics::Ok(PlainText(state.metrics.render()))
     }
 
-    /// Readiness: 200 only when Momento answers a read within 2 s, else 503.
+    /// Readiness: 200 only when Momento answers a read within 2 s and, when subscription ingest
+    /// runs, the votes-topic subscription is live; else 503.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> Result<Ready, ApiError> {
+        if state.ingest.subscription()
+            && !state.subscribed.load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Err(ApiError::unavailable(&anyhow::anyhow!(
+                "the votes-topic subscription is not live yet"
+            )));
+        }
         match tokio::time::timeout(Duration::from_secs(2), state.momento.ping()).await {
             Ok(Ok(())) => Ok(Ready::Ok(PlainText("ready"))),
             Ok(Err(error)) => Err(ApiError::unavailable(&error)),

@@ -6,19 +6,22 @@
 //!   page) when the stream ends, with exponential backoff between attempts (100 ms .. 10 s).
 //!   The Rust SDK also re-subscribes by itself, at once and without limit, when a stream
 //!   errors; that loop is inside the SDK and cannot be bounded from here.
-//! - Items are processed concurrently (at most [`IN_FLIGHT`] at a time); the pipeline orders a
-//!   voter's votes by sequence number, so processing order does not matter.
+//! - The stream is read eagerly into a local queue that [`IN_FLIGHT`] workers drain: a topic
+//!   drops messages for a subscriber that falls too far behind, so reading must never wait for
+//!   processing. The pipeline orders a voter's votes by sequence number, so processing order
+//!   does not matter. Under sustained overload the queue grows in memory rather than votes
+//!   being dropped by the topic.
 //! - A vote the backend fails on is retried here ([`ATTEMPTS`] times with backoff): a topic
 //!   does not deliver an item twice to one subscriber, so dropping it would lose the vote.
 //! - The SDK hides discontinuities; gaps in sequence numbers (within a page) are counted in
 //!   the `subscription_gaps` metric.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use momento::topics::SubscribeRequest;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::pipeline::{Delivery, Pipeline, Source};
@@ -36,9 +39,24 @@ pub async fn run(
     momento: Momento,
     pipeline: Arc<Pipeline>,
     metrics: Arc<Metrics>,
+    live: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let (queue, backlog) = tokio::sync::mpsc::unbounded_channel::<Delivery>();
+    let backlog = Arc::new(tokio::sync::Mutex::new(backlog));
+    let workers: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let (backlog, pipeline) = (backlog.clone(), pipeline.clone());
+            tokio::spawn(async move {
+                loop {
+                    // The lock is held only to take the next delivery.
+                    let next = backlog.lock().await.recv().await;
+                    let Some(delivery) = next else { return };
+                    deliver(&pipeline, delivery).await;
+                }
+            })
+        })
+        .collect();
     let mut last: Option<(u64, u64)> = None; // (sequence number, page)
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -55,6 +73,7 @@ pub async fn run(
         let mut subscription = match subscribed {
             Ok(subscription) => {
                 tracing::info!(resume = ?last, "subscribed to the votes topic");
+                live.store(true, Ordering::Release);
                 backoff = Duration::from_millis(100);
                 subscription
             }
@@ -92,20 +111,18 @@ pub async fn run(
                 published_at: None,
                 source: Source::Subscription,
             };
-            let permit = permits.clone().acquire_owned().await.expect("never closed");
-            let pipeline = pipeline.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                deliver(&pipeline, delivery).await;
-            });
+            let _ = queue.send(delivery);
         }
         if shutdown.is_cancelled() {
             break;
         }
         tokio::time::sleep(backoff).await;
     }
-    // Let the votes in flight finish.
-    let _ = permits.acquire_many(IN_FLIGHT as u32).await;
+    // Let the workers finish what was read.
+    drop(queue);
+    for worker in workers {
+        let _ = worker.await;
+    }
 }
 
 async fn deliver(pipeline: &Pipeline, delivery: Delivery) {

@@ -36,3 +36,20 @@ async fn swagger_ui_and_the_spec_are_served() {
     let yaml = app.get("/openapi.yaml").await;
     assert_eq!(yaml.status(), 200);
 }
+
+#[tokio::test]
+async fn readyz_answers_ok_with_subscription_ingest_once_the_subscription_is_live() {
+    let mut settings = crate::helpers::test_settings();
+    settings.ingest = Some(pollcast::config::IngestMode::Subscription);
+    let app = crate::helpers::spawn_app_with(settings).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let status = app.get("/readyz").await.status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "not ready yet must be 503");
+        assert!(std::time::Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

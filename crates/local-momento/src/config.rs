@@ -20,6 +20,10 @@ pub struct LocalMomentoConfig {
     pub webhooks: Vec<Webhook>,
     /// How webhook deliveries are retried (default: once, like Momento).
     pub webhook_retry: RetryPolicy,
+    /// When the webhook delivery queue is full: `false` (Momento's behaviour) drops the event;
+    /// `true` makes the publish wait for room, so a program that owns both ends (pollcast's
+    /// embedded mode) slows its publishers down instead of losing events.
+    pub webhook_backpressure: bool,
     /// How long a webhook delivery may take before it counts as failed (Momento: 5 s).
     pub webhook_timeout: Duration,
     /// How many recent messages each topic keeps so subscribers can resume.
@@ -44,6 +48,7 @@ impl Default for LocalMomentoConfig {
             signing_secret: None,
             webhooks: Vec::new(),
             webhook_retry: RetryPolicy::default(),
+            webhook_backpressure: false,
             webhook_timeout: Duration::from_secs(5),
             topic_history: 4096,
             heartbeat_interval: Duration::from_secs(5),
@@ -65,6 +70,7 @@ impl std::fmt::Debug for LocalMomentoConfig {
             )
             .field("webhooks", &self.webhooks)
             .field("webhook_retry", &self.webhook_retry)
+            .field("webhook_backpressure", &self.webhook_backpressure)
             .field("webhook_timeout", &self.webhook_timeout)
             .field("topic_history", &self.topic_history)
             .field("heartbeat_interval", &self.heartbeat_interval)

@@ -48,6 +48,7 @@ impl Pubsub for PubsubService {
             None => return Err(Status::invalid_argument("a value to publish must be given")),
         };
         topics::publish_as(&self.0, &caller, &request.cache_name, &request.topic, value)
+            .await
             .map_err(status)?;
         Ok(Response::new(Empty {}))
     }

@@ -109,7 +109,7 @@ async fn try_publish(request: &Request, body: Body, shared: &Shared) -> Result<(
             ))
         }
     };
-    topics::publish_as(shared, &caller, &cache, &topic, value)?;
+    topics::publish_as(shared, &caller, &cache, &topic, value).await?;
     Ok(())
 }
 

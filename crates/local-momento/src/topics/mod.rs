@@ -164,6 +164,7 @@ impl Topics {
     }
 
     /// Publishes without any check (callers use [`publish_as`]); returns the sequence number.
+    #[cfg(test)]
     pub(crate) fn publish(
         &self,
         cache: &str,
@@ -174,6 +175,20 @@ impl Topics {
         let message = self.topic(cache, topic).publish(value, publisher_id);
         self.published.fetch_add(1, Ordering::Relaxed);
         self.webhooks.notify(cache, topic, &message);
+        message.sequence_number
+    }
+
+    /// [`Topics::publish`], handing the message to the webhooks with backpressure when it is on.
+    pub(crate) async fn publish_and_deliver(
+        &self,
+        cache: &str,
+        topic: &str,
+        value: Value,
+        publisher_id: &str,
+    ) -> u64 {
+        let message = self.topic(cache, topic).publish(value, publisher_id);
+        self.published.fetch_add(1, Ordering::Relaxed);
+        self.webhooks.deliver(cache, topic, &message).await;
         message.sequence_number
     }
 
@@ -224,7 +239,8 @@ impl Topics {
 }
 
 /// Publishes `value` on behalf of `caller`, after every check; returns the sequence number.
-pub(crate) fn publish_as(
+/// With webhook backpressure on, waits for room in the webhook delivery queue.
+pub(crate) async fn publish_as(
     shared: &Shared,
     caller: &Principal,
     cache: &str,
@@ -237,7 +253,8 @@ pub(crate) fn publish_as(
     }
     Ok(shared
         .topics
-        .publish(cache, topic, value, caller.token_id()))
+        .publish_and_deliver(cache, topic, value, caller.token_id())
+        .await)
 }
 
 /// Subscribes on behalf of `caller`, after every check.

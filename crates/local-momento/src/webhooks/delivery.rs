@@ -17,7 +17,7 @@ use crate::topics::{now_millis, Message};
 const QUEUE_CAPACITY: usize = 1024;
 /// Deliveries in flight at once, so a slow receiver cannot make the server open unbounded
 /// connections; the queue absorbs bursts meanwhile.
-const MAX_IN_FLIGHT: usize = 16;
+const MAX_IN_FLIGHT: usize = 64;
 
 /// What became of webhook deliveries so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,6 +48,8 @@ struct Job {
 /// Registered webhooks and the queue to their delivery task.
 pub(crate) struct Dispatcher {
     hooks: DashMap<(String, String), Vec<Arc<Webhook>>>,
+    /// Wait for queue room instead of dropping (`LocalMomentoConfig::webhook_backpressure`).
+    backpressure: bool,
     queue: mpsc::Sender<Job>,
     counters: Arc<Counters>,
     /// The delivery task, until [`Dispatcher::take_task`] hands it to whoever waits for it.
@@ -69,6 +71,7 @@ impl Dispatcher {
         let task = tokio::spawn(deliverer.run(jobs));
         Self {
             hooks: DashMap::new(),
+            backpressure: config.webhook_backpressure,
             queue,
             counters,
             task: std::sync::Mutex::new(Some(task)),
@@ -117,6 +120,31 @@ impl Dispatcher {
                 Err(mpsc::error::TrySendError::Closed(_)) => {
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 }
+            }
+        }
+    }
+
+    /// Queues `message` for every webhook on `cache`/`topic`: without waiting (dropping on a
+    /// full queue), or, with backpressure, waiting for room.
+    pub(crate) async fn deliver(&self, cache: &str, topic: &str, message: &Arc<Message>) {
+        if !self.backpressure {
+            return self.notify(cache, topic, message);
+        }
+        if self.hooks.is_empty() {
+            return;
+        }
+        let hooks: Vec<Arc<Webhook>> = match self.hooks.get(&(cache.to_owned(), topic.to_owned())) {
+            Some(hooks) => hooks.clone(), // not held across the await below
+            None => return,
+        };
+        for webhook in hooks {
+            let job = Job {
+                webhook,
+                message: message.clone(),
+            };
+            if self.queue.send(job).await.is_err() {
+                // The server is shutting down.
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
     }

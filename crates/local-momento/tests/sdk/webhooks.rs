@@ -340,3 +340,83 @@ async fn a_delivery_to_a_receiver_that_never_answers_is_given_up_after_the_timeo
         "one attempt by default: no new connection"
     );
 }
+
+/// A receiver whose answers wait until `open` is set; counts the requests it answered.
+async fn gated_receiver(
+    open: Arc<tokio::sync::Notify>,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use poem::{handler, listener::TcpListener, post, web::Data, EndpointExt, Route, Server};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    #[handler]
+    async fn hook(
+        Data(gate): Data<&Arc<tokio::sync::Notify>>,
+        Data(count): Data<&Arc<AtomicUsize>>,
+    ) -> StatusCode {
+        gate.notified().await;
+        gate.notify_one(); // pass it on: once opened, the gate stays open
+        count.fetch_add(1, Ordering::SeqCst);
+        StatusCode::NO_CONTENT
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let count = Arc::new(AtomicUsize::new(0));
+    let app = Route::new()
+        .at("/hook", post(hook))
+        .data(open)
+        .data(count.clone());
+    tokio::spawn(Server::new(TcpListener::bind(addr)).run(app));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    (format!("http://{addr}/hook"), count)
+}
+
+/// Publishes `n` messages while the receiver is held, then lets it answer; returns how many
+/// it got.
+async fn deliveries_of_a_burst_to_a_held_receiver(backpressure: bool, n: usize) -> usize {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let (url, count) = gated_receiver(gate.clone()).await;
+    let m = TestMomento::start_with(LocalMomentoConfig {
+        webhook_backpressure: backpressure,
+        ..LocalMomentoConfig::default()
+    })
+    .await;
+    m.server.register_webhook(webhook("votes", &url));
+    let client = m.topic_client(m.super_user());
+    let publishing = tokio::spawn(async move {
+        let publishes = (0..n).map(|i| {
+            let client = client.clone();
+            async move { client.publish(CACHE, "votes", format!("m{i}")).await }
+        });
+        futures::future::join_all(publishes).await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    gate.notify_one();
+    let results = within(60, "every publish", publishing).await.unwrap();
+    assert!(results.iter().all(|r| r.is_ok()), "every publish succeeds");
+    // Let the deliveries finish, then count.
+    let mut last = usize::MAX;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = count.load(std::sync::atomic::Ordering::SeqCst);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[tokio::test]
+async fn with_backpressure_a_burst_beyond_the_queue_waits_and_every_event_is_delivered() {
+    let n = 1500; // more than the queue (1024) plus the deliveries in flight (64)
+    assert_eq!(deliveries_of_a_burst_to_a_held_receiver(true, n).await, n);
+}
+
+#[tokio::test]
+async fn without_backpressure_a_burst_beyond_the_queue_is_dropped_as_momento_would() {
+    let n = 1500;
+    let delivered = deliveries_of_a_burst_to_a_held_receiver(false, n).await;
+    assert!(
+        delivered < n,
+        "{delivered} of {n} delivered: the queue should have overflowed"
+    );
+}
