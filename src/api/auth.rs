@@ -39,10 +39,19 @@ async fn check_admin_key(request: &Request, bearer: Bearer) -> poem::Result<()> 
     }
 }
 
-/// Whether the request carries an `Authorization` header at all (a wrong key must not pass as
-/// anonymous).
-pub fn has_authorization(request: &Request) -> bool {
-    request
-        .headers()
-        .contains_key(poem::http::header::AUTHORIZATION)
+impl MaybeAdmin {
+    /// Whether the caller is the admin; a wrong key is 401 (it must not pass as anonymous).
+    pub fn is_admin(&self, request: &Request) -> Result<bool, ApiError> {
+        match self {
+            MaybeAdmin::Admin(_) => Ok(true),
+            MaybeAdmin::Anonymous
+                if request
+                    .headers()
+                    .contains_key(poem::http::header::AUTHORIZATION) =>
+            {
+                Err(ApiError::unauthorized("the admin key is wrong"))
+            }
+            MaybeAdmin::Anonymous => Ok(false),
+        }
+    }
 }

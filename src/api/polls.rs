@@ -174,15 +174,9 @@ impl PollsApi {
         /// The poll's id.
         id: Path<String>,
     ) -> Result<PublicPollResponse, ApiError> {
-        let id = parse_id(&id.0)?;
-        let stored = state
-            .polls
-            .get(&id)
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?
-            .ok_or_else(|| not_found(&id))?;
+        let poll = load_poll(&state, &id.0).await?;
         Ok(PublicPollResponse::Ok(Json(PublicPoll::of(
-            &stored.poll,
+            &poll,
             Utc::now(),
         ))))
     }
@@ -259,6 +253,19 @@ impl PollsApi {
 /// A path id that cannot be a poll id names no poll.
 pub(crate) fn parse_id(raw: &str) -> Result<PollId, ApiError> {
     PollId::parse(raw).map_err(|_| ApiError::not_found(format!("no poll with id '{raw}'")))
+}
+
+/// The poll a path names: 404 for an id that cannot exist or names no poll, 503 when Momento
+/// fails.
+pub(crate) async fn load_poll(state: &AppState, raw_id: &str) -> Result<domain::Poll, ApiError> {
+    let id = parse_id(raw_id)?;
+    let stored = state
+        .polls
+        .get(&id)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(stored.poll)
 }
 
 pub(crate) fn not_found(id: &PollId) -> ApiError {

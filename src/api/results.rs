@@ -16,8 +16,8 @@ use poem_openapi::payload::{EventStream, Json, PlainText};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use crate::api::auth::{has_authorization, AdminAuth, MaybeAdmin};
-use crate::api::polls::{not_found, parse_id};
+use crate::api::auth::{AdminAuth, MaybeAdmin};
+use crate::api::polls::load_poll;
 use crate::api::views::ResultsView;
 use crate::api::{ApiError, ApiTags};
 use crate::domain::Poll;
@@ -107,14 +107,7 @@ impl ResultsApi {
         /// The poll's id.
         id: Path<String>,
     ) -> Result<CsvResponse, ApiError> {
-        let id = parse_id(&id.0)?;
-        let poll = state
-            .polls
-            .get(&id)
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?
-            .ok_or_else(|| not_found(&id))?
-            .poll;
+        let poll = load_poll(&state, &id.0).await?;
         let results = state
             .publisher
             .current(&poll)
@@ -132,21 +125,8 @@ async fn visible_poll(
     auth: MaybeAdmin,
     request: &Request,
 ) -> Result<Poll, ApiError> {
-    let is_admin = match auth {
-        MaybeAdmin::Admin(_) => true,
-        MaybeAdmin::Anonymous if has_authorization(request) => {
-            return Err(ApiError::unauthorized("the admin key is wrong"))
-        }
-        MaybeAdmin::Anonymous => false,
-    };
-    let id = parse_id(raw_id)?;
-    let poll = state
-        .polls
-        .get(&id)
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?
-        .ok_or_else(|| not_found(&id))?
-        .poll;
+    let is_admin = auth.is_admin(request)?;
+    let poll = load_poll(state, raw_id).await?;
     if !is_admin && !poll.results_public_at(Utc::now()) {
         return Err(ApiError::forbidden(
             "results_hidden",

@@ -20,9 +20,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::api::auth::{has_authorization, AdminAuth, MaybeAdmin};
+use crate::api::auth::{AdminAuth, MaybeAdmin};
 use crate::api::optional_json::OptionalJson;
-use crate::api::polls::{not_found, parse_id};
+use crate::api::polls::load_poll;
 use crate::api::strict_json::StrictJson;
 use crate::api::{ApiError, ApiTags};
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
@@ -117,13 +117,7 @@ impl TokensApi {
         id: Path<String>,
         body: OptionalJson<TokenRequest>,
     ) -> Result<TokenCreated, ApiError> {
-        let is_admin = match auth {
-            MaybeAdmin::Admin(_) => true,
-            MaybeAdmin::Anonymous if has_authorization(request) => {
-                return Err(ApiError::unauthorized("the admin key is wrong"))
-            }
-            MaybeAdmin::Anonymous => false,
-        };
+        let is_admin = auth.is_admin(request)?;
         let poll = issuable_poll(&state, &id.0).await?;
         let requested = body.0.and_then(|b| b.voter_id);
         let voter = match (poll.access(), is_admin, requested) {
@@ -192,14 +186,7 @@ fn parse_voter(raw: &str) -> Result<VoterId, ApiError> {
 
 /// The poll, if tokens may be issued for it now.
 async fn issuable_poll(state: &AppState, raw_id: &str) -> Result<Poll, ApiError> {
-    let id = parse_id(raw_id)?;
-    let poll = state
-        .polls
-        .get(&id)
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?
-        .ok_or_else(|| not_found(&id))?
-        .poll;
+    let poll = load_poll(state, raw_id).await?;
     match poll.state_at(Utc::now()) {
         PollState::Scheduled | PollState::Open => Ok(poll),
         other => Err(ApiError::conflict(format!(

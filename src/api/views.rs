@@ -223,21 +223,22 @@ impl AdminPoll {
 }
 
 impl PublicPoll {
-    /// The public view of `poll` as of `now`.
+    /// The public view of `poll` as of `now`: the admin view without admin-only fields.
     pub fn of(poll: &Poll, now: DateTime<Utc>) -> Self {
+        let a = AdminPoll::of(poll, now);
         Self {
-            id: poll.id().as_str().to_owned(),
-            title: poll.title().to_owned(),
-            description: poll.description().map(str::to_owned),
-            kind: poll.kind().into(),
-            options: options(poll),
-            max_choices: poll.max_choices(),
-            results_visibility: poll.results_visibility().into(),
-            allow_revote: poll.allow_revote(),
-            access: poll.access().into(),
-            opens_at: poll.opens_at(),
-            closes_at: poll.closes_at(),
-            state: poll.state_at(now).into(),
+            id: a.id,
+            title: a.title,
+            description: a.description,
+            kind: a.kind,
+            options: a.options,
+            max_choices: a.max_choices,
+            results_visibility: a.results_visibility,
+            allow_revote: a.allow_revote,
+            access: a.access,
+            opens_at: a.opens_at,
+            closes_at: a.closes_at,
+            state: a.state,
         }
     }
 }
