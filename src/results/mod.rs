@@ -8,14 +8,17 @@
 //! - `seq` comes from `Increment` on `results_seq:{poll_id}` and is taken **before** the
 //!   ledger is read, so across replicas a higher `seq` never carries an older reading start.
 //! - Counting is from scratch (the ledger is the truth): the cost of a publish grows with the
-//!   poll's ballots, not with the votes since the last one.
+//!   poll's ballots, not with the votes since the last one. So a poll's next publish also waits
+//!   at least [`COST_FACTOR`] times as long as its last one took: a poll with a large ledger
+//!   under heavy voting spends at most a quarter of the time recounting, leaving the rest to
+//!   ingest, and small polls still publish every interval.
 
 pub mod csv;
 pub mod sse;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
@@ -28,6 +31,9 @@ use crate::momento::polls::PollStore;
 use crate::momento::tokens::results_topic;
 use crate::momento::Momento;
 
+/// A poll's next publish waits at least this many times its last publish's duration.
+pub const COST_FACTOR: u32 = 4;
+
 /// Counts and publishes results.
 pub struct Publisher {
     momento: Momento,
@@ -37,6 +43,8 @@ pub struct Publisher {
     ttl: Duration,
     // A std mutex: a set insert or swap, never held across an await.
     dirty: Mutex<HashSet<PollId>>,
+    // When each recently published poll may be published again (same mutex reasoning).
+    not_before: Mutex<HashMap<PollId, Instant>>,
 }
 
 impl Publisher {
@@ -55,6 +63,7 @@ impl Publisher {
             metrics,
             ttl,
             dirty: Mutex::new(HashSet::new()),
+            not_before: Mutex::new(HashMap::new()),
         }
     }
 
@@ -79,17 +88,20 @@ impl Publisher {
                 _ = shutdown.cancelled() => true,
                 _ = ticker.tick() => false,
             };
-            let due: Vec<PollId> =
-                std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()))
-                    .into_iter()
-                    .collect();
+            let due = self.take_due(stopping);
             let publishes = due.into_iter().map(|id| {
                 let this = self.clone();
                 async move {
+                    let started = Instant::now();
                     if let Err(error) = this.publish(&id).await {
                         tracing::warn!(poll_id = %id.as_str(), error = format!("{error:#}"), "results not published; will retry");
                         this.mark(&id);
                     }
+                    let wait = started.elapsed() * COST_FACTOR;
+                    this.not_before
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id, started + wait);
                 }
             });
             futures::future::join_all(publishes).await;
@@ -97,6 +109,26 @@ impl Publisher {
                 return;
             }
         }
+    }
+
+    /// The dirty polls whose last publish is far enough behind (all of them when `stopping`);
+    /// the others stay dirty for a later tick.
+    fn take_due(&self, stopping: bool) -> Vec<PollId> {
+        let dirty = std::mem::take(&mut *self.dirty.lock().unwrap_or_else(|e| e.into_inner()));
+        let now = Instant::now();
+        let mut not_before = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        not_before.retain(|_, at| *at > now);
+        let (due, later): (Vec<_>, Vec<_>) = dirty
+            .into_iter()
+            .partition(|id| stopping || !not_before.contains_key(id));
+        drop(not_before);
+        if !later.is_empty() {
+            self.dirty
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(later);
+        }
+        due
     }
 
     /// Counts `id` now, stores the snapshot and publishes it.
