@@ -59,7 +59,7 @@ async fn run(settings: Settings) {
     let server = LocalMomento::start(LocalMomentoConfig::default())
         .await
         .expect("server starts");
-    server.ensure_cache(CACHE);
+    server.ensure_cache(CACHE).await.expect("cache");
     let credentials = CredentialProvider::from_api_key_v2(
         server.super_user_key().expose_secret().to_owned(),
         "localhost",

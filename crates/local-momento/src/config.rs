@@ -5,24 +5,31 @@ use std::time::Duration;
 
 use secrecy::SecretBox;
 
-use crate::webhooks::{RetryPolicy, Webhook};
+use crate::persist::Persistence;
+use crate::topics::TopicSettings;
+use crate::webhooks::{DeliverySettings, RetryPolicy, Webhook};
 
-/// Settings of a [`crate::LocalMomento`]. `Default` gives a server on a random loopback port
-/// with a random signing secret.
+/// Settings of a [`crate::LocalMomento`]. `Default` gives a server in memory on a random
+/// loopback port with a random signing secret.
 pub struct LocalMomentoConfig {
     /// Where the gRPC server listens (port 0 picks a free port).
     pub grpc_addr: SocketAddr,
     /// What disposable tokens report as their endpoint; defaults to the gRPC address.
     pub endpoint: Option<String>,
-    /// Secret that signs API keys and tokens; random when absent (keys then die with the server).
+    /// Where the state lives: in memory (the default), or durable in a data dir.
+    pub persistence: Persistence,
+    /// Secret that signs API keys and tokens. When absent: the data dir's (made on first
+    /// start), or a random one in memory (keys then die with the server).
     pub signing_secret: Option<SecretBox<[u8]>>,
-    /// Webhooks registered at start.
+    /// Webhooks registered at start (each replacing a stored one of the same cache and name),
+    /// before any stored event is delivered.
     pub webhooks: Vec<Webhook>,
-    /// How webhook deliveries are retried (default: once, like Momento).
+    /// How webhook deliveries are retried (default: once, like Momento;
+    /// [`RetryPolicy::until_delivered`] keeps each event in the outbox until it is delivered).
     pub webhook_retry: RetryPolicy,
-    /// When the webhook delivery queue is full: `false` (Momento's behaviour) drops the event;
-    /// `true` makes the publish wait for room, so a program that owns both ends (pollcast's
-    /// embedded mode) slows its publishers down instead of losing events.
+    /// Whether a publish waits while the webhook outbox has `webhooks::QUEUE_CAPACITY` events
+    /// ready and untried, so a program that owns both ends (pollcast's embedded mode) slows
+    /// its publishers down instead of letting the outbox grow. Momento does not.
     pub webhook_backpressure: bool,
     /// How long a webhook delivery may take before it counts as failed (Momento: 5 s).
     pub webhook_timeout: Duration,
@@ -45,6 +52,7 @@ impl Default for LocalMomentoConfig {
         Self {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             endpoint: None,
+            persistence: Persistence::InMemory,
             signing_secret: None,
             webhooks: Vec::new(),
             webhook_retry: RetryPolicy::default(),
@@ -64,6 +72,7 @@ impl std::fmt::Debug for LocalMomentoConfig {
         f.debug_struct("LocalMomentoConfig")
             .field("grpc_addr", &self.grpc_addr)
             .field("endpoint", &self.endpoint)
+            .field("persistence", &self.persistence)
             .field(
                 "signing_secret",
                 &self.signing_secret.as_ref().map(|_| "<redacted>"),
@@ -78,5 +87,26 @@ impl std::fmt::Debug for LocalMomentoConfig {
             .field("long_poll_max_wait", &self.long_poll_max_wait)
             .field("sweep_interval", &self.sweep_interval)
             .finish()
+    }
+}
+
+impl LocalMomentoConfig {
+    /// The part of the settings the topics use.
+    pub(crate) fn topic_settings(&self) -> TopicSettings {
+        TopicSettings {
+            history: self.topic_history,
+            subscriber_buffer: self.subscriber_buffer,
+            heartbeat_interval: self.heartbeat_interval,
+            long_poll_max_wait: self.long_poll_max_wait,
+        }
+    }
+
+    /// The part of the settings webhook delivery uses.
+    pub(crate) fn delivery_settings(&self) -> DeliverySettings {
+        DeliverySettings {
+            retry: self.webhook_retry.clone(),
+            backpressure: self.webhook_backpressure,
+            timeout: self.webhook_timeout,
+        }
     }
 }

@@ -7,24 +7,35 @@
 //! - [`auth`]: super-user API keys, disposable tokens, permission checks.
 //! - `store/`: the cache: sharded concurrent maps with per-item TTL.
 //! - `topics/`: per-topic sequence numbers, bounded history, fan-out to subscribers.
+//! - `message`: a published message (shared by topics, webhooks and the journal).
 //! - `grpc/`: the tonic services (`Scs`, `ScsControl`, `Pubsub`, `Token`) over the above.
-//! - `http`: Momento's HTTP topics API, as a poem endpoint to mount anywhere.
-//! - `webhooks`: signed POSTs of every message published on a registered topic.
+//! - [`http`]: Momento's HTTP topics API, as a poem endpoint to mount anywhere.
+//! - [`webhooks`]: signed POSTs of every message published on a registered topic, through an
+//!   outbox.
+//! - [`persist`]: durability: the data dir, the journal (group commit), recovery, snapshots.
+//! - `durability`: what of the state goes into a snapshot, and how records rebuild it.
+//! - `clock`: the monotonic clock of expiry and the Unix clock of what leaves the process.
 //!
-//! [`LocalMomento::start`] binds the gRPC port and starts the background tasks;
-//! [`LocalMomento::http_api`] gives the HTTP API to mount on a poem server.
+//! [`LocalMomento::start`] recovers the state (with a data dir), binds the gRPC port and starts
+//! the background tasks; [`LocalMomento::http_api`] gives the HTTP API to mount on a poem
+//! server; [`LocalMomento::shutdown`] stops it and leaves the data dir ready for a fast start.
 
 pub mod auth;
+mod clock;
 pub mod config;
+mod durability;
 pub mod faults;
 mod grpc;
 pub mod http;
+mod message;
+pub mod persist;
 mod store;
 mod topics;
 pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::SecretString;
@@ -34,7 +45,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::LocalMomentoConfig;
 pub use faults::{Fault, FaultCode, Faults, Remaining};
-pub use webhooks::{RetryPolicy, Webhook};
+pub use persist::recover::Recovery;
+pub use persist::{FsyncPolicy, JournalStats, Persistence};
+pub use webhooks::{RetryPolicy, Webhook, WebhookStats};
+
+use persist::dir::DataDir;
+use persist::Log;
 
 /// The state every front end (gRPC, HTTP) shares.
 pub(crate) struct Shared {
@@ -45,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) endpoint: String,
     /// Faults the gRPC server injects before serving calls.
     pub(crate) faults: Faults,
+    /// The journal (a no-op in memory).
+    pub(crate) log: Log,
 }
 
 /// A running local Momento. Dropping it does not stop it; call [`LocalMomento::shutdown`].
@@ -53,11 +71,30 @@ pub struct LocalMomento {
     grpc_addr: SocketAddr,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    durable: Option<durability::Durable>,
+    recovery: Option<Recovery>,
 }
 
 impl LocalMomento {
-    /// Binds the gRPC listener, registers the configured webhooks and starts serving.
+    /// Opens and recovers the data dir (when durable), binds the gRPC listener, registers the
+    /// configured webhooks and starts serving. A data dir that is locked by another process,
+    /// from a newer version, damaged or not writable is an error naming the path.
     pub async fn start(config: LocalMomentoConfig) -> anyhow::Result<Self> {
+        let dir = match &config.persistence {
+            Persistence::InMemory => None,
+            Persistence::Durable { dir, .. } => {
+                let path = dir.clone();
+                let dir = tokio::task::spawn_blocking(move || DataDir::open(&path))
+                    .await
+                    .context("opening the data dir")??;
+                Some(dir)
+            }
+        };
+        let auth = match (&config.signing_secret, &dir) {
+            (Some(secret), _) => auth::Authenticator::new(secret),
+            (None, Some(dir)) => auth::Authenticator::new(&dir.signing_key()?),
+            (None, None) => auth::Authenticator::random(),
+        };
         let listener = TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("binding the local Momento gRPC port {}", config.grpc_addr))?;
@@ -65,26 +102,39 @@ impl LocalMomento {
             .local_addr()
             .context("reading the bound gRPC address")?;
         let shutdown = CancellationToken::new();
-        let auth = match &config.signing_secret {
-            Some(secret) => auth::Authenticator::new(secret),
-            None => auth::Authenticator::random(),
-        };
         let endpoint = config
             .endpoint
             .clone()
             .unwrap_or_else(|| grpc_addr.to_string());
-        let store = store::Store::new();
-        let topics = topics::Topics::new(&config, shutdown.clone());
-        for webhook in &config.webhooks {
-            topics.register_webhook(webhook.clone());
-        }
+        let log = Log::default();
+        let webhooks = Arc::new(webhooks::Dispatcher::new(
+            config.delivery_settings(),
+            log.clone(),
+        ));
         let shared = Arc::new(Shared {
             auth,
-            store,
-            topics,
+            store: store::Store::new(log.clone()),
+            topics: topics::Topics::new(
+                config.topic_settings(),
+                log.clone(),
+                webhooks.clone(),
+                shutdown.clone(),
+            ),
             endpoint,
             faults: Faults::new(),
+            log,
         });
+        let (durable, recovery) = match (dir, &config.persistence) {
+            (Some(dir), Persistence::Durable { fsync, .. }) => {
+                let (durable, recovery) =
+                    durability::Durable::recover(dir, *fsync, shared.clone()).await?;
+                (Some(durable), Some(recovery))
+            }
+            _ => (None, None),
+        };
+        for webhook in &config.webhooks {
+            shared.topics.register_webhook(webhook.clone())?;
+        }
         let mut tasks = vec![
             tokio::spawn(store::sweep_expired(
                 shared.clone(),
@@ -92,13 +142,20 @@ impl LocalMomento {
                 shutdown.clone(),
             )),
             tokio::spawn(grpc::serve(listener, shared.clone(), shutdown.clone())),
+            tokio::spawn(webhooks.clone().run(shutdown.clone())),
         ];
-        tasks.extend(shared.topics.take_background_task());
+        if let Some(durable) = &durable {
+            tasks.push(tokio::spawn(
+                durable.clone().compact_when_due(shutdown.clone()),
+            ));
+        }
         Ok(Self {
             shared,
             grpc_addr,
             shutdown,
             tasks,
+            durable,
+            recovery,
         })
     }
 
@@ -118,14 +175,41 @@ impl LocalMomento {
         &self.shared.faults
     }
 
-    /// Mints a fresh super-user API key (a v2 key: use the SDKs' `from_api_key_v2`).
+    /// Mints a fresh super-user API key (a v2 key: use the SDKs' `from_api_key_v2`). With a
+    /// data dir, keys stay valid across restarts.
     pub fn super_user_key(&self) -> SecretString {
         self.shared.auth.super_user_key()
     }
 
-    /// Registers a webhook: every message published on its topic from now on is POSTed to it.
-    pub fn register_webhook(&self, webhook: Webhook) {
-        self.shared.topics.register_webhook(webhook);
+    /// Registers a webhook (replacing one of the same cache and name): every message published
+    /// on its topic from now on is delivered to it. With a data dir the registration survives
+    /// a restart.
+    pub fn register_webhook(&self, webhook: Webhook) -> anyhow::Result<()> {
+        Ok(self.shared.topics.register_webhook(webhook)?)
+    }
+
+    /// What webhook delivery has done so far, and what waits in the outbox.
+    pub fn webhook_stats(&self) -> WebhookStats {
+        self.shared.topics.webhooks().stats()
+    }
+
+    /// The journal's counters (`None` in memory).
+    pub fn journal_stats(&self) -> Option<JournalStats> {
+        self.shared.log.journal().map(|journal| journal.stats())
+    }
+
+    /// What recovery did at start (`None` in memory).
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.recovery.as_ref()
+    }
+
+    /// Writes a snapshot now and retires the journal before it (the server also does this by
+    /// itself when the journal outgrows the last snapshot, and at shutdown). `None` in memory.
+    pub async fn compact(&self) -> anyhow::Result<Option<persist::Compaction>> {
+        match &self.durable {
+            Some(durable) => Ok(Some(durable.compact().await?)),
+            None => Ok(None),
+        }
     }
 
     /// Momento's HTTP topics API (`/topics/{cache}/{topic}`), to mount on a poem server.
@@ -133,16 +217,33 @@ impl LocalMomento {
         http::routes(self.shared.clone())
     }
 
-    /// Creates a cache if it does not exist yet (a convenience for embedding programs).
-    pub fn ensure_cache(&self, name: &str) {
-        let _ = self.shared.store.create_cache(name);
+    /// Creates a cache if it does not exist yet (a convenience for embedding programs); waits
+    /// until the creation is durable.
+    pub async fn ensure_cache(&self, name: &str) -> anyhow::Result<()> {
+        match self.shared.store.create_cache(name) {
+            Ok(lsn) => Ok(self.shared.log.wait(lsn).await?),
+            Err(store::CacheError::AlreadyExists(_)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
     }
 
-    /// Stops serving, ends open subscriptions and waits for the background tasks.
+    /// Stops serving, ends open subscriptions, lets webhook deliveries under way finish
+    /// (what is left stays in the outbox) and waits for the background tasks; then, with a
+    /// data dir, writes a snapshot so the next start has no journal to replay, and releases
+    /// the data dir. Bounded by `deadline` for the tasks (the snapshot is written regardless).
     pub async fn shutdown(self) {
+        self.shutdown_within(Duration::from_secs(10)).await
+    }
+
+    /// [`LocalMomento::shutdown`] with a bound on how long background tasks may take.
+    pub async fn shutdown_within(self, deadline: Duration) {
         self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
+        let tasks = futures::future::join_all(self.tasks);
+        if tokio::time::timeout(deadline, tasks).await.is_err() {
+            tracing::warn!(?deadline, "local Momento tasks did not stop in time");
+        }
+        if let Some(durable) = self.durable {
+            durable.close().await;
         }
     }
 }

@@ -17,7 +17,9 @@ mod permissions;
 pub use permissions::{CacheAccess, Grants, TopicAccess};
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::clock::unix_ms;
 
 use dashmap::DashMap;
 
@@ -177,7 +179,7 @@ impl Authenticator {
         let claims = Claims {
             t: "g".into(),
             jti: random_id(),
-            iat: now_millis() / 1000,
+            iat: unix_ms() / 1000,
             exp: None,
             tid: None,
             p: None,
@@ -206,7 +208,7 @@ impl Authenticator {
         // Validate now so a token that could never be used is refused at mint time.
         Grants::from_proto(permissions).map_err(|_| MintError::MissingPermissions)?;
         // Round the expiry up to a whole second, so a token never lives shorter than asked.
-        let now_ms = now_millis();
+        let now_ms = unix_ms();
         let valid_until = (now_ms + valid_for.as_millis() as u64).div_ceil(1000);
         let claims = Claims {
             t: "d".into(),
@@ -224,7 +226,7 @@ impl Authenticator {
 
     /// Checks a key, raw or wrapped in the SDKs' base64 `auth_token` form.
     pub fn authenticate(&self, presented: &str) -> Result<Principal, AuthError> {
-        let now_ms = now_millis();
+        let now_ms = unix_ms();
         if let Some(known) = self.verified.get(presented) {
             if !known.expired(now_ms) {
                 return Ok(known.clone());
@@ -319,13 +321,6 @@ fn random_id() -> String {
     let mut bytes = [0u8; 12];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use momento_protos::control_client::scs_control_server::ScsControl;
 use momento_protos::control_client::*;
 use tonic::{Request, Response, Status};
 
-use crate::grpc::{denied, principal};
-use crate::store::MAX_ITEM_BYTES;
+use crate::grpc::{denied, principal, unavailable};
+use crate::store::{CacheError, MAX_ITEM_BYTES};
 use crate::Shared;
 
 /// Longest cache name accepted.
@@ -43,10 +43,8 @@ impl ScsControl for ControlService {
     ) -> Answer<CreateCacheResponse> {
         require_super_user(&request, "CreateCache")?;
         let name = valid_cache_name(&request.get_ref().cache_name)?;
-        self.0
-            .store
-            .create_cache(name)
-            .map_err(|error| Status::already_exists(error.to_string()))?;
+        let lsn = self.0.store.create_cache(name).map_err(cache_error)?;
+        self.0.log.wait(lsn).await.map_err(unavailable)?;
         tracing::info!("cache created");
         Ok(Response::new(CreateCacheResponse {}))
     }
@@ -57,10 +55,12 @@ impl ScsControl for ControlService {
         request: Request<DeleteCacheRequest>,
     ) -> Answer<DeleteCacheResponse> {
         require_super_user(&request, "DeleteCache")?;
-        self.0
+        let lsn = self
+            .0
             .store
             .delete_cache(&request.get_ref().cache_name)
-            .map_err(|error| Status::not_found(error.to_string()))?;
+            .map_err(cache_error)?;
+        self.0.log.wait(lsn).await.map_err(unavailable)?;
         tracing::info!("cache deleted");
         Ok(Response::new(DeleteCacheResponse {}))
     }
@@ -99,10 +99,12 @@ impl ScsControl for ControlService {
     #[tracing::instrument(skip_all, fields(cache = %request.get_ref().cache_name))]
     async fn flush_cache(&self, request: Request<FlushCacheRequest>) -> Answer<FlushCacheResponse> {
         require_super_user(&request, "FlushCache")?;
-        self.0
+        let lsn = self
+            .0
             .store
             .flush_cache(&request.get_ref().cache_name)
-            .map_err(|error| Status::not_found(error.to_string()))?;
+            .map_err(cache_error)?;
+        self.0.log.wait(lsn).await.map_err(unavailable)?;
         tracing::info!("cache flushed");
         Ok(Response::new(FlushCacheResponse {}))
     }
@@ -147,6 +149,15 @@ impl ScsControl for ControlService {
         _request: Request<ListIndexesRequest>,
     ) -> Answer<ListIndexesResponse> {
         Err(not_implemented("ListIndexes"))
+    }
+}
+
+/// The status of a refused cache-level call.
+fn cache_error(error: CacheError) -> Status {
+    match error {
+        CacheError::AlreadyExists(_) => Status::already_exists(error.to_string()),
+        CacheError::NotFound(_) => Status::not_found(error.to_string()),
+        CacheError::Unavailable(error) => unavailable(error),
     }
 }
 

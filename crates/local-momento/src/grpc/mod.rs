@@ -108,6 +108,11 @@ pub(crate) fn cache_name<T>(request: &Request<T>) -> Result<String, Status> {
     Ok(name.to_owned())
 }
 
+/// `UNAVAILABLE` for a change that could not be made durable (the SDKs retry those).
+pub(crate) fn unavailable(error: crate::persist::Unavailable) -> Status {
+    Status::unavailable(error.to_string())
+}
+
 /// `PERMISSION_DENIED` with a message that names what was refused.
 pub(crate) fn denied(what: impl std::fmt::Display) -> Status {
     Status::permission_denied(format!("insufficient permissions: {what}"))

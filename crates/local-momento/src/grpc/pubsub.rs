@@ -23,7 +23,8 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Code, Request, Response, Status};
 
 use crate::grpc::principal;
-use crate::topics::{self, Event, Subscription, TopicError, Value};
+use crate::message::Value;
+use crate::topics::{self, Event, Subscription, TopicError};
 use crate::Shared;
 
 pub(crate) struct PubsubService(Arc<Shared>);
@@ -88,6 +89,7 @@ fn status(error: TopicError) -> Status {
         TopicError::InvalidArgument(_) => Status::invalid_argument(message),
         TopicError::PermissionDenied { .. } => Status::permission_denied(message),
         TopicError::CacheNotFound(_) => Status::not_found(message),
+        TopicError::Unavailable(_) => Status::unavailable(message),
         TopicError::MessageTooLarge(_) => {
             // The SDKs read the `err` metadata to name which limit was hit.
             let mut metadata = MetadataMap::new();

@@ -6,7 +6,8 @@ use poem::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
-use crate::topics::{Event, TopicError, Value, MAX_MESSAGE_BYTES};
+use crate::message::{Value, MAX_MESSAGE_BYTES};
+use crate::topics::{Event, TopicError};
 
 /// `200` body of a long poll: `{"items":[...]}`.
 #[derive(Serialize)]
@@ -75,6 +76,7 @@ impl From<Event> for ItemJson {
 /// | 401    | `unauthenticated`   | no token, a forged, malformed or expired one               |
 /// | 403    | `permission_denied` | the token's grants do not cover the topic                  |
 /// | 404    | `not_found`         | the cache does not exist                                   |
+/// | 503    | `unavailable`       | the message could not be made durable (data dir failing, or stopping) |
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ApiError {
     /// A malformed request.
@@ -102,6 +104,7 @@ impl ApiError {
                 TopicError::MessageTooLarge(_) => (StatusCode::BAD_REQUEST, "limit_exceeded"),
                 TopicError::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "permission_denied"),
                 TopicError::CacheNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                TopicError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             },
         }
     }

@@ -34,7 +34,8 @@ use poem::{get, handler, Body, EndpointExt, IntoResponse, Request, Response, Rou
 use serde::Deserialize;
 
 use crate::auth::{AuthError, Principal};
-use crate::topics::{self, Value, MAX_MESSAGE_BYTES};
+use crate::message::{Value, MAX_MESSAGE_BYTES};
+use crate::topics;
 use crate::Shared;
 use json::{error_response, json_response, ApiError, ItemJson, Items};
 

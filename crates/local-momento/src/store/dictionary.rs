@@ -3,14 +3,19 @@
 //! Collection TTL, as Momento's `CollectionTtl`: a write that creates the dictionary gives it
 //! `ttl_ms`; a write to an existing one sets its expiry to `now + ttl_ms` only when `refresh`
 //! is true. Removing the last field removes the dictionary, as Momento does (empty
-//! collections do not exist).
+//! collections do not exist). Each call returns the LSN its caller waits for.
 
 use std::collections::HashMap;
+
+use serde_bytes::Bytes;
 
 use super::item::{
     add_counter, check_element_size, check_item_size, parse_counter, Dictionary, Item, Value,
 };
 use super::{Cache, Kind, StoreError};
+use crate::clock::to_unix;
+use crate::persist::record::Record;
+use crate::persist::Lsn;
 
 /// The TTL part of a dictionary write.
 #[derive(Clone, Copy, Debug)]
@@ -23,6 +28,9 @@ pub(crate) struct CollectionTtl {
 
 /// A dictionary's (field, value) pairs.
 pub(crate) type Elements = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The values of asked-for fields, `None` where a field is missing.
+pub(crate) type FieldValues = Vec<Option<Vec<u8>>>;
 
 /// Which fields DictionaryDelete removes.
 #[derive(Debug)]
@@ -41,15 +49,17 @@ impl Cache {
         name: &[u8],
         fields: &[Vec<u8>],
         now: u64,
-    ) -> Result<Option<Vec<Option<Vec<u8>>>>, StoreError> {
-        self.read(name, now, |item| {
+    ) -> Result<(Option<FieldValues>, Lsn), StoreError> {
+        let (found, lsn) = self.read(name, now, |item| {
             let dictionary = item.dictionary()?;
-            Ok(fields
-                .iter()
-                .map(|field| dictionary.fields.get(field.as_slice()).map(|v| v.to_vec()))
-                .collect())
-        })
-        .transpose()
+            Ok::<_, StoreError>(
+                fields
+                    .iter()
+                    .map(|field| dictionary.fields.get(field.as_slice()).map(|v| v.to_vec()))
+                    .collect(),
+            )
+        });
+        Ok((found.transpose()?, lsn))
     }
 
     /// Every field and value of the dictionary `name`, or `None` if there is none.
@@ -57,16 +67,17 @@ impl Cache {
         &self,
         name: &[u8],
         now: u64,
-    ) -> Result<Option<Elements>, StoreError> {
-        self.read(name, now, |item| {
-            Ok(item
-                .dictionary()?
-                .fields
-                .iter()
-                .map(|(field, value)| (field.to_vec(), value.to_vec()))
-                .collect())
-        })
-        .transpose()
+    ) -> Result<(Option<Elements>, Lsn), StoreError> {
+        let (found, lsn) = self.read(name, now, |item| {
+            Ok::<_, StoreError>(
+                item.dictionary()?
+                    .fields
+                    .iter()
+                    .map(|(field, value)| (field.to_vec(), value.to_vec()))
+                    .collect(),
+            )
+        });
+        Ok((found.transpose()?, lsn))
     }
 
     /// How many fields the dictionary `name` has, or `None` if there is none.
@@ -74,9 +85,11 @@ impl Cache {
         &self,
         name: &[u8],
         now: u64,
-    ) -> Result<Option<usize>, StoreError> {
-        self.read(name, now, |item| Ok(item.dictionary()?.fields.len()))
-            .transpose()
+    ) -> Result<(Option<usize>, Lsn), StoreError> {
+        let (found, lsn) = self.read(name, now, |item| {
+            Ok::<_, StoreError>(item.dictionary()?.fields.len())
+        });
+        Ok((found.transpose()?, lsn))
     }
 
     /// Sets `elements` (field, value; the last wins on a repeated field) in the dictionary
@@ -88,15 +101,16 @@ impl Cache {
         elements: Elements,
         ttl: CollectionTtl,
         now: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Lsn, StoreError> {
         for (field, value) in &elements {
             check_element_size(field.len() + value.len())?;
         }
         if elements.is_empty() {
-            return Ok(()); // nothing to write, and an empty dictionary must not be created
+            return Ok(0); // nothing to write, and an empty dictionary must not be created
         }
+        self.log.check()?;
         let name_len = name.len();
-        self.with_live(name, now, |slot| {
+        self.with_live(name, now, |name, slot| {
             let empty = Dictionary::default();
             let current = match slot.as_ref() {
                 Some(item) => item.dictionary()?,
@@ -108,11 +122,26 @@ impl Cache {
                 .map(|(field, value)| (field.as_slice(), value.len()))
                 .collect();
             check_item_size(name_len + current.bytes_after(last_values))?;
-            let dictionary = dictionary_in(slot, ttl, now)?;
+            let fresh = slot.is_none();
+            let item = dictionary_in(slot, ttl, now)?;
+            if self.log.is_on() {
+                let fields = elements
+                    .iter()
+                    .map(|(field, value)| (Bytes::new(field), Bytes::new(value)))
+                    .collect();
+                item.lsn = self.log.append(|| Record::Fields {
+                    cache: &self.name,
+                    name: Bytes::new(name),
+                    fresh,
+                    expires_at: to_unix(item.expires_at),
+                    fields,
+                });
+            }
+            let dictionary = item.dictionary_mut()?;
             for (field, value) in elements {
                 dictionary.insert(field.into_boxed_slice(), value.into_boxed_slice());
             }
-            Ok(())
+            Ok(item.lsn)
         })
     }
 
@@ -125,9 +154,10 @@ impl Cache {
         amount: i64,
         ttl: CollectionTtl,
         now: u64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, Lsn), StoreError> {
+        self.log.check()?;
         let name_len = name.len();
-        self.with_live(name, now, |slot| {
+        self.with_live(name, now, |name, slot| {
             let empty = Dictionary::default();
             let current = match slot.as_ref() {
                 Some(item) => item.dictionary()?,
@@ -141,9 +171,18 @@ impl Cache {
             let text = sum.to_string().into_bytes();
             check_element_size(field.len() + text.len())?;
             check_item_size(name_len + current.bytes_after([(field.as_slice(), text.len())]))?;
-            dictionary_in(slot, ttl, now)?
+            let fresh = slot.is_none();
+            let item = dictionary_in(slot, ttl, now)?;
+            item.lsn = self.log.append(|| Record::Fields {
+                cache: &self.name,
+                name: Bytes::new(name),
+                fresh,
+                expires_at: to_unix(item.expires_at),
+                fields: vec![(Bytes::new(&field), Bytes::new(&text))],
+            });
+            item.dictionary_mut()?
                 .insert(field.into_boxed_slice(), text.into_boxed_slice());
-            Ok(sum)
+            Ok((sum, item.lsn))
         })
     }
 
@@ -153,39 +192,64 @@ impl Cache {
         name: Vec<u8>,
         fields: FieldsToDelete,
         now: u64,
-    ) -> Result<(), StoreError> {
-        self.with_live(name, now, |slot| {
+    ) -> Result<Lsn, StoreError> {
+        self.log.check()?;
+        self.with_live(name, now, |name, slot| {
             let Some(item) = slot.as_mut() else {
-                return Ok(());
+                return Ok(self.removed());
             };
             let dictionary = item.dictionary_mut()?;
-            match fields {
-                FieldsToDelete::All => *slot = None,
+            let lsn = match fields {
+                FieldsToDelete::All => {
+                    *slot = None;
+                    self.log.append(|| Record::Delete {
+                        cache: &self.name,
+                        key: Bytes::new(name),
+                    })
+                }
                 FieldsToDelete::Some(fields) => {
-                    for field in &fields {
+                    let present: Vec<&Vec<u8>> = fields
+                        .iter()
+                        .filter(|field| dictionary.fields.contains_key(field.as_slice()))
+                        .collect();
+                    if present.is_empty() {
+                        return Ok(item.lsn); // nothing changes
+                    }
+                    for field in &present {
                         dictionary.remove(field);
                     }
+                    let lsn = self.log.append(|| Record::RemoveFields {
+                        cache: &self.name,
+                        name: Bytes::new(name),
+                        fields: present.iter().map(|field| Bytes::new(field)).collect(),
+                    });
                     if dictionary.fields.is_empty() {
                         *slot = None;
+                    } else {
+                        item.lsn = lsn;
                     }
+                    lsn
                 }
-            }
-            Ok(())
+            };
+            self.note_removal(lsn);
+            Ok(lsn)
         })
     }
 }
 
-/// The dictionary in `slot` for a write: created with the TTL if missing, its TTL refreshed
-/// if asked. Callers check the type first, so the mismatch below only guards the contract.
+/// The dictionary item in `slot` for a write: created with the TTL if missing, its TTL
+/// refreshed if asked. Callers check the type first, so the mismatch below only guards the
+/// contract.
 fn dictionary_in(
     slot: &mut Option<Item>,
     ttl: CollectionTtl,
     now: u64,
-) -> Result<&mut Dictionary, StoreError> {
+) -> Result<&mut Item, StoreError> {
     let expires_at = now.saturating_add(ttl.ttl_ms);
     let item = slot.get_or_insert_with(|| Item {
         value: Value::Dictionary(Box::default()),
         expires_at,
+        lsn: 0,
     });
     if item.kind() != Kind::Dictionary {
         return Err(StoreError::wrong_type(item.kind(), Kind::Dictionary));
@@ -193,5 +257,5 @@ fn dictionary_in(
     if ttl.refresh {
         item.expires_at = expires_at;
     }
-    item.dictionary_mut()
+    Ok(item)
 }

@@ -3,18 +3,23 @@
 //! Kept compact on purpose (the goal is a million small keys in well under 300 MB): keys and
 //! values are boxed slices (no spare capacity), a dictionary is boxed so a scalar item pays
 //! only for a pointer-sized variant, and expiry is a `u64` of milliseconds on the store's
-//! monotonic clock rather than an `Instant` (16 bytes).
+//! monotonic clock rather than an `Instant` (16 bytes). The journal position of the item's last
+//! change (`lsn`, 8 bytes) lets a read wait until what it returns is durable.
 
 use std::collections::HashMap;
 
 use super::{StoreError, MAX_ELEMENT_BYTES, MAX_ITEM_BYTES};
+use crate::persist::Lsn;
 
 /// One item of a cache.
 #[derive(Debug)]
 pub(crate) struct Item {
     pub(crate) value: Value,
-    /// Milliseconds on the store clock ([`super::now_ms`]) from which the item is gone.
+    /// Milliseconds on the monotonic clock ([`crate::clock::monotonic_ms`]) from which the
+    /// item is gone.
     pub(crate) expires_at: u64,
+    /// Journal position of the item's last change (0: durable, or not journaled).
+    pub(crate) lsn: Lsn,
 }
 
 /// The value of an item.
@@ -58,6 +63,7 @@ impl Item {
         Self {
             value: Value::Scalar(value.into_boxed_slice()),
             expires_at: now.saturating_add(ttl_ms),
+            lsn: 0,
         }
     }
 

@@ -1,15 +1,21 @@
 //! The cache store: every cache of the server, each a sharded concurrent map (dashmap) of
 //! items with a per-item TTL.
 //!
-//! - Expiry is a `u64` of milliseconds on a monotonic clock ([`now_ms`]). An item is invisible
-//!   from its expiry on (every access checks); it leaves memory at the next access to its key
-//!   or at the next pass of [`sweep_expired`].
+//! - Expiry is a `u64` of milliseconds on a monotonic clock ([`monotonic_ms`]). An item is
+//!   invisible from its expiry on (every access checks); it leaves memory at the next access to
+//!   its key or at the next pass of [`sweep_expired`].
 //! - Every read-modify-write (SetIf*, Increment, the dictionary writes) runs under the write
 //!   lock of the key's shard, through [`Cache::with_live`], so it is atomic per key. Nothing
 //!   here is async, so no lock can be held across an `.await`.
 //! - A refused call (size limit, type mismatch, non-integer counter) changes nothing: every
 //!   check runs before the first write.
-//! - Methods take `now` (from [`now_ms`]) rather than reading a clock, so tests can move time.
+//! - Methods take `now` (from [`monotonic_ms`]) rather than reading a clock, so tests can move
+//!   time.
+//! - **Durability** (see `persist`): a write first checks that the journal can take it, then,
+//!   under the same shard lock that orders it, journals the post-image and stamps the item with
+//!   its LSN. Every call returns the LSN the caller must wait for before answering: its own
+//!   write's, or, for a read or a refused condition, that of the last change it observed (the
+//!   item's, or the cache's last removal for a miss).
 //!
 //! Type mismatches follow Momento: a scalar read or conditional write on a dictionary key, or
 //! a dictionary call on a scalar key, is refused ([`StoreError::WrongType`], which Momento
@@ -18,23 +24,27 @@
 
 mod dictionary;
 mod item;
+mod restore;
 mod scalar;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use dictionary::{CollectionTtl, FieldsToDelete};
-pub(crate) use item::Kind;
+pub(crate) use item::{Item, Kind, Value};
 pub(crate) use scalar::{Condition, TtlUpdate, TtlUpdated};
 
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use dashmap::DashMap;
 use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use crate::clock::monotonic_ms;
+use crate::persist::record::Record;
+use crate::persist::{Log, Lsn, Unavailable};
 use crate::Shared;
-use item::Item;
 
 /// Largest item: key plus value (dictionaries: name plus every field and value). Momento's.
 pub(crate) const MAX_ITEM_BYTES: usize = 5 * 1024 * 1024;
@@ -59,6 +69,9 @@ pub(crate) enum StoreError {
     /// Increment past the range of a signed 64-bit integer.
     #[error("adding {amount} to {current} overflows a signed 64-bit integer")]
     Overflow { current: i64, amount: i64 },
+    /// The change could not be made durable (nothing was changed).
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 impl StoreError {
@@ -67,24 +80,24 @@ impl StoreError {
     }
 }
 
-/// Milliseconds on the store's monotonic clock (its origin is the first call in the process).
-pub(crate) fn now_ms() -> u64 {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    // Truncation is impossible in practice: u64 milliseconds last 584 million years.
-    ORIGIN.get_or_init(Instant::now).elapsed().as_millis() as u64
-}
-
 /// Every cache of the server, by name.
 #[derive(Default)]
 pub(crate) struct Store {
     caches: DashMap<String, Arc<Cache>>,
+    log: Log,
 }
 
 /// One cache: its items by key.
 pub(crate) struct Cache {
+    /// Its name, as records name it.
+    name: Arc<str>,
     /// Reported by ListCaches; new for every cache created, even under an old name.
     id: String,
     items: DashMap<Box<[u8]>, Item>,
+    log: Log,
+    /// LSN of the last removal of a key (Delete, DictionaryDelete, creation or flush of the
+    /// cache): a read that finds nothing waits for it, since the absence may be that change.
+    removed: AtomicU64,
 }
 
 /// The cache already exists.
@@ -97,26 +110,49 @@ pub(crate) struct AlreadyExists(pub String);
 #[error("cache '{0}' does not exist")]
 pub(crate) struct CacheNotFound(pub String);
 
+/// Why a cache-level call (create, delete, flush) was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CacheError {
+    /// Create: the cache exists.
+    #[error(transparent)]
+    AlreadyExists(#[from] AlreadyExists),
+    /// Delete, flush: no such cache.
+    #[error(transparent)]
+    NotFound(#[from] CacheNotFound),
+    /// The change could not be made durable.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+}
+
 impl Store {
-    /// A store with no caches.
-    pub(crate) fn new() -> Self {
-        Self::default()
+    /// A store with no caches that journals its changes to `log`.
+    pub(crate) fn new(log: Log) -> Self {
+        Self {
+            caches: DashMap::new(),
+            log,
+        }
     }
 
-    /// Creates a cache; an existing one is left as it is and reported.
-    pub(crate) fn create_cache(&self, name: &str) -> Result<(), AlreadyExists> {
+    /// Creates a cache; an existing one is left as it is and reported. Returns the LSN to wait
+    /// for.
+    pub(crate) fn create_cache(&self, name: &str) -> Result<Lsn, CacheError> {
+        self.log.check()?;
         match self.caches.entry(name.to_owned()) {
-            dashmap::Entry::Occupied(_) => Err(AlreadyExists(name.to_owned())),
+            dashmap::Entry::Occupied(_) => Err(AlreadyExists(name.to_owned()).into()),
             dashmap::Entry::Vacant(slot) => {
-                slot.insert(Arc::new(Cache::new()));
-                Ok(())
+                let cache = Cache::new(name, random_id(), self.log.clone());
+                let lsn = self.log.append(|| Record::CreateCache {
+                    name,
+                    id: &cache.id,
+                });
+                cache.removed.store(lsn, Ordering::Release);
+                slot.insert(Arc::new(cache));
+                Ok(lsn)
             }
         }
     }
 
     /// Whether a cache of that name exists.
-    // Used by the topics service, which lands on another branch.
-    #[allow(dead_code)]
     pub(crate) fn contains_cache(&self, name: &str) -> bool {
         self.caches.contains_key(name)
     }
@@ -130,18 +166,35 @@ impl Store {
             .ok_or_else(|| CacheNotFound(name.to_owned()))
     }
 
-    /// Deletes a cache and everything in it.
-    pub(crate) fn delete_cache(&self, name: &str) -> Result<(), CacheNotFound> {
-        self.caches
-            .remove(name)
-            .map(|_| ())
-            .ok_or_else(|| CacheNotFound(name.to_owned()))
+    /// Deletes a cache and everything in it. Returns the LSN to wait for.
+    pub(crate) fn delete_cache(&self, name: &str) -> Result<Lsn, CacheError> {
+        self.log.check()?;
+        match self.caches.entry(name.to_owned()) {
+            dashmap::Entry::Vacant(_) => Err(CacheNotFound(name.to_owned()).into()),
+            dashmap::Entry::Occupied(slot) => {
+                let lsn = self.log.append(|| Record::DeleteCache { name });
+                slot.remove();
+                Ok(lsn)
+            }
+        }
     }
 
-    /// Empties a cache, keeping the cache.
-    pub(crate) fn flush_cache(&self, name: &str) -> Result<(), CacheNotFound> {
-        self.cache(name)?.items.clear();
-        Ok(())
+    /// Empties a cache, keeping the cache. Returns the LSN to wait for.
+    pub(crate) fn flush_cache(&self, name: &str) -> Result<Lsn, CacheError> {
+        self.log.check()?;
+        // The map entry's lock orders this against a deletion or re-creation of the cache;
+        // writes to its items racing with the flush land before or after it in the journal as
+        // they do in memory, since each takes its shard's lock to write and to journal.
+        match self.caches.entry(name.to_owned()) {
+            dashmap::Entry::Vacant(_) => Err(CacheNotFound(name.to_owned()).into()),
+            dashmap::Entry::Occupied(slot) => {
+                let cache = slot.get();
+                let lsn = self.log.append(|| Record::FlushCache { name });
+                cache.removed.fetch_max(lsn, Ordering::AcqRel);
+                cache.items.clear();
+                Ok(lsn)
+            }
+        }
     }
 
     /// Every cache as `(name, id)`, sorted by name.
@@ -163,13 +216,20 @@ impl Store {
     }
 }
 
+fn random_id() -> String {
+    let mut id = [0u8; 8];
+    rand::rng().fill_bytes(&mut id);
+    hex::encode(id)
+}
+
 impl Cache {
-    fn new() -> Self {
-        let mut id = [0u8; 8];
-        rand::rng().fill_bytes(&mut id);
+    fn new(name: &str, id: String, log: Log) -> Self {
         Self {
-            id: hex::encode(id),
+            name: name.into(),
+            id,
             items: DashMap::new(),
+            log,
+            removed: AtomicU64::new(0),
         }
     }
 
@@ -180,26 +240,40 @@ impl Cache {
     }
 
     /// Runs `read` on the live item at `key`, if there is one. An expired item found on the
-    /// way is removed.
-    fn read<R>(&self, key: &[u8], now: u64, read: impl FnOnce(&Item) -> R) -> Option<R> {
-        let found = self.items.get(key)?;
+    /// way is removed. Also returns the LSN the answer depends on: the item's, or for a miss
+    /// the cache's last removal.
+    fn read<R>(&self, key: &[u8], now: u64, read: impl FnOnce(&Item) -> R) -> (Option<R>, Lsn) {
+        let Some(found) = self.items.get(key) else {
+            return (None, self.removed());
+        };
         if found.is_expired(now) {
             drop(found); // release the read lock before taking the write lock
             self.items.remove_if(key, |_, item| item.is_expired(now));
-            return None;
+            return (None, self.removed());
         }
-        Some(read(&found))
+        (Some(read(&found)), found.lsn)
+    }
+
+    /// LSN of the last removal of a key.
+    fn removed(&self) -> Lsn {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    /// Notes a removal journaled at `lsn`.
+    fn note_removal(&self, lsn: Lsn) {
+        self.removed.fetch_max(lsn, Ordering::AcqRel);
     }
 
     /// Runs `update` on the live item at `key` (`None` if missing or expired) while holding
     /// the write lock of the key's shard, so read-modify-write calls are atomic per key.
     /// What `update` leaves in the slot is stored; `None` removes the key. `update` must
-    /// make every check before changing the slot, so a refused call writes nothing.
+    /// make every check before changing the slot, so a refused call writes nothing. It gets
+    /// the key too, to journal its change while the lock still orders it.
     fn with_live<R>(
         &self,
         key: Vec<u8>,
         now: u64,
-        update: impl FnOnce(&mut Option<Item>) -> R,
+        update: impl FnOnce(&[u8], &mut Option<Item>) -> R,
     ) -> R {
         match self.items.entry(key.into_boxed_slice()) {
             dashmap::Entry::Occupied(mut occupied) => {
@@ -209,10 +283,11 @@ impl Cache {
                 let placeholder = Item {
                     value: item::Value::Scalar(Box::default()),
                     expires_at: 0,
+                    lsn: 0,
                 };
                 let current = std::mem::replace(occupied.get_mut(), placeholder);
                 let mut slot = (!current.is_expired(now)).then_some(current);
-                let result = update(&mut slot);
+                let result = update(occupied.key(), &mut slot);
                 match slot {
                     Some(item) => *occupied.get_mut() = item,
                     None => {
@@ -223,7 +298,7 @@ impl Cache {
             }
             dashmap::Entry::Vacant(vacant) => {
                 let mut slot = None;
-                let result = update(&mut slot);
+                let result = update(vacant.key(), &mut slot);
                 if let Some(item) = slot {
                     vacant.insert(item);
                 }
@@ -255,7 +330,7 @@ pub(crate) async fn sweep_expired(
         }
         let shared = shared.clone();
         // Sweeping a million items takes milliseconds of CPU: keep it off the async workers.
-        match tokio::task::spawn_blocking(move || shared.store.sweep(now_ms())).await {
+        match tokio::task::spawn_blocking(move || shared.store.sweep(monotonic_ms())).await {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "swept expired cache items"),
             Err(error) => tracing::error!(%error, "the cache sweeper failed"),

@@ -1,8 +1,13 @@
 //! Scalar calls: Get, Set, SetIf*, Delete, KeysExist, Increment, and the TTL calls (which
-//! apply to keys of any type).
+//! apply to keys of any type). Each returns the LSN its caller waits for (see the module docs).
+
+use serde_bytes::Bytes;
 
 use super::item::{add_counter, check_item_size, parse_counter, Item};
 use super::{Cache, StoreError};
+use crate::clock::to_unix;
+use crate::persist::record::Record;
+use crate::persist::Lsn;
 
 /// When a conditional set stores (the conditions of Momento's SetIf).
 #[derive(Clone, Copy, Debug)]
@@ -63,9 +68,9 @@ pub(crate) enum TtlUpdated {
 
 impl Cache {
     /// The bytes at `key`, `None` if missing.
-    pub(crate) fn get(&self, key: &[u8], now: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(key, now, |item| item.scalar_bytes().map(<[u8]>::to_vec))
-            .transpose()
+    pub(crate) fn get(&self, key: &[u8], now: u64) -> Result<(Option<Vec<u8>>, Lsn), StoreError> {
+        let (found, lsn) = self.read(key, now, |item| item.scalar_bytes().map(<[u8]>::to_vec));
+        Ok((found.transpose()?, lsn))
     }
 
     /// Stores `value` at `key` for `ttl_ms`, replacing whatever was there (of any type).
@@ -75,11 +80,14 @@ impl Cache {
         value: Vec<u8>,
         ttl_ms: u64,
         now: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Lsn, StoreError> {
         check_item_size(key.len() + value.len())?;
-        self.items
-            .insert(key.into_boxed_slice(), Item::scalar(value, now, ttl_ms));
-        Ok(())
+        self.log.check()?;
+        self.with_live(key, now, |key, slot| {
+            let item = slot.insert(Item::scalar(value, now, ttl_ms));
+            self.journal_scalar(key, item);
+            Ok(item.lsn)
+        })
     }
 
     /// Stores `value` at `key` for `ttl_ms` if `condition` holds; returns whether it stored.
@@ -91,28 +99,51 @@ impl Cache {
         ttl_ms: u64,
         condition: Condition<'_>,
         now: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<(bool, Lsn), StoreError> {
         check_item_size(key.len() + value.len())?;
-        self.with_live(key, now, |slot| {
+        self.log.check()?;
+        self.with_live(key, now, |key, slot| {
             let current = slot.as_ref().map(Item::scalar_bytes).transpose()?;
             if !condition.holds(current) {
-                return Ok(false);
+                let seen = slot
+                    .as_ref()
+                    .map_or_else(|| self.removed(), |item| item.lsn);
+                return Ok((false, seen));
             }
-            *slot = Some(Item::scalar(value, now, ttl_ms));
-            Ok(true)
+            let item = slot.insert(Item::scalar(value, now, ttl_ms));
+            self.journal_scalar(key, item);
+            Ok((true, item.lsn))
         })
     }
 
     /// Removes `key`, of any type. Removing a missing key is not an error.
-    pub(crate) fn delete(&self, key: &[u8]) {
-        self.items.remove(key);
+    pub(crate) fn delete(&self, key: Vec<u8>, now: u64) -> Result<Lsn, StoreError> {
+        self.log.check()?;
+        Ok(self.with_live(key, now, |key, slot| {
+            if slot.take().is_none() {
+                return self.removed();
+            }
+            let lsn = self.log.append(|| Record::Delete {
+                cache: &self.name,
+                key: Bytes::new(key),
+            });
+            self.note_removal(lsn);
+            lsn
+        }))
     }
 
     /// Whether each key exists (any type).
-    pub(crate) fn keys_exist(&self, keys: &[Vec<u8>], now: u64) -> Vec<bool> {
-        keys.iter()
-            .map(|key| self.read(key, now, |_| ()).is_some())
-            .collect()
+    pub(crate) fn keys_exist(&self, keys: &[Vec<u8>], now: u64) -> (Vec<bool>, Lsn) {
+        let mut seen = 0;
+        let exist = keys
+            .iter()
+            .map(|key| {
+                let (found, lsn) = self.read(key, now, |_| ());
+                seen = seen.max(lsn);
+                found.is_some()
+            })
+            .collect();
+        (exist, seen)
     }
 
     /// Adds `amount` to the integer at `key` (a missing key counts as 0) and stores the sum
@@ -123,9 +154,10 @@ impl Cache {
         amount: i64,
         ttl_ms: u64,
         now: u64,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, Lsn), StoreError> {
         let key_len = key.len();
-        self.with_live(key, now, |slot| {
+        self.log.check()?;
+        self.with_live(key, now, |key, slot| {
             let current = match slot.as_ref() {
                 Some(item) => parse_counter(item.scalar_bytes()?)?,
                 None => 0,
@@ -133,21 +165,28 @@ impl Cache {
             let sum = add_counter(current, amount)?;
             let text = sum.to_string().into_bytes();
             check_item_size(key_len + text.len())?;
-            *slot = Some(Item::scalar(text, now, ttl_ms));
-            Ok(sum)
+            let item = slot.insert(Item::scalar(text, now, ttl_ms));
+            self.journal_scalar(key, item);
+            Ok((sum, item.lsn))
         })
     }
 
     /// Milliseconds `key` (any type) has left, `None` if missing.
-    pub(crate) fn remaining_ttl(&self, key: &[u8], now: u64) -> Option<u64> {
+    pub(crate) fn remaining_ttl(&self, key: &[u8], now: u64) -> (Option<u64>, Lsn) {
         self.read(key, now, |item| item.remaining_ms(now))
     }
 
     /// Changes the TTL of `key` (any type) as `update` says.
-    pub(crate) fn update_ttl(&self, key: Vec<u8>, update: TtlUpdate, now: u64) -> TtlUpdated {
-        self.with_live(key, now, |slot| {
+    pub(crate) fn update_ttl(
+        &self,
+        key: Vec<u8>,
+        update: TtlUpdate,
+        now: u64,
+    ) -> Result<(TtlUpdated, Lsn), StoreError> {
+        self.log.check()?;
+        Ok(self.with_live(key, now, |key, slot| {
             let Some(item) = slot.as_mut() else {
-                return TtlUpdated::Missing;
+                return (TtlUpdated::Missing, self.removed());
             };
             let (ttl_ms, applies): (u64, fn(u64, u64) -> bool) = match update {
                 TtlUpdate::Increase(ttl) => (ttl, |new, old| new > old),
@@ -156,10 +195,28 @@ impl Cache {
             };
             let expires_at = now.saturating_add(ttl_ms);
             if !applies(expires_at, item.expires_at) {
-                return TtlUpdated::NotSet;
+                return (TtlUpdated::NotSet, item.lsn);
             }
             item.expires_at = expires_at;
-            TtlUpdated::Set
-        })
+            item.lsn = self.log.append(|| Record::Expiry {
+                cache: &self.name,
+                key: Bytes::new(key),
+                expires_at: to_unix(expires_at),
+            });
+            (TtlUpdated::Set, item.lsn)
+        }))
+    }
+
+    /// Journals a scalar item's post-image and stamps it with the LSN.
+    fn journal_scalar(&self, key: &[u8], item: &mut Item) {
+        let Ok(value) = item.scalar_bytes() else {
+            return; // only called on scalars
+        };
+        item.lsn = self.log.append(|| Record::Scalar {
+            cache: &self.name,
+            key: Bytes::new(key),
+            value: Bytes::new(value),
+            expires_at: to_unix(item.expires_at),
+        });
     }
 }

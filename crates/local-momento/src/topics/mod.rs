@@ -7,8 +7,13 @@
 //! - **Sequence numbers** are per (cache, topic), start at 1 and grow by 1 per published
 //!   message. Heartbeats and discontinuities consume none.
 //! - **Sequence page**: each topic gets a non-zero page when its state is first created (first
-//!   publish or subscribe). The state lives in memory only, so a restarted server hands out new
-//!   pages: that is how a resuming client learns its sequence numbers no longer mean anything.
+//!   publish or subscribe). With a data dir the page, the numbering and the history survive a
+//!   restart, so subscribers resume where they were; in memory a restarted server hands out new
+//!   pages, which is how a resuming client learns its sequence numbers no longer mean anything.
+//! - **Durable before visible**: a published message is numbered and journaled at once, but
+//!   subscribers, the history and the webhooks see it only once its record is durable (and in
+//!   sequence order), so no one can see a message, or a sequence number, that a crash takes
+//!   back. The publisher is answered after that too.
 //! - **Resume** (`resume_at_topic_sequence_number = N`, `sequence_page = P`):
 //!   - `N == 0`: live messages only, no replay;
 //!   - `N > 0`, `P` is the topic's page: the retained messages with sequence number `>= N`, then
@@ -30,65 +35,43 @@
 //!   message limit (limit exceeded). Nothing is published unless all pass.
 //! - `publisher_id` of every item is the publisher's `token_id` (`""` for API keys).
 
-mod hub;
+pub(crate) mod hub;
+mod restore;
 mod subscription;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use hub::Topic;
 pub(crate) use subscription::{Event, Subscription};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use bytes::Bytes;
 use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Principal, TopicAccess};
-use crate::config::LocalMomentoConfig;
+use crate::message::{Value, MAX_MESSAGE_BYTES};
+use crate::persist::record::{MessageRecord, Record};
+use crate::persist::{Log, Unavailable};
 use crate::webhooks::{Dispatcher, Webhook, WebhookStats};
 use crate::Shared;
-use hub::Topic;
-
-/// Largest message accepted, in bytes of text (UTF-8) or binary (Momento's limit).
-pub(crate) const MAX_MESSAGE_BYTES: usize = 4096;
 
 /// A shortest heartbeat interval, so a zero in the settings cannot make streams spin.
 const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(10);
 
-/// A published value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Value {
-    /// Text (`text/plain` over HTTP).
-    Text(String),
-    /// Bytes (`application/octet-stream` over HTTP).
-    Binary(Bytes),
-}
-
-impl Value {
-    /// Size that counts against [`MAX_MESSAGE_BYTES`].
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Value::Text(text) => text.len(),
-            Value::Binary(bytes) => bytes.len(),
-        }
-    }
-}
-
-/// A message as published: shared (not copied) by every subscriber and webhook delivery.
-#[derive(Debug)]
-pub(crate) struct Message {
-    /// Position in its topic, from 1.
-    pub(crate) sequence_number: u64,
-    /// The topic's page when it was published.
-    pub(crate) sequence_page: u64,
-    /// What was published.
-    pub(crate) value: Value,
-    /// The publisher's `token_id` (`""` for API keys).
-    pub(crate) publisher_id: String,
-    /// When it was published, ms since the Unix epoch (a webhook's `event_timestamp`).
-    pub(crate) published_at_ms: u64,
+/// The settings of the topics (a narrow view of the server's config).
+#[derive(Clone, Debug)]
+pub(crate) struct TopicSettings {
+    /// Messages each topic keeps for resuming subscribers.
+    pub(crate) history: usize,
+    /// How far a subscriber may fall behind before it gets a discontinuity.
+    pub(crate) subscriber_buffer: usize,
+    /// How often an idle subscription gets a heartbeat.
+    pub(crate) heartbeat_interval: Duration,
+    /// Longest wait of an HTTP long poll.
+    pub(crate) long_poll_max_wait: Duration,
 }
 
 /// Why a publish or subscribe was refused. Each front end maps the variants to its own codes.
@@ -113,6 +96,10 @@ pub(crate) enum TopicError {
     /// Message over [`MAX_MESSAGE_BYTES`].
     #[error("message of {0} bytes exceeds the request limit of {MAX_MESSAGE_BYTES} bytes")]
     MessageTooLarge(usize),
+    /// The message could not be made durable. It may still be published (if its record
+    /// reaches the disk later), as with any write whose answer was lost.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// Counters, for tests and diagnostics.
@@ -127,69 +114,97 @@ pub(crate) struct TopicStats {
 /// Every topic of the server, and the webhooks registered on them.
 pub(crate) struct Topics {
     topics: DashMap<(String, String), Arc<Topic>>,
-    history: usize,
-    subscriber_buffer: usize,
-    heartbeat_interval: Duration,
-    long_poll_max_wait: Duration,
-    webhooks: Dispatcher,
+    settings: TopicSettings,
+    log: Log,
+    webhooks: Arc<Dispatcher>,
     published: AtomicU64,
     shutdown: CancellationToken,
 }
 
 impl Topics {
-    /// Topics with the settings of `config`. Starts the webhook delivery task, so it must be
-    /// called inside a Tokio runtime; that task and every subscription end when `shutdown` fires.
-    pub(crate) fn new(config: &LocalMomentoConfig, shutdown: CancellationToken) -> Self {
+    /// Topics with these settings, journaling to `log` and handing messages to `webhooks`;
+    /// every subscription ends when `shutdown` fires.
+    pub(crate) fn new(
+        settings: TopicSettings,
+        log: Log,
+        webhooks: Arc<Dispatcher>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let settings = TopicSettings {
+            // A broadcast channel needs room for at least one message.
+            subscriber_buffer: settings.subscriber_buffer.max(1),
+            heartbeat_interval: settings.heartbeat_interval.max(MIN_HEARTBEAT_INTERVAL),
+            ..settings
+        };
         Self {
             topics: DashMap::new(),
-            history: config.topic_history,
-            // A broadcast channel needs room for at least one message.
-            subscriber_buffer: config.subscriber_buffer.max(1),
-            heartbeat_interval: config.heartbeat_interval.max(MIN_HEARTBEAT_INTERVAL),
-            long_poll_max_wait: config.long_poll_max_wait,
-            webhooks: Dispatcher::start(config, shutdown.clone()),
+            settings,
+            log,
+            webhooks,
             published: AtomicU64::new(0),
             shutdown,
         }
     }
 
-    /// The webhook delivery task, for a shutdown that waits for it.
-    pub(crate) fn take_background_task(&self) -> Option<tokio::task::JoinHandle<()>> {
-        self.webhooks.take_task()
+    /// Registers (or replaces, by cache and name) a webhook: every message published on its
+    /// topic from now on goes to its outbox.
+    pub(crate) fn register_webhook(&self, webhook: Webhook) -> Result<(), Unavailable> {
+        self.webhooks.register(webhook)
     }
 
-    /// Registers a webhook on its topic: every message published there from now on is POSTed.
-    pub(crate) fn register_webhook(&self, webhook: Webhook) {
-        self.webhooks.register(webhook);
+    /// The webhooks.
+    pub(crate) fn webhooks(&self) -> &Arc<Dispatcher> {
+        &self.webhooks
     }
 
-    /// Publishes without any check (callers use [`publish_as`]); returns the sequence number.
-    #[cfg(test)]
-    pub(crate) fn publish(
+    /// Publishes without any permission check (callers use [`publish_as`]): numbers and
+    /// journals the message, waits until it is durable, releases it to subscribers and
+    /// webhooks, and, with webhook backpressure on, waits for room in the outbox. Returns the
+    /// sequence number.
+    pub(crate) async fn publish(
         &self,
         cache: &str,
         topic: &str,
         value: Value,
         publisher_id: &str,
-    ) -> u64 {
-        let message = self.topic(cache, topic).publish(value, publisher_id);
+    ) -> Result<u64, TopicError> {
+        self.log.check()?;
+        let state = self.topic(cache, topic);
+        let hooks = self.webhooks.hooks_on(cache, topic);
+        let (message, lsn) = state.publish(value, publisher_id, hooks, |message| {
+            self.log.append(|| Record::Publish {
+                cache,
+                topic,
+                message: MessageRecord::of(message),
+            })
+        });
         self.published.fetch_add(1, Ordering::Relaxed);
-        self.webhooks.notify(cache, topic, &message);
-        message.sequence_number
+        if self.log.is_durable(lsn) {
+            self.release(cache, topic, &state);
+        } else {
+            // Waiting and releasing in a task of its own: should this caller go away (a client
+            // that disconnects cancels its call), the message is released all the same.
+            let log = self.log.clone();
+            let webhooks = self.webhooks.clone();
+            let (cache_name, topic_name) = (cache.to_owned(), topic.to_owned());
+            let state = state.clone();
+            let durable = tokio::spawn(async move {
+                log.wait(lsn).await?;
+                webhooks.enqueue(&cache_name, &topic_name, state.release(log.durable()));
+                Ok::<(), Unavailable>(())
+            });
+            match durable.await {
+                Ok(result) => result?,
+                Err(_) => return Err(Unavailable::Closed.into()), // the runtime is stopping
+            }
+        }
+        self.webhooks.wait_for_room().await;
+        Ok(message.sequence_number)
     }
 
-    /// [`Topics::publish`], handing the message to the webhooks with backpressure when it is on.
-    pub(crate) async fn publish_and_deliver(
-        &self,
-        cache: &str,
-        topic: &str,
-        value: Value,
-        publisher_id: &str,
-    ) -> u64 {
-        let message = self.topic(cache, topic).publish(value, publisher_id);
-        self.published.fetch_add(1, Ordering::Relaxed);
-        self.webhooks.deliver(cache, topic, &message).await;
-        message.sequence_number
+    fn release(&self, cache: &str, topic: &str, state: &Topic) {
+        let released = state.release(self.log.durable());
+        self.webhooks.enqueue(cache, topic, released);
     }
 
     /// Subscribes without any check (callers use [`subscribe_as`]). See the module docs for
@@ -206,12 +221,12 @@ impl Topics {
 
     /// How long an idle subscription waits before it sends a heartbeat.
     pub(crate) fn heartbeat_interval(&self) -> Duration {
-        self.heartbeat_interval
+        self.settings.heartbeat_interval
     }
 
     /// How long an HTTP long poll waits for a message before answering with none.
     pub(crate) fn long_poll_max_wait(&self) -> Duration {
-        self.long_poll_max_wait
+        self.settings.long_poll_max_wait
     }
 
     /// Fires when the server shuts down; streams and long polls end then.
@@ -233,7 +248,12 @@ impl Topics {
         // Clone the Arc out so the map's shard lock is released before the topic's own lock.
         self.topics
             .entry((cache.to_owned(), topic.to_owned()))
-            .or_insert_with(|| Arc::new(Topic::new(self.history, self.subscriber_buffer)))
+            .or_insert_with(|| {
+                Arc::new(Topic::new(
+                    self.settings.history,
+                    self.settings.subscriber_buffer,
+                ))
+            })
             .clone()
     }
 }
@@ -251,10 +271,10 @@ pub(crate) async fn publish_as(
     if value.len() > MAX_MESSAGE_BYTES {
         return Err(TopicError::MessageTooLarge(value.len()));
     }
-    Ok(shared
+    shared
         .topics
-        .publish_and_deliver(cache, topic, value, caller.token_id())
-        .await)
+        .publish(cache, topic, value, caller.token_id())
+        .await
 }
 
 /// Subscribes on behalf of `caller`, after every check.
@@ -299,11 +319,4 @@ fn authorize(
         return Err(TopicError::CacheNotFound(cache.to_owned()));
     }
     Ok(())
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before 1970, rather than panicking).
-pub(crate) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

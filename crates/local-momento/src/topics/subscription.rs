@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 
-use super::Message;
+use crate::message::Message;
 
 /// What a subscriber receives (heartbeats are added by the front ends, which know when the
 /// stream is idle).

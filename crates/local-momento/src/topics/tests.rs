@@ -1,19 +1,37 @@
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 
 use super::{Event, Subscription, Topics, Value};
 use crate::config::LocalMomentoConfig;
+use crate::persist::Log;
+use crate::webhooks::Dispatcher;
 
+/// Topics in memory, with webhook delivery running (inside a Tokio runtime).
 fn topics(history: usize, subscriber_buffer: usize) -> Topics {
     let config = LocalMomentoConfig {
         topic_history: history,
         subscriber_buffer,
         ..LocalMomentoConfig::default()
     };
-    Topics::new(&config, CancellationToken::new())
+    let webhooks = Arc::new(Dispatcher::new(config.delivery_settings(), Log::default()));
+    tokio::spawn(webhooks.clone().run(CancellationToken::new()));
+    Topics::new(
+        config.topic_settings(),
+        Log::default(),
+        webhooks,
+        CancellationToken::new(),
+    )
+}
+
+/// Publishes on `c`/`t`. In memory nothing waits, so the future is ready at once.
+fn publish_on(topics: &Topics, topic: &str, text: &str) -> u64 {
+    futures::executor::block_on(topics.publish("c", topic, Value::Text(text.into()), "pub"))
+        .expect("in memory, a publish cannot fail")
 }
 
 fn publish(topics: &Topics, text: &str) -> u64 {
-    topics.publish("c", "t", Value::Text(text.into()), "pub")
+    publish_on(topics, "t", text)
 }
 
 /// Everything available now, as `item N` / `gap L->N` strings.
@@ -45,7 +63,7 @@ async fn sequence_numbers_start_at_one_and_grow_by_one_per_topic() {
     let topics = topics(10, 10);
     assert_eq!(publish(&topics, "a"), 1);
     assert_eq!(publish(&topics, "b"), 2);
-    assert_eq!(topics.publish("c", "other", Value::Text("x".into()), ""), 1);
+    assert_eq!(publish_on(&topics, "other", "x"), 1);
     assert_eq!(topics.stats().published, 3);
 }
 
@@ -124,12 +142,15 @@ async fn a_subscriber_that_falls_behind_gets_a_discontinuity_and_the_newest_mess
 
 #[tokio::test]
 async fn waiting_for_the_next_event_wakes_on_publish() {
-    let topics = std::sync::Arc::new(topics(10, 10));
+    let topics = Arc::new(topics(10, 10));
     let mut subscription = topics.subscribe("c", "t", 0, 0);
     let publisher = topics.clone();
     tokio::spawn(async move {
         tokio::task::yield_now().await;
-        publisher.publish("c", "t", Value::Text("hi".into()), "p");
+        publisher
+            .publish("c", "t", Value::Text("hi".into()), "p")
+            .await
+            .unwrap();
     });
     match subscription.next().await {
         Some(Event::Item(m)) => {
@@ -144,12 +165,15 @@ async fn waiting_for_the_next_event_wakes_on_publish() {
 async fn webhook_counters_record_attempts_and_failures() {
     let topics = topics(10, 10);
     // Port 1 on loopback refuses connections: a failed delivery, quickly.
-    topics.register_webhook(crate::webhooks::Webhook {
-        cache: "c".into(),
-        topic: "t".into(),
-        url: "http://127.0.0.1:1/hook".into(),
-        secret: "s".to_owned().into(),
-    });
+    topics
+        .register_webhook(crate::webhooks::Webhook {
+            name: "hook".into(),
+            cache: "c".into(),
+            topic: "t".into(),
+            url: "http://127.0.0.1:1/hook".into(),
+            secret: "s".to_owned().into(),
+        })
+        .unwrap();
     publish(&topics, "1");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while topics.stats().webhooks.failed == 0 {

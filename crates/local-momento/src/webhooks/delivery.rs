@@ -1,35 +1,52 @@
-//! The delivery machinery: registrations, the bounded queue and the task that POSTs.
+//! The delivery machinery: registrations, the outbox and the task that POSTs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
 use secrecy::ExposeSecret;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{payload, sign, RetryPolicy, Webhook, SIGNATURE_HEADER, USER_AGENT};
-use crate::config::LocalMomentoConfig;
-use crate::topics::{now_millis, Message};
+use super::outbox::{EventKey, Outbox};
+use super::{payload, sign, HookKey, Released, RetryPolicy, Webhook, SIGNATURE_HEADER, USER_AGENT};
+use crate::clock::unix_ms;
+use crate::message::Message;
+use crate::persist::record::{MessageRecord, Record};
+use crate::persist::{Log, Unavailable};
 
-/// Events waiting for delivery; beyond this, new ones are dropped (and counted).
-const QUEUE_CAPACITY: usize = 1024;
+/// With backpressure on, a publish waits while this many events are ready and untried.
+pub const QUEUE_CAPACITY: usize = 1024;
 /// Deliveries in flight at once, so a slow receiver cannot make the server open unbounded
-/// connections; the queue absorbs bursts meanwhile.
-const MAX_IN_FLIGHT: usize = 64;
+/// connections; the outbox holds the rest meanwhile.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// How deliveries are made (the part of the server's settings webhooks need).
+#[derive(Clone, Debug)]
+pub(crate) struct DeliverySettings {
+    /// How failed deliveries are retried.
+    pub(crate) retry: RetryPolicy,
+    /// Whether a publish waits while [`QUEUE_CAPACITY`] events are ready (a program that
+    /// owns both ends slows its publishers instead of letting the outbox grow).
+    pub(crate) backpressure: bool,
+    /// How long a delivery may take before it counts as failed (Momento: 5 s).
+    pub(crate) timeout: Duration,
+}
 
 /// What became of webhook deliveries so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct WebhookStats {
+pub struct WebhookStats {
     /// HTTP requests made (retries included).
-    pub(crate) attempts: u64,
+    pub attempts: u64,
     /// Events a receiver accepted with a 2xx.
-    pub(crate) delivered: u64,
-    /// Events given up on after the last attempt (or at shutdown).
-    pub(crate) failed: u64,
-    /// Events dropped because the queue was full.
-    pub(crate) dropped: u64,
+    pub delivered: u64,
+    /// Events given up on after the retry policy's last attempt.
+    pub failed: u64,
+    /// Events in the outbox now (not yet delivered).
+    pub outbox_depth: u64,
+    /// When the oldest event in the outbox was published (Unix ms), if there is one.
+    pub oldest_published_at_ms: Option<u64>,
 }
 
 #[derive(Default)]
@@ -37,134 +54,363 @@ struct Counters {
     attempts: AtomicU64,
     delivered: AtomicU64,
     failed: AtomicU64,
-    dropped: AtomicU64,
 }
 
-struct Job {
-    webhook: Arc<Webhook>,
-    message: Arc<Message>,
-}
-
-/// Registered webhooks and the queue to their delivery task.
+/// Registered webhooks, their outbox, and the task that delivers it.
 pub(crate) struct Dispatcher {
-    hooks: DashMap<(String, String), Vec<Arc<Webhook>>>,
-    /// Wait for queue room instead of dropping (`LocalMomentoConfig::webhook_backpressure`).
-    backpressure: bool,
-    queue: mpsc::Sender<Job>,
-    counters: Arc<Counters>,
-    /// The delivery task, until [`Dispatcher::take_task`] hands it to whoever waits for it.
-    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Copy-on-write: registrations are rare, lookups happen on every publish.
+    hooks: RwLock<Arc<Vec<Arc<Webhook>>>>,
+    outbox: Mutex<Outbox>,
+    /// Wakes the delivery task: a new event, or a retry schedule that changed.
+    work: Notify,
+    /// Wakes publishers waiting for room (backpressure).
+    room: Notify,
+    settings: DeliverySettings,
+    log: Log,
+    counters: Counters,
 }
 
 impl Dispatcher {
-    /// Starts the delivery task (inside the current Tokio runtime); it stops taking events when
-    /// `shutdown` fires and lets the deliveries already under way finish.
-    pub(crate) fn start(config: &LocalMomentoConfig, shutdown: CancellationToken) -> Self {
-        let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
-        let counters = Arc::new(Counters::default());
-        let deliverer = Deliverer {
-            client: http_client(config),
-            policy: config.webhook_retry.clone(),
-            counters: counters.clone(),
-            shutdown: shutdown.clone(),
-        };
-        let task = tokio::spawn(deliverer.run(jobs));
+    /// A dispatcher that journals to `log`. Nothing is delivered until [`Dispatcher::run`].
+    pub(crate) fn new(settings: DeliverySettings, log: Log) -> Self {
         Self {
-            hooks: DashMap::new(),
-            backpressure: config.webhook_backpressure,
-            queue,
-            counters,
-            task: std::sync::Mutex::new(Some(task)),
+            hooks: RwLock::new(Arc::new(Vec::new())),
+            outbox: Mutex::new(Outbox::default()),
+            work: Notify::new(),
+            room: Notify::new(),
+            settings,
+            log,
+            counters: Counters::default(),
         }
     }
 
-    /// The delivery task, for a shutdown that waits for it (once; `None` afterwards).
-    pub(crate) fn take_task(&self) -> Option<tokio::task::JoinHandle<()>> {
-        // A plain mutex: taken once at start-up, never across an await.
-        self.task.lock().unwrap_or_else(|e| e.into_inner()).take()
+    /// Registers a webhook, replacing one of the same cache and name. Journaled (durable with
+    /// the next commit; not waited for).
+    pub(crate) fn register(&self, webhook: Webhook) -> Result<(), Unavailable> {
+        self.log.check()?;
+        tracing::info!(name = %webhook.name, cache = %webhook.cache, topic = %webhook.topic, url = %webhook.url, "webhook registered");
+        // Installed before it is journaled: a snapshot taken in between holds it, and one
+        // taken after the rotation that follows finds the record in the journal it replays.
+        let record = webhook.clone();
+        self.install(webhook);
+        self.log.append(|| Record::Webhook {
+            name: &record.name,
+            cache: &record.cache,
+            topic: &record.topic,
+            url: &record.url,
+            secret: record.secret.expose_secret(),
+        });
+        Ok(())
     }
 
-    /// Adds a webhook on its topic (a topic may have several).
-    pub(crate) fn register(&self, webhook: Webhook) {
-        tracing::info!(cache = %webhook.cache, topic = %webhook.topic, url = %webhook.url, "webhook registered");
+    fn install(&self, webhook: Webhook) {
+        let mut hooks = self.hooks.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next: Vec<Arc<Webhook>> = hooks
+            .iter()
+            .filter(|hook| hook.key() != webhook.key())
+            .cloned()
+            .collect();
+        next.push(Arc::new(webhook));
+        *hooks = Arc::new(next);
+        drop(hooks);
+        // Events waiting for a webhook that was just re-registered may now succeed.
+        self.outbox().retry_all_now();
+        self.work.notify_one();
+    }
+
+    fn registered(&self) -> Arc<Vec<Arc<Webhook>>> {
         self.hooks
-            .entry((webhook.cache.clone(), webhook.topic.clone()))
-            .or_default()
-            .push(Arc::new(webhook));
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    /// Queues `message` for every webhook on `cache`/`topic`, without waiting.
-    pub(crate) fn notify(&self, cache: &str, topic: &str, message: &Arc<Message>) {
-        if self.hooks.is_empty() {
-            return; // the common case: spare the key allocation below
-        }
-        let Some(hooks) = self.hooks.get(&(cache.to_owned(), topic.to_owned())) else {
-            return;
-        };
-        for webhook in hooks.iter() {
-            let job = Job {
-                webhook: webhook.clone(),
-                message: message.clone(),
-            };
-            match self.queue.try_send(job) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        cache, topic, url = %webhook.url,
-                        sequence_number = message.sequence_number,
-                        "webhook queue full: event dropped"
-                    );
-                }
-                // The server is shutting down.
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
+    /// Every registered webhook.
+    pub(crate) fn webhooks(&self) -> Vec<Arc<Webhook>> {
+        self.registered().to_vec()
     }
 
-    /// Queues `message` for every webhook on `cache`/`topic`: without waiting (dropping on a
-    /// full queue), or, with backpressure, waiting for room.
-    pub(crate) async fn deliver(&self, cache: &str, topic: &str, message: &Arc<Message>) {
-        if !self.backpressure {
-            return self.notify(cache, topic, message);
+    /// The webhooks registered on `cache`/`topic` now.
+    pub(crate) fn hooks_on(&self, cache: &str, topic: &str) -> Vec<HookKey> {
+        let hooks = self.registered();
+        if hooks.is_empty() {
+            return Vec::new(); // the common case
         }
-        if self.hooks.is_empty() {
+        hooks
+            .iter()
+            .filter(|hook| hook.cache == cache && hook.topic == topic)
+            .map(|hook| hook.key())
+            .collect()
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        // Sections under this lock are map and queue operations that cannot panic halfway.
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts released messages of `cache`/`topic` into the outbox of the webhooks they were
+    /// published for.
+    pub(crate) fn enqueue(&self, _cache: &str, topic: &str, released: Vec<Released>) {
+        if released.iter().all(|r| r.hooks.is_empty()) {
             return;
         }
-        let hooks: Vec<Arc<Webhook>> = match self.hooks.get(&(cache.to_owned(), topic.to_owned())) {
-            Some(hooks) => hooks.clone(), // not held across the await below
-            None => return,
-        };
-        for webhook in hooks {
-            let job = Job {
-                webhook,
-                message: message.clone(),
-            };
-            if self.queue.send(job).await.is_err() {
-                // The server is shutting down.
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        let topic: Arc<str> = topic.into();
+        let mut outbox = self.outbox();
+        for Released { message, hooks } in released {
+            for hook in hooks {
+                let key = EventKey {
+                    hook,
+                    topic: topic.clone(),
+                    page: message.sequence_page,
+                    sequence: message.sequence_number,
+                };
+                outbox.add(key, message.clone());
             }
+        }
+        drop(outbox);
+        self.work.notify_one();
+    }
+
+    /// With backpressure on, waits while [`QUEUE_CAPACITY`] events are ready and untried.
+    pub(crate) async fn wait_for_room(&self) {
+        if !self.settings.backpressure {
+            return;
+        }
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.outbox().ready_len() < QUEUE_CAPACITY {
+                return;
+            }
+            room.await;
         }
     }
 
     /// Counters so far.
     pub(crate) fn stats(&self) -> WebhookStats {
-        let c = &self.counters;
+        let outbox = self.outbox();
         WebhookStats {
-            attempts: c.attempts.load(Ordering::Relaxed),
-            delivered: c.delivered.load(Ordering::Relaxed),
-            failed: c.failed.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
+            attempts: self.counters.attempts.load(Ordering::Relaxed),
+            delivered: self.counters.delivered.load(Ordering::Relaxed),
+            failed: self.counters.failed.load(Ordering::Relaxed),
+            outbox_depth: outbox.len() as u64,
+            oldest_published_at_ms: outbox.oldest_published_at(),
+        }
+    }
+
+    /// Every event waiting, for a snapshot.
+    pub(crate) fn pending(&self) -> Vec<(EventKey, Arc<Message>)> {
+        self.outbox().events()
+    }
+
+    /// Applies a webhook record at start; `false` for a record of another kind.
+    pub(crate) fn restore(&self, record: &Record<'_>) -> bool {
+        match record {
+            Record::Webhook {
+                name,
+                cache,
+                topic,
+                url,
+                secret,
+            } => self.install(Webhook {
+                name: (*name).to_owned(),
+                cache: (*cache).to_owned(),
+                topic: (*topic).to_owned(),
+                url: (*url).to_owned(),
+                secret: (*secret).to_owned().into(),
+            }),
+            Record::Publish {
+                cache,
+                topic,
+                message,
+            } => {
+                let hooks = self.hooks_on(cache, topic);
+                if !hooks.is_empty() {
+                    self.restore_event(hooks, topic, message);
+                }
+                // The topic applies this record too.
+                return false;
+            }
+            Record::Pending {
+                cache,
+                webhook,
+                topic,
+                message,
+            } => self.restore_event(vec![HookKey::new(cache, webhook)], topic, message),
+            Record::Delivered {
+                cache,
+                webhook,
+                topic,
+                page,
+                sequence,
+            } => {
+                self.outbox().remove(&EventKey {
+                    hook: HookKey::new(cache, webhook),
+                    topic: (*topic).into(),
+                    page: *page,
+                    sequence: *sequence,
+                });
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn restore_event(&self, hooks: Vec<HookKey>, topic: &str, message: &MessageRecord<'_>) {
+        let message = Arc::new(message.to_message());
+        let topic: Arc<str> = topic.into();
+        let mut outbox = self.outbox();
+        for hook in hooks {
+            let key = EventKey {
+                hook,
+                topic: topic.clone(),
+                page: message.sequence_page,
+                sequence: message.sequence_number,
+            };
+            outbox.add(key, message.clone());
+        }
+    }
+
+    /// Delivers the outbox until `shutdown` fires, then lets the deliveries under way finish
+    /// (each is bounded by the timeout); what is left stays in the outbox.
+    pub(crate) async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let client = http_client(self.settings.timeout);
+        let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let mut in_flight = JoinSet::new();
+        loop {
+            let permit = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break, // never closed
+                },
+            };
+            while in_flight.try_join_next().is_some() {}
+            let next = loop {
+                // Registered before looking, so an event added in between is not missed.
+                let work = self.work.notified();
+                tokio::pin!(work);
+                work.as_mut().enable();
+                let (next, retry_at) = {
+                    let mut outbox = self.outbox();
+                    (outbox.next_ready(Instant::now()), outbox.next_retry())
+                };
+                if let Some(next) = next {
+                    break Some(next);
+                }
+                let until_retry = async {
+                    match retry_at {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = shutdown.cancelled() => break None,
+                    _ = work => {}
+                    _ = until_retry => {}
+                }
+            };
+            let Some((key, message)) = next else { break };
+            self.room.notify_waiters();
+            let (this, client) = (self.clone(), client.clone());
+            in_flight.spawn(async move {
+                this.deliver(client.as_ref(), key, message).await;
+                drop(permit);
+            });
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    async fn deliver(
+        &self,
+        client: Option<&reqwest::Client>,
+        key: EventKey,
+        message: Arc<Message>,
+    ) {
+        let Some(webhook) = self
+            .registered()
+            .iter()
+            .find(|hook| hook.key() == key.hook)
+            .cloned()
+        else {
+            return; // webhooks are never unregistered; nothing to deliver to
+        };
+        self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+        match attempt(client, &webhook, &key.topic, &message).await {
+            Ok(()) => {
+                self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(url = %webhook.url, sequence_number = key.sequence, "webhook delivered");
+                self.settle(&key);
+                // The receiver answers: whatever waits for a retry may go now.
+                self.outbox().retry_all_now();
+                self.work.notify_one();
+            }
+            Err(reason) => {
+                let attempts = self.outbox().failed(&key);
+                let policy = &self.settings.retry;
+                let max_attempts = policy.max_attempts.max(1);
+                tracing::warn!(
+                    cache = %webhook.cache, topic = %key.topic, url = %webhook.url,
+                    sequence_number = key.sequence, attempt = attempts, %reason,
+                    "webhook delivery failed"
+                );
+                if attempts >= max_attempts {
+                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                    self.settle(&key);
+                } else {
+                    let at = Instant::now() + policy.backoff(attempts);
+                    self.outbox().retry_at(key, at);
+                    self.work.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Takes an event out of the outbox for good, and journals that (not waited for: were the
+    /// record lost in a crash, the event would only be delivered once more).
+    fn settle(&self, key: &EventKey) {
+        if self.outbox().remove(key).is_some() {
+            self.log.append(|| Record::Delivered {
+                cache: key.hook.cache(),
+                webhook: key.hook.name(),
+                topic: &key.topic,
+                page: key.page,
+                sequence: key.sequence,
+            });
         }
     }
 }
 
-fn http_client(config: &LocalMomentoConfig) -> Option<reqwest::Client> {
+async fn attempt(
+    client: Option<&reqwest::Client>,
+    webhook: &Webhook,
+    topic: &str,
+    message: &Message,
+) -> Result<(), String> {
+    let client = client.ok_or("no HTTP client could be built")?;
+    let body = payload(&webhook.cache, topic, message, unix_ms());
+    let signature = sign(webhook.secret.expose_secret().as_bytes(), &body);
+    let response = client
+        .post(&webhook.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(SIGNATURE_HEADER, signature)
+        .body(body)
+        .send()
+        .await
+        .map_err(|error| error.to_string())?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("the receiver answered {status}"))
+    }
+}
+
+fn http_client(timeout: Duration) -> Option<reqwest::Client> {
     let builder = || {
         reqwest::Client::builder()
-            .timeout(config.webhook_timeout)
+            .timeout(timeout)
             .user_agent(USER_AGENT)
             // A redirect is a non-2xx answer, as with Momento; following it would turn the POST
             // into a GET somewhere else.
@@ -180,98 +426,6 @@ fn http_client(config: &LocalMomentoConfig) -> Option<reqwest::Client> {
                 .build()
                 .inspect_err(|error| tracing::error!(%error, "no webhook HTTP client"))
                 .ok()
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Deliverer {
-    client: Option<reqwest::Client>,
-    policy: RetryPolicy,
-    counters: Arc<Counters>,
-    shutdown: CancellationToken,
-}
-
-impl Deliverer {
-    async fn run(self, mut jobs: mpsc::Receiver<Job>) {
-        let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-        let mut in_flight = JoinSet::new();
-        loop {
-            let job = tokio::select! {
-                _ = self.shutdown.cancelled() => break,
-                job = jobs.recv() => match job {
-                    Some(job) => job,
-                    None => break,
-                },
-            };
-            let permit = tokio::select! {
-                _ = self.shutdown.cancelled() => break,
-                permit = permits.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break, // never closed
-                },
-            };
-            while in_flight.try_join_next().is_some() {}
-            let deliverer = self.clone();
-            in_flight.spawn(async move {
-                deliverer.deliver(&job).await;
-                drop(permit);
-            });
-        }
-        // Deliveries under way finish (each is bounded by timeout x attempts; backoffs end at
-        // shutdown); queued ones are abandoned, as a stopping server would.
-        while in_flight.join_next().await.is_some() {}
-    }
-
-    async fn deliver(&self, job: &Job) {
-        let attempts = self.policy.max_attempts.max(1);
-        let webhook = &job.webhook;
-        let sequence_number = job.message.sequence_number;
-        for attempt in 1..=attempts {
-            self.counters.attempts.fetch_add(1, Ordering::Relaxed);
-            match self.attempt(job).await {
-                Ok(()) => {
-                    self.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(url = %webhook.url, sequence_number, attempt, "webhook delivered");
-                    return;
-                }
-                Err(reason) => tracing::warn!(
-                    cache = %webhook.cache, topic = %webhook.topic, url = %webhook.url,
-                    sequence_number, attempt, attempts, %reason,
-                    "webhook delivery failed"
-                ),
-            }
-            if attempt < attempts {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.policy.backoff(attempt)) => {}
-                    _ = self.shutdown.cancelled() => break,
-                }
-            }
-        }
-        self.counters.failed.fetch_add(1, Ordering::Relaxed);
-    }
-
-    async fn attempt(&self, job: &Job) -> Result<(), String> {
-        let client = self
-            .client
-            .as_ref()
-            .ok_or("no HTTP client could be built")?;
-        let webhook = &job.webhook;
-        let body = payload(&webhook.cache, &webhook.topic, &job.message, now_millis());
-        let signature = sign(webhook.secret.expose_secret().as_bytes(), &body);
-        let response = client
-            .post(&webhook.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered {status}"))
         }
     }
 }

@@ -12,18 +12,28 @@
 //!   in place of `"text"`, so a receiver can tell them apart and no bytes are lost;
 //! - header `momento-signature`: [`sign`] of the exact body bytes with the webhook's secret.
 //!
-//! Delivery is asynchronous: publishing only puts the event on a bounded queue (overflow drops
-//! it and logs a warning; Momento guarantees no delivery either) and a background task POSTs
-//! it, a bounded number at a time. A delivery fails on a non-2xx answer (redirects are not
-//! followed), on no answer within `webhook_timeout`, or on a connection error; the
-//! [`RetryPolicy`] decides whether it is tried again. The secret is never logged.
+//! Delivery goes through an **outbox**: a message published on a webhook's topic becomes an
+//! outbox entry once it is durable (journaled with the message itself), and a background task
+//! POSTs entries, [`MAX_IN_FLIGHT`](delivery::MAX_IN_FLIGHT) at a time. An entry leaves the
+//! outbox when its receiver answers 2xx, or after the [`RetryPolicy`]'s last attempt (with
+//! backoff between attempts); either is journaled, so after a restart every entry still
+//! waiting is delivered, and one delivered just before a crash may be delivered again
+//! (receivers must be idempotent; Momento's webhooks promise no more). Entries are tried
+//! against the webhook's current registration, so re-registering a webhook (same cache and
+//! name) with a new URL or secret redirects what is still waiting. A delivery fails on a
+//! non-2xx answer (redirects are not followed), on no answer within the timeout, or on a
+//! connection error. Shutdown lets the deliveries under way finish and leaves the rest in the
+//! outbox. The secret is never logged.
 
 mod delivery;
+mod outbox;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use delivery::{Dispatcher, WebhookStats};
+pub(crate) use delivery::{DeliverySettings, Dispatcher};
+pub use delivery::{WebhookStats, MAX_IN_FLIGHT, QUEUE_CAPACITY};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -32,7 +42,7 @@ use secrecy::SecretString;
 use serde::Serialize;
 use sha3::Sha3_256;
 
-use crate::topics::{Message, Value};
+use crate::message::{Message, Value};
 
 /// What deliveries say they are, in the shape Momento uses.
 pub const USER_AGENT: &str = "Momento/1.0 (Webhooks; local-momento)";
@@ -41,8 +51,12 @@ pub const USER_AGENT: &str = "Momento/1.0 (Webhooks; local-momento)";
 pub const SIGNATURE_HEADER: &str = "momento-signature";
 
 /// A webhook registration: messages on `topic` in `cache` go to `url`, signed with `secret`.
+/// A webhook is identified by its cache and name: registering one with the name of an existing
+/// one replaces it (and the events still waiting in its outbox go to the new URL).
 #[derive(Clone)]
 pub struct Webhook {
+    /// Its name, unique per cache (Momento's limit: 128 characters).
+    pub name: String,
     /// Cache of the topic.
     pub cache: String,
     /// Topic whose messages are delivered.
@@ -56,6 +70,7 @@ pub struct Webhook {
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhook")
+            .field("name", &self.name)
             .field("cache", &self.cache)
             .field("topic", &self.topic)
             .field("url", &self.url)
@@ -64,13 +79,52 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
+/// A message just made visible on its topic, with the webhooks registered there when it was
+/// published.
+pub(crate) struct Released {
+    /// The message.
+    pub(crate) message: Arc<Message>,
+    /// The webhooks it goes to.
+    pub(crate) hooks: Vec<HookKey>,
+}
+
+/// The identity of a webhook: its cache and name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct HookKey(Arc<(String, String)>);
+
+impl HookKey {
+    /// The key of the webhook named `name` in `cache`.
+    pub(crate) fn new(cache: &str, name: &str) -> Self {
+        Self(Arc::new((cache.to_owned(), name.to_owned())))
+    }
+
+    /// The cache.
+    pub(crate) fn cache(&self) -> &str {
+        &self.0 .0
+    }
+
+    /// The name.
+    pub(crate) fn name(&self) -> &str {
+        &self.0 .1
+    }
+}
+
+impl Webhook {
+    /// Its identity.
+    pub(crate) fn key(&self) -> HookKey {
+        HookKey::new(&self.cache, &self.name)
+    }
+}
+
 /// How failed deliveries are retried. Momento itself tries once; the default does the same.
+/// [`RetryPolicy::until_delivered`] retries without end (the outbox keeps the event).
 ///
 /// With more attempts, the wait before retry `k` (k = 1, 2, ...) is
 /// `initial_backoff * 2^(k-1)`, capped at `max_backoff`.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 = no retry; 0 counts as 1).
+    /// Attempts in all, the first included (1 = no retry; 0 counts as 1; `u32::MAX`: until
+    /// delivered).
     pub max_attempts: u32,
     /// Wait before the first retry; doubles after each.
     pub initial_backoff: Duration,
@@ -89,6 +143,16 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Retries until the receiver answers 2xx: 100 ms after the first failure, doubling up to
+    /// 10 s between attempts.
+    pub fn until_delivered() -> Self {
+        Self {
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+
     /// The wait after failed attempt number `attempt` (from 1), before the next one.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));

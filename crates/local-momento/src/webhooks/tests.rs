@@ -3,7 +3,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{payload, sign, RetryPolicy};
-use crate::topics::{Message, Value};
+use crate::message::{Message, Value};
 
 #[test]
 fn sign_matches_the_test_vector_of_momentos_js_sdk() {

@@ -31,7 +31,7 @@ impl TestMomento {
         let server = LocalMomento::start(config)
             .await
             .expect("local Momento starts");
-        server.ensure_cache(CACHE);
+        server.ensure_cache(CACHE).await.unwrap();
         let key = server.super_user_key().expose_secret().to_owned();
         Self { server, key }
     }

@@ -57,7 +57,7 @@ fn cases() -> Vec<Case> {
 #[tokio::test]
 async fn each_topic_grant_allows_exactly_its_calls_and_denied_publishes_reach_no_one() {
     let m = TestMomento::start().await;
-    m.server.ensure_cache("other-cache");
+    m.server.ensure_cache("other-cache").await.unwrap();
     let mut watcher = m
         .topic_client(m.super_user())
         .subscribe(CACHE, "t")
@@ -130,7 +130,7 @@ async fn each_topic_grant_allows_exactly_its_calls_and_denied_publishes_reach_no
 async fn a_grant_on_all_topics_of_a_cache_covers_any_topic_there_only() {
     use momento::auth::{CacheSelector, TopicSelector};
     let m = TestMomento::start().await;
-    m.server.ensure_cache("other-cache");
+    m.server.ensure_cache("other-cache").await.unwrap();
     let scope = PermissionScopes::topic_publish_subscribe(CACHE, TopicSelector::AllTopics);
     let token = m.mint(scope, ExpiresIn::minutes(5), "any-topic").await;
     let client = m.topic_client(m.token(&token));

@@ -84,6 +84,7 @@ async fn next_request(requests: &mut mpsc::UnboundedReceiver<Received>) -> Recei
 
 fn webhook(topic: &str, url: &str) -> Webhook {
     Webhook {
+        name: topic.to_owned(),
         cache: CACHE.into(),
         topic: topic.into(),
         url: url.into(),
@@ -172,7 +173,7 @@ async fn a_published_message_is_posted_signed_with_every_documented_field_in_ord
 async fn binary_messages_are_posted_as_base64_and_api_keys_have_an_empty_token_id() {
     let (url, mut requests) = receiver(&[]).await;
     let m = TestMomento::start().await;
-    m.server.register_webhook(webhook("bin", &url));
+    m.server.register_webhook(webhook("bin", &url)).unwrap();
     m.topic_client(m.super_user())
         .publish(CACHE, "bin", vec![0u8, 159, 255])
         .await
@@ -188,7 +189,9 @@ async fn binary_messages_are_posted_as_base64_and_api_keys_have_an_empty_token_i
     assert_eq!(body["binary"], "AJ//");
     assert!(body.get("text").is_none(), "{body}");
     assert_eq!(body["token_id"], "");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The event left the outbox, and the other topic never had one.
+    let stats = until_stats(&m, "the delivery", |s| s.delivered == 1).await;
+    assert_eq!((stats.attempts, stats.outbox_depth), (1, 0));
     assert!(
         requests.try_recv().is_err(),
         "only the hooked topic is delivered"
@@ -199,15 +202,16 @@ async fn binary_messages_are_posted_as_base64_and_api_keys_have_an_empty_token_i
 async fn by_default_a_failing_receiver_gets_exactly_one_attempt() {
     let (url, mut requests) = receiver(&[500, 500, 500]).await;
     let m = TestMomento::start().await;
-    m.server.register_webhook(webhook("votes", &url));
+    m.server.register_webhook(webhook("votes", &url)).unwrap();
     m.topic_client(m.super_user())
         .publish(CACHE, "votes", "yes")
         .await
         .unwrap();
 
     next_request(&mut requests).await.assert_signed_with(SECRET);
-    // Several times the retry policy's initial backoff, in case it retried anyway.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Given up: the event left the outbox after one attempt, so none can follow.
+    let stats = until_stats(&m, "the event to be given up", |s| s.failed == 1).await;
+    assert_eq!((stats.attempts, stats.outbox_depth), (1, 0));
     assert!(requests.try_recv().is_err(), "Momento delivers once");
 }
 
@@ -223,7 +227,7 @@ async fn with_three_attempts_a_receiver_failing_twice_gets_the_event_on_the_thir
         ..LocalMomentoConfig::default()
     })
     .await;
-    m.server.register_webhook(webhook("votes", &url));
+    m.server.register_webhook(webhook("votes", &url)).unwrap();
     m.topic_client(m.super_user())
         .publish(CACHE, "votes", "yes")
         .await
@@ -247,7 +251,8 @@ async fn with_three_attempts_a_receiver_failing_twice_gets_the_event_on_the_thir
         calls.windows(2).all(|w| w[0] <= w[1]),
         "each attempt is a new call: {calls:?}"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = until_stats(&m, "the delivery", |s| s.delivered == 1).await;
+    assert_eq!((stats.attempts, stats.outbox_depth), (3, 0));
     assert!(
         requests.try_recv().is_err(),
         "delivered on the third attempt: no fourth"
@@ -291,7 +296,7 @@ async fn publishing_does_not_wait_for_a_receiver_that_never_answers() {
         ..LocalMomentoConfig::default()
     })
     .await;
-    m.server.register_webhook(webhook("votes", &url));
+    m.server.register_webhook(webhook("votes", &url)).unwrap();
     let client = m.topic_client(m.super_user());
     client.publish(CACHE, "votes", "first").await.unwrap();
     assert_eq!(
@@ -319,7 +324,7 @@ async fn a_delivery_to_a_receiver_that_never_answers_is_given_up_after_the_timeo
         ..LocalMomentoConfig::default()
     })
     .await;
-    m.server.register_webhook(webhook("votes", &url));
+    m.server.register_webhook(webhook("votes", &url)).unwrap();
     m.topic_client(m.super_user())
         .publish(CACHE, "votes", "yes")
         .await
@@ -334,7 +339,8 @@ async fn a_delivery_to_a_receiver_that_never_answers_is_given_up_after_the_timeo
         Some("closed"),
         "the server closes the connection once the timeout passes"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = until_stats(&m, "the event to be given up", |s| s.failed == 1).await;
+    assert_eq!((stats.attempts, stats.outbox_depth), (1, 0));
     assert!(
         events.try_recv().is_err(),
         "one attempt by default: no new connection"
@@ -345,7 +351,7 @@ async fn a_delivery_to_a_receiver_that_never_answers_is_given_up_after_the_timeo
 async fn gated_receiver(
     open: Arc<tokio::sync::Notify>,
 ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    use poem::{handler, listener::TcpListener, post, web::Data, EndpointExt, Route, Server};
+    use poem::{handler, listener::TcpAcceptor, post, web::Data, EndpointExt, Route, Server};
     use std::sync::atomic::{AtomicUsize, Ordering};
     #[handler]
     async fn hook(
@@ -357,22 +363,51 @@ async fn gated_receiver(
         count.fetch_add(1, Ordering::SeqCst);
         StatusCode::NO_CONTENT
     }
+    // Bound here and handed to the server as is: connections queue until it accepts them.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    drop(listener);
     let count = Arc::new(AtomicUsize::new(0));
     let app = Route::new()
         .at("/hook", post(hook))
         .data(open)
         .data(count.clone());
-    tokio::spawn(Server::new(TcpListener::bind(addr)).run(app));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let acceptor = TcpAcceptor::from_tokio(listener).unwrap();
+    tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
     (format!("http://{addr}/hook"), count)
 }
 
-/// Publishes `n` messages while the receiver is held, then lets it answer; returns how many
-/// it got.
-async fn deliveries_of_a_burst_to_a_held_receiver(backpressure: bool, n: usize) -> usize {
+/// Waits until the server's webhook counters satisfy `done`, or fails after 60 s.
+async fn until_stats(
+    m: &TestMomento,
+    what: &str,
+    done: impl Fn(&local_momento::WebhookStats) -> bool,
+) -> local_momento::WebhookStats {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats = m.server.webhook_stats();
+        if done(&stats) {
+            return stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Publishes `n` messages on a topic whose receiver holds every request until it is let go.
+/// Returns the server, whether the publishes all finished while the receiver was held, the
+/// gate and the receiver's count.
+async fn burst_to_a_held_receiver(
+    backpressure: bool,
+    n: usize,
+) -> (
+    TestMomento,
+    tokio::task::JoinHandle<Vec<Result<(), String>>>,
+    Arc<tokio::sync::Notify>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
     let gate = Arc::new(tokio::sync::Notify::new());
     let (url, count) = gated_receiver(gate.clone()).await;
     let m = TestMomento::start_with(LocalMomentoConfig {
@@ -380,43 +415,55 @@ async fn deliveries_of_a_burst_to_a_held_receiver(backpressure: bool, n: usize) 
         ..LocalMomentoConfig::default()
     })
     .await;
-    m.server.register_webhook(webhook("votes", &url));
+    m.server.register_webhook(webhook("votes", &url)).unwrap();
     let client = m.topic_client(m.super_user());
     let publishing = tokio::spawn(async move {
         let publishes = (0..n).map(|i| {
             let client = client.clone();
-            async move { client.publish(CACHE, "votes", format!("m{i}")).await }
+            async move {
+                client
+                    .publish(CACHE, "votes", format!("m{i}"))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
         });
         futures::future::join_all(publishes).await
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    gate.notify_one();
-    let results = within(60, "every publish", publishing).await.unwrap();
-    assert!(results.iter().all(|r| r.is_ok()), "every publish succeeds");
-    // Let the deliveries finish, then count.
-    let mut last = usize::MAX;
-    loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let now = count.load(std::sync::atomic::Ordering::SeqCst);
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
+    (m, publishing, gate, count)
 }
 
 #[tokio::test]
 async fn with_backpressure_a_burst_beyond_the_queue_waits_and_every_event_is_delivered() {
     let n = 1500; // more than the queue (1024) plus the deliveries in flight (64)
-    assert_eq!(deliveries_of_a_burst_to_a_held_receiver(true, n).await, n);
+    let (m, publishing, gate, count) = burst_to_a_held_receiver(true, n).await;
+    // The receiver holds the first 64; the outbox fills to its ready limit, then publishes wait.
+    until_stats(&m, "the outbox to fill", |s| {
+        s.outbox_depth as usize >= local_momento::webhooks::QUEUE_CAPACITY
+    })
+    .await;
+    assert!(
+        !publishing.is_finished(),
+        "publishes wait while the receiver is held"
+    );
+    gate.notify_one();
+    let results = within(60, "every publish", publishing).await.unwrap();
+    assert!(results.iter().all(|r| r.is_ok()), "every publish succeeds");
+    let stats = until_stats(&m, "every delivery", |s| s.delivered as usize == n).await;
+    assert_eq!((stats.outbox_depth, stats.failed), (0, 0));
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), n);
 }
 
 #[tokio::test]
-async fn without_backpressure_a_burst_beyond_the_queue_is_dropped_as_momento_would() {
+async fn without_backpressure_a_burst_is_kept_in_the_outbox_and_every_event_is_delivered() {
     let n = 1500;
-    let delivered = deliveries_of_a_burst_to_a_held_receiver(false, n).await;
-    assert!(
-        delivered < n,
-        "{delivered} of {n} delivered: the queue should have overflowed"
-    );
+    let (m, publishing, gate, count) = burst_to_a_held_receiver(false, n).await;
+    // Nothing waits for the receiver: every publish is answered while it holds the requests.
+    let results = within(60, "every publish", publishing).await.unwrap();
+    assert!(results.iter().all(|r| r.is_ok()), "every publish succeeds");
+    assert_eq!(m.server.webhook_stats().outbox_depth as usize, n);
+    gate.notify_one();
+    let stats = until_stats(&m, "every delivery", |s| s.delivered as usize == n).await;
+    assert_eq!((stats.outbox_depth, stats.failed), (0, 0));
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), n);
 }

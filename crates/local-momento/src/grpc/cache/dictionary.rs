@@ -13,10 +13,10 @@ use tonic::{Request, Response, Status};
 
 use super::{store_error, ttl, Answer, CacheService};
 use crate::auth::CacheAccess;
-use crate::store::{now_ms, CollectionTtl, FieldsToDelete};
+use crate::store::{monotonic_ms, CollectionTtl, FieldsToDelete};
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn get(
+pub(super) async fn get(
     service: &CacheService,
     request: Request<DictionaryGetRequest>,
 ) -> Answer<DictionaryGetResponse> {
@@ -26,9 +26,10 @@ pub(super) fn get(
         [body.dictionary_name.as_slice()],
         CacheAccess::Read,
     )?;
-    let found = cache
-        .dictionary_get(&body.dictionary_name, &body.fields, now_ms())
+    let (found, lsn) = cache
+        .dictionary_get(&body.dictionary_name, &body.fields, monotonic_ms())
         .map_err(|error| store_error("DictionaryGet", error))?;
+    service.durable(lsn).await?;
     use dictionary_get_response::{Dictionary, DictionaryGetResponsePart, Found, Missing};
     let dictionary = match found {
         Some(values) => Dictionary::Found(Found {
@@ -54,15 +55,16 @@ pub(super) fn get(
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn fetch(
+pub(super) async fn fetch(
     service: &CacheService,
     request: Request<DictionaryFetchRequest>,
 ) -> Answer<DictionaryFetchResponse> {
     let name = request.get_ref().dictionary_name.as_slice();
     let cache = service.open(&request, [name], CacheAccess::Read)?;
-    let found = cache
-        .dictionary_fetch(name, now_ms())
+    let (found, lsn) = cache
+        .dictionary_fetch(name, monotonic_ms())
         .map_err(|error| store_error("DictionaryFetch", error))?;
+    service.durable(lsn).await?;
     use dictionary_fetch_response::{Dictionary, Found, Missing};
     let dictionary = match found {
         Some(elements) => Dictionary::Found(Found {
@@ -79,7 +81,7 @@ pub(super) fn fetch(
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn set(
+pub(super) async fn set(
     service: &CacheService,
     request: Request<DictionarySetRequest>,
 ) -> Answer<DictionarySetResponse> {
@@ -99,14 +101,15 @@ pub(super) fn set(
         .into_iter()
         .map(|pair| (pair.field, pair.value))
         .collect();
-    cache
-        .dictionary_set(dictionary_name, elements, ttl, now_ms())
+    let lsn = cache
+        .dictionary_set(dictionary_name, elements, ttl, monotonic_ms())
         .map_err(|error| store_error("DictionarySet", error))?;
+    service.durable(lsn).await?;
     Ok(Response::new(DictionarySetResponse {}))
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn increment(
+pub(super) async fn increment(
     service: &CacheService,
     request: Request<DictionaryIncrementRequest>,
 ) -> Answer<DictionaryIncrementResponse> {
@@ -124,14 +127,15 @@ pub(super) fn increment(
         ttl_ms: ttl("DictionaryIncrement", ttl_milliseconds)?,
         refresh: refresh_ttl,
     };
-    let value = cache
-        .dictionary_increment(dictionary_name, field, amount, ttl, now_ms())
+    let (value, lsn) = cache
+        .dictionary_increment(dictionary_name, field, amount, ttl, monotonic_ms())
         .map_err(|error| store_error("DictionaryIncrement", error))?;
+    service.durable(lsn).await?;
     Ok(Response::new(DictionaryIncrementResponse { value }))
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn delete(
+pub(super) async fn delete(
     service: &CacheService,
     request: Request<DictionaryDeleteRequest>,
 ) -> Answer<DictionaryDeleteResponse> {
@@ -150,22 +154,24 @@ pub(super) fn delete(
             ))
         }
     };
-    cache
-        .dictionary_delete(dictionary_name, fields, now_ms())
+    let lsn = cache
+        .dictionary_delete(dictionary_name, fields, monotonic_ms())
         .map_err(|error| store_error("DictionaryDelete", error))?;
+    service.durable(lsn).await?;
     Ok(Response::new(DictionaryDeleteResponse {}))
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn length(
+pub(super) async fn length(
     service: &CacheService,
     request: Request<DictionaryLengthRequest>,
 ) -> Answer<DictionaryLengthResponse> {
     let name = request.get_ref().dictionary_name.as_slice();
     let cache = service.open(&request, [name], CacheAccess::Read)?;
-    let found = cache
-        .dictionary_length(name, now_ms())
+    let (found, lsn) = cache
+        .dictionary_length(name, monotonic_ms())
         .map_err(|error| store_error("DictionaryLength", error))?;
+    service.durable(lsn).await?;
     use dictionary_length_response::{Dictionary, Found, Missing};
     let dictionary = match found {
         Some(length) => Dictionary::Found(Found {

@@ -27,7 +27,8 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use crate::auth::CacheAccess;
-use crate::grpc::{cache_name, denied, principal};
+use crate::grpc::{cache_name, denied, principal, unavailable};
+use crate::persist::Lsn;
 use crate::store::{Cache, StoreError};
 use crate::Shared;
 
@@ -66,6 +67,11 @@ impl CacheService {
             .cache(&name)
             .map_err(|error| Status::not_found(error.to_string()))
     }
+
+    /// Waits until `lsn` is durable: what the call wrote, or the last change it observed.
+    async fn durable(&self, lsn: Lsn) -> Result<(), Status> {
+        self.0.log.wait(lsn).await.map_err(unavailable)
+    }
 }
 
 /// A key as text for a message: lossy UTF-8, cut at 64 characters (keys may be megabytes).
@@ -89,6 +95,7 @@ fn store_error(rpc: &str, error: StoreError) -> Status {
         StoreError::WrongType { .. } | StoreError::NotAnInteger | StoreError::Overflow { .. } => {
             Status::failed_precondition(message)
         }
+        StoreError::Unavailable(_) => Status::unavailable(message),
     }
 }
 
@@ -143,82 +150,82 @@ type NoStream<T> = tokio_stream::Empty<Result<T, Status>>;
 scs_impl! {
     implemented {
         async fn get(&self, request: Request<GetRequest>) -> Answer<GetResponse> {
-            scalar::get(self, request)
+            scalar::get(self, request).await
         }
         async fn set(&self, request: Request<SetRequest>) -> Answer<SetResponse> {
-            scalar::set(self, request)
+            scalar::set(self, request).await
         }
         async fn set_if(&self, request: Request<SetIfRequest>) -> Answer<SetIfResponse> {
-            scalar::set_if(self, request)
+            scalar::set_if(self, request).await
         }
         async fn set_if_not_exists(
             &self,
             request: Request<SetIfNotExistsRequest>,
         ) -> Answer<SetIfNotExistsResponse> {
-            scalar::set_if_not_exists(self, request)
+            scalar::set_if_not_exists(self, request).await
         }
         async fn delete(&self, request: Request<DeleteRequest>) -> Answer<DeleteResponse> {
-            scalar::delete(self, request)
+            scalar::delete(self, request).await
         }
         async fn keys_exist(
             &self,
             request: Request<KeysExistRequest>,
         ) -> Answer<KeysExistResponse> {
-            scalar::keys_exist(self, request)
+            scalar::keys_exist(self, request).await
         }
         async fn increment(
             &self,
             request: Request<IncrementRequest>,
         ) -> Answer<IncrementResponse> {
-            scalar::increment(self, request)
+            scalar::increment(self, request).await
         }
         async fn update_ttl(
             &self,
             request: Request<UpdateTtlRequest>,
         ) -> Answer<UpdateTtlResponse> {
-            scalar::update_ttl(self, request)
+            scalar::update_ttl(self, request).await
         }
         async fn item_get_ttl(
             &self,
             request: Request<ItemGetTtlRequest>,
         ) -> Answer<ItemGetTtlResponse> {
-            scalar::item_get_ttl(self, request)
+            scalar::item_get_ttl(self, request).await
         }
         async fn dictionary_get(
             &self,
             request: Request<DictionaryGetRequest>,
         ) -> Answer<DictionaryGetResponse> {
-            dictionary::get(self, request)
+            dictionary::get(self, request).await
         }
         async fn dictionary_fetch(
             &self,
             request: Request<DictionaryFetchRequest>,
         ) -> Answer<DictionaryFetchResponse> {
-            dictionary::fetch(self, request)
+            dictionary::fetch(self, request).await
         }
         async fn dictionary_set(
             &self,
             request: Request<DictionarySetRequest>,
         ) -> Answer<DictionarySetResponse> {
-            dictionary::set(self, request)
+            dictionary::set(self, request).await
         }
         async fn dictionary_increment(
             &self,
             request: Request<DictionaryIncrementRequest>,
         ) -> Answer<DictionaryIncrementResponse> {
-            dictionary::increment(self, request)
+            dictionary::increment(self, request).await
         }
         async fn dictionary_delete(
             &self,
             request: Request<DictionaryDeleteRequest>,
         ) -> Answer<DictionaryDeleteResponse> {
-            dictionary::delete(self, request)
+            dictionary::delete(self, request).await
         }
         async fn dictionary_length(
             &self,
             request: Request<DictionaryLengthRequest>,
         ) -> Answer<DictionaryLengthResponse> {
-            dictionary::length(self, request)
+            dictionary::length(self, request).await
         }
 
         type GetBatchStream = NoStream<GetResponse>;

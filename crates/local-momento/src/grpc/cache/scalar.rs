@@ -14,18 +14,22 @@ use tonic::{Request, Response, Status};
 
 use super::{store_error, ttl, Answer, CacheService};
 use crate::auth::CacheAccess;
-use crate::store::{now_ms, Condition, TtlUpdate, TtlUpdated};
+use crate::store::{monotonic_ms, Condition, TtlUpdate, TtlUpdated};
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn get(service: &CacheService, request: Request<GetRequest>) -> Answer<GetResponse> {
+pub(super) async fn get(
+    service: &CacheService,
+    request: Request<GetRequest>,
+) -> Answer<GetResponse> {
     let cache = service.open(
         &request,
         [request.get_ref().cache_key.as_slice()],
         CacheAccess::Read,
     )?;
-    let found = cache
-        .get(&request.get_ref().cache_key, now_ms())
+    let (found, lsn) = cache
+        .get(&request.get_ref().cache_key, monotonic_ms())
         .map_err(|error| store_error("Get", error))?;
+    service.durable(lsn).await?;
     Ok(Response::new(match found {
         Some(body) => GetResponse {
             result: ECacheResult::Hit.into(),
@@ -40,7 +44,10 @@ pub(super) fn get(service: &CacheService, request: Request<GetRequest>) -> Answe
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn set(service: &CacheService, request: Request<SetRequest>) -> Answer<SetResponse> {
+pub(super) async fn set(
+    service: &CacheService,
+    request: Request<SetRequest>,
+) -> Answer<SetResponse> {
     let cache = service.open(
         &request,
         [request.get_ref().cache_key.as_slice()],
@@ -52,9 +59,10 @@ pub(super) fn set(service: &CacheService, request: Request<SetRequest>) -> Answe
         ttl_milliseconds,
     } = request.into_inner();
     let ttl_ms = ttl("Set", ttl_milliseconds)?;
-    cache
-        .set(cache_key, cache_body, ttl_ms, now_ms())
+    let lsn = cache
+        .set(cache_key, cache_body, ttl_ms, monotonic_ms())
         .map_err(|error| store_error("Set", error))?;
+    service.durable(lsn).await?;
     Ok(Response::new(SetResponse {
         result: ECacheResult::Ok.into(),
         message: String::new(),
@@ -62,7 +70,7 @@ pub(super) fn set(service: &CacheService, request: Request<SetRequest>) -> Answe
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn set_if(
+pub(super) async fn set_if(
     service: &CacheService,
     request: Request<SetIfRequest>,
 ) -> Answer<SetIfResponse> {
@@ -84,9 +92,10 @@ pub(super) fn set_if(
         Some(Wanted::AbsentOrEqual(c)) => Condition::AbsentOrEqual(&c.value_to_check),
         None => return Err(Status::invalid_argument("SetIf: a condition must be given")),
     };
-    let stored = cache
-        .set_if(cache_key, cache_body, ttl_ms, condition, now_ms())
+    let (stored, lsn) = cache
+        .set_if(cache_key, cache_body, ttl_ms, condition, monotonic_ms())
         .map_err(|error| store_error("SetIf", error))?;
+    service.durable(lsn).await?;
     let result = if stored {
         set_if_response::Result::Stored(set_if_response::Stored {})
     } else {
@@ -99,7 +108,7 @@ pub(super) fn set_if(
 
 /// The older form of SetIf Absent, which the Python SDK still uses.
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn set_if_not_exists(
+pub(super) async fn set_if_not_exists(
     service: &CacheService,
     request: Request<SetIfNotExistsRequest>,
 ) -> Answer<SetIfNotExistsResponse> {
@@ -111,9 +120,16 @@ pub(super) fn set_if_not_exists(
         ttl_milliseconds,
     } = request.into_inner();
     let ttl_ms = ttl("SetIfNotExists", ttl_milliseconds)?;
-    let stored = cache
-        .set_if(cache_key, cache_body, ttl_ms, Condition::Absent, now_ms())
+    let (stored, lsn) = cache
+        .set_if(
+            cache_key,
+            cache_body,
+            ttl_ms,
+            Condition::Absent,
+            monotonic_ms(),
+        )
         .map_err(|error| store_error("SetIfNotExists", error))?;
+    service.durable(lsn).await?;
     let result = if stored {
         set_if_not_exists_response::Result::Stored(set_if_not_exists_response::Stored {})
     } else {
@@ -125,7 +141,7 @@ pub(super) fn set_if_not_exists(
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn delete(
+pub(super) async fn delete(
     service: &CacheService,
     request: Request<DeleteRequest>,
 ) -> Answer<DeleteResponse> {
@@ -134,25 +150,28 @@ pub(super) fn delete(
         [request.get_ref().cache_key.as_slice()],
         CacheAccess::Write,
     )?;
-    cache.delete(&request.get_ref().cache_key);
+    let lsn = cache
+        .delete(request.into_inner().cache_key, monotonic_ms())
+        .map_err(|error| store_error("Delete", error))?;
+    service.durable(lsn).await?;
     Ok(Response::new(DeleteResponse {}))
 }
 
 /// Every key must be readable: a token scoped to one key cannot probe others.
 #[tracing::instrument(skip_all, fields(cache, keys = request.get_ref().cache_keys.len()))]
-pub(super) fn keys_exist(
+pub(super) async fn keys_exist(
     service: &CacheService,
     request: Request<KeysExistRequest>,
 ) -> Answer<KeysExistResponse> {
     let keys = &request.get_ref().cache_keys;
     let cache = service.open(&request, keys.iter().map(Vec::as_slice), CacheAccess::Read)?;
-    Ok(Response::new(KeysExistResponse {
-        exists: cache.keys_exist(keys, now_ms()),
-    }))
+    let (exists, lsn) = cache.keys_exist(keys, monotonic_ms());
+    service.durable(lsn).await?;
+    Ok(Response::new(KeysExistResponse { exists }))
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn increment(
+pub(super) async fn increment(
     service: &CacheService,
     request: Request<IncrementRequest>,
 ) -> Answer<IncrementResponse> {
@@ -164,14 +183,15 @@ pub(super) fn increment(
         ttl_milliseconds,
     } = request.into_inner();
     let ttl_ms = ttl("Increment", ttl_milliseconds)?;
-    let value = cache
-        .increment(cache_key, amount, ttl_ms, now_ms())
+    let (value, lsn) = cache
+        .increment(cache_key, amount, ttl_ms, monotonic_ms())
         .map_err(|error| store_error("Increment", error))?;
+    service.durable(lsn).await?;
     Ok(Response::new(IncrementResponse { value }))
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn update_ttl(
+pub(super) async fn update_ttl(
     service: &CacheService,
     request: Request<UpdateTtlRequest>,
 ) -> Answer<UpdateTtlResponse> {
@@ -194,7 +214,11 @@ pub(super) fn update_ttl(
             ))
         }
     };
-    let result = match cache.update_ttl(cache_key, update, now_ms()) {
+    let (updated, lsn) = cache
+        .update_ttl(cache_key, update, monotonic_ms())
+        .map_err(|error| store_error("UpdateTtl", error))?;
+    service.durable(lsn).await?;
+    let result = match updated {
         TtlUpdated::Set => update_ttl_response::Result::Set(update_ttl_response::Set {}),
         TtlUpdated::NotSet => update_ttl_response::Result::NotSet(update_ttl_response::NotSet {}),
         TtlUpdated::Missing => {
@@ -207,7 +231,7 @@ pub(super) fn update_ttl(
 }
 
 #[tracing::instrument(skip_all, fields(cache))]
-pub(super) fn item_get_ttl(
+pub(super) async fn item_get_ttl(
     service: &CacheService,
     request: Request<ItemGetTtlRequest>,
 ) -> Answer<ItemGetTtlResponse> {
@@ -216,7 +240,9 @@ pub(super) fn item_get_ttl(
         [request.get_ref().cache_key.as_slice()],
         CacheAccess::Read,
     )?;
-    let result = match cache.remaining_ttl(&request.get_ref().cache_key, now_ms()) {
+    let (remaining, lsn) = cache.remaining_ttl(&request.get_ref().cache_key, monotonic_ms());
+    service.durable(lsn).await?;
+    let result = match remaining {
         Some(remaining_ttl_millis) => {
             item_get_ttl_response::Result::Found(item_get_ttl_response::Found {
                 remaining_ttl_millis,
