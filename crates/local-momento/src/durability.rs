@@ -15,7 +15,7 @@ use crate::persist::dir::DataDir;
 use crate::persist::journal::Journal;
 use crate::persist::record::{MessageRecord, Record};
 use crate::persist::recover::{recover, Recovery};
-use crate::persist::snapshot::{compact, SnapshotWriter};
+use crate::persist::snapshot::{compact, RecordSink};
 use crate::persist::{Compaction, FsyncPolicy};
 use crate::store::Value;
 use crate::Shared;
@@ -136,6 +136,14 @@ impl Durable {
     }
 }
 
+impl Durable {
+    /// Closes the journal without a snapshot (see `LocalMomento::stop_without_snapshot`).
+    pub(crate) async fn abandon(self) {
+        let inner = self.0.clone();
+        let _ = tokio::task::spawn_blocking(move || inner.journal.close()).await;
+    }
+}
+
 /// Applies one record to the state.
 fn apply(shared: &Shared, record: &Record<'_>) {
     // A `Publish` is for both the outbox and the topic; the outbox says it did not consume it.
@@ -145,7 +153,7 @@ fn apply(shared: &Shared, record: &Record<'_>) {
 }
 
 /// Writes the whole state as snapshot records.
-fn write_state(shared: &Shared, writer: &mut SnapshotWriter) -> anyhow::Result<()> {
+pub(crate) fn write_state(shared: &Shared, writer: &mut impl RecordSink) -> anyhow::Result<()> {
     let now = monotonic_ms();
     for cache in shared.store.caches() {
         writer.write(&Record::CreateCache {

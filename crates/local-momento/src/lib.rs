@@ -235,6 +235,21 @@ impl LocalMomento {
         self.shutdown_within(Duration::from_secs(10)).await
     }
 
+    /// Stops as a crash would leave the data dir, for tests of recovery: no final snapshot, so
+    /// the next start replays the journal. (Every acknowledged change is in the journal
+    /// already; nothing else is written.)
+    pub async fn stop_without_snapshot(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            futures::future::join_all(self.tasks),
+        )
+        .await;
+        if let Some(durable) = self.durable {
+            durable.abandon().await;
+        }
+    }
+
     /// [`LocalMomento::shutdown`] with a bound on how long background tasks may take.
     pub async fn shutdown_within(self, deadline: Duration) {
         self.shutdown.cancel();

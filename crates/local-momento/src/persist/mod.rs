@@ -23,6 +23,8 @@ pub(crate) mod journal;
 pub(crate) mod record;
 pub(crate) mod recover;
 pub(crate) mod snapshot;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::str::FromStr;

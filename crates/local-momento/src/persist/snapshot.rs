@@ -26,6 +26,12 @@ use super::dir::{private_file, segment_path, snapshot_path, sync_dir, DataDir};
 use super::journal::Journal;
 use super::record::{encode_frame, header, Record, MAGIC_SNAPSHOT};
 
+/// Where the records of a snapshot go.
+pub(crate) trait RecordSink {
+    /// Adds a record.
+    fn write(&mut self, record: &Record<'_>) -> anyhow::Result<()>;
+}
+
 /// Writes records into a snapshot file, buffered.
 pub(crate) struct SnapshotWriter {
     file: File,
@@ -55,16 +61,6 @@ impl SnapshotWriter {
         })
     }
 
-    /// Adds a record.
-    pub(crate) fn write(&mut self, record: &Record<'_>) -> anyhow::Result<()> {
-        encode_frame(record, &mut self.buf);
-        self.records += 1;
-        if self.buf.len() >= FLUSH_AT {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
     fn flush(&mut self) -> anyhow::Result<()> {
         self.file
             .write_all(&self.buf)
@@ -82,6 +78,17 @@ impl SnapshotWriter {
             .sync_all()
             .with_context(|| format!("syncing the snapshot {}", self.path.display()))?;
         Ok(self.bytes)
+    }
+}
+
+impl RecordSink for SnapshotWriter {
+    fn write(&mut self, record: &Record<'_>) -> anyhow::Result<()> {
+        encode_frame(record, &mut self.buf);
+        self.records += 1;
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
     }
 }
 

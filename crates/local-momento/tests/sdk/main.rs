@@ -3,6 +3,7 @@
 
 mod cache;
 mod control;
+mod durability;
 mod faults;
 // Shared by every module; not each module uses every helper.
 #[allow(dead_code)]
