@@ -30,6 +30,9 @@ pub mod http;
 mod message;
 pub mod persist;
 mod store;
+#[cfg(feature = "storage-bench")]
+#[doc(hidden)]
+pub mod storage_bench;
 mod topics;
 pub mod webhooks;
 
