@@ -8,6 +8,9 @@
 //!
 //! // The next 2 `Set` calls fail with UNAVAILABLE; the third is served.
 //! m.faults().fail("Set", 2, FaultCode::Unavailable);
+//! // The next `DictionarySet` is applied, then answered UNAVAILABLE: the caller sees a
+//! // failure for a write that landed (as when an answer is lost on the way back).
+//! m.faults().inject("DictionarySet", Fault::fail(FaultCode::Unavailable).after_applying());
 //! // The next `Publish` waits half a second, then fails with INTERNAL.
 //! m.faults().inject(
 //!     "Publish",
@@ -23,7 +26,9 @@
 //!   the full-path faults are consumed first.
 //! - **Where.** Faults are applied by a tower layer in front of every gRPC service, before
 //!   authentication and before the handler: an injected failure never touches the cache or the
-//!   topics, so the caller knows nothing was applied. A delayed call is then served normally
+//!   topics, so the caller knows nothing was applied. The exception is
+//!   [`Fault::after_applying`]: the call is served in full (its change made and durable), then
+//!   its answer is replaced by the failure, so the caller cannot tell it landed. A delayed call is then served normally
 //!   (or fails, for [`Fault::after`]). Streaming calls (`Subscribe`) fail when they open.
 //!   The HTTP topics API is not gRPC and is never affected.
 //! - **Counting.** A call consumes its fault when it arrives, under a lock held only for that
@@ -87,6 +92,8 @@ pub struct Fault {
     message: Option<String>,
     delay: Duration,
     times: Times,
+    /// Serve the call first, then fail it.
+    applied: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +110,7 @@ impl Fault {
             message: None,
             delay: Duration::ZERO,
             times: Times::Next(1),
+            applied: false,
         }
     }
 
@@ -113,12 +121,20 @@ impl Fault {
             message: None,
             delay,
             times: Times::Next(1),
+            applied: false,
         }
     }
 
     /// Waits `delay` before acting: with [`Fault::fail`], the call fails after the wait.
     pub fn after(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// With [`Fault::fail`]: serve the call first (its change is made), then answer with the
+    /// failure instead of the call's answer: a write that lands but reports failure.
+    pub fn after_applying(mut self) -> Self {
+        self.applied = true;
         self
     }
 
@@ -158,6 +174,8 @@ pub(crate) struct Injected {
     /// Then fail with this code and message (`None`: serve the call).
     pub(crate) code: Option<FaultCode>,
     pub(crate) message: Option<String>,
+    /// Serve the call before failing it.
+    pub(crate) applied: bool,
 }
 
 /// The faults registered on a [`crate::LocalMomento`], from [`crate::LocalMomento::faults`].
@@ -210,6 +228,12 @@ impl Faults {
     /// Every call of `rpc` fails with `code`, until [`Faults::clear`].
     pub fn fail_always(&self, rpc: &str, code: FaultCode) {
         self.inject(rpc, Fault::fail(code).always());
+    }
+
+    /// The next `calls` calls of `rpc` are served, then answered with `code`: their changes land
+    /// but their callers see a failure.
+    pub fn fail_after_applying(&self, rpc: &str, calls: usize, code: FaultCode) {
+        self.inject(rpc, Fault::fail(code).after_applying().times(calls));
     }
 
     /// The next `calls` calls of `rpc` wait `delay`, then are served normally.
@@ -282,6 +306,7 @@ fn consume(queues: &mut HashMap<String, VecDeque<Fault>>, key: &str) -> Option<I
         delay: fault.delay,
         code: fault.code,
         message: fault.message.clone(),
+        applied: fault.applied,
     };
     if let Times::Next(calls) = &mut fault.times {
         *calls -= 1;

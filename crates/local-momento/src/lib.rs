@@ -29,10 +29,10 @@ mod grpc;
 pub mod http;
 mod message;
 pub mod persist;
-mod store;
 #[cfg(feature = "storage-bench")]
 #[doc(hidden)]
 pub mod storage_bench;
+mod store;
 mod topics;
 pub mod webhooks;
 

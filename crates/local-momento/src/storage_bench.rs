@@ -99,7 +99,10 @@ impl Batches for RedbStore {
 /// a counter of commits.
 fn group_committer(
     mut store: impl Batches,
-) -> (mpsc::UnboundedSender<Request>, Arc<std::sync::atomic::AtomicU64>) {
+) -> (
+    mpsc::UnboundedSender<Request>,
+    Arc<std::sync::atomic::AtomicU64>,
+) {
     let (send, mut receive) = mpsc::unbounded_channel::<Request>();
     let commits = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counted = commits.clone();
@@ -133,10 +136,7 @@ fn key_value(writer: usize, n: usize) -> (Vec<u8>, Vec<u8>) {
 const WRITERS: usize = 64;
 
 /// Durable writes per second through a group committer.
-async fn run_committer(
-    send: mpsc::UnboundedSender<Request>,
-    per_writer: usize,
-) -> (f64, Duration) {
+async fn run_committer(send: mpsc::UnboundedSender<Request>, per_writer: usize) -> (f64, Duration) {
     let started = Instant::now();
     let tasks: Vec<_> = (0..WRITERS)
         .map(|w| {
@@ -155,7 +155,10 @@ async fn run_committer(
         task.await.expect("writer");
     }
     let elapsed = started.elapsed();
-    ((WRITERS * per_writer) as f64 / elapsed.as_secs_f64(), elapsed)
+    (
+        (WRITERS * per_writer) as f64 / elapsed.as_secs_f64(),
+        elapsed,
+    )
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
@@ -266,16 +269,11 @@ async fn fjall_figures(root: &Path, per_writer: usize, records: usize) -> Figure
     let dir = root.join("fjall-load");
     {
         let mut store = open(&dir);
-        let batch: Vec<_> = (0..records)
-            .map(|n| key_value(n % WRITERS, n))
-            .collect();
+        let batch: Vec<_> = (0..records).map(|n| key_value(n % WRITERS, n)).collect();
         for chunk in batch.chunks(10_000) {
             store.write(chunk, false);
         }
-        store
-            .keyspace
-            .persist(fjall::PersistMode::SyncAll)
-            .unwrap();
+        store.keyspace.persist(fjall::PersistMode::SyncAll).unwrap();
     }
     let bytes_on_disk = dir_bytes(&dir);
     let started = Instant::now();
@@ -299,16 +297,13 @@ async fn redb_figures(root: &Path, per_writer: usize, records: usize) -> Figures
     use redb::{ReadableDatabase, ReadableTable};
     std::fs::create_dir_all(root).unwrap();
     let writes = root.join("redb-writes.redb");
-    let (send, commits) =
-        group_committer(RedbStore(redb::Database::create(&writes).unwrap()));
+    let (send, commits) = group_committer(RedbStore(redb::Database::create(&writes).unwrap()));
     let (rate, _) = run_committer(send, per_writer).await;
 
     let path = root.join("redb-load.redb");
     {
         let mut store = RedbStore(redb::Database::create(&path).unwrap());
-        let batch: Vec<_> = (0..records)
-            .map(|n| key_value(n % WRITERS, n))
-            .collect();
+        let batch: Vec<_> = (0..records).map(|n| key_value(n % WRITERS, n)).collect();
         for chunk in batch.chunks(10_000) {
             store.write(chunk, false);
         }

@@ -70,20 +70,21 @@ where
             return Either::Left(self.inner.call(request));
         };
         tracing::debug!(path, ?injected, "injecting a fault");
-        // After the delay: fail with a status, or serve with the service polled ready (leaving
-        // a fresh clone in its place).
-        let then = match injected.code {
-            Some(code) => Err(Status::new(
+        // After the delay: fail with a status, serve with the service polled ready (leaving a
+        // fresh clone in its place), or both: serve, then fail.
+        let failure = injected.code.map(|code| {
+            Status::new(
                 grpc_code(code),
                 injected
                     .message
                     .unwrap_or_else(|| format!("injected fault on {path}")),
-            )),
-            None => {
-                let fresh = self.inner.clone();
-                Ok(std::mem::replace(&mut self.inner, fresh))
-            }
-        };
+            )
+        });
+        let serve = failure.is_none() || injected.applied;
+        let inner = serve.then(|| {
+            let fresh = self.inner.clone();
+            std::mem::replace(&mut self.inner, fresh)
+        });
         let delay = injected.delay;
         let shutdown = self.shutdown.clone();
         Either::Right(Box::pin(async move {
@@ -96,9 +97,14 @@ where
                     }
                 }
             }
-            match then {
-                Ok(mut inner) => inner.call(request).await,
-                Err(status) => Ok(status.into_http()),
+            let served = match inner {
+                Some(mut inner) => Some(inner.call(request).await?),
+                None => None,
+            };
+            match (failure, served) {
+                (Some(status), _) => Ok(status.into_http()),
+                (None, Some(response)) => Ok(response),
+                (None, None) => unreachable!("a fault either fails or serves"),
             }
         }))
     }

@@ -226,3 +226,42 @@ async fn a_fault_targeted_by_full_path_hits_only_that_service_method() {
         Remaining::Calls(1)
     );
 }
+
+#[tokio::test]
+async fn a_write_that_lands_but_reports_failure_is_applied_and_answered_with_the_error() {
+    let m = TestMomento::start().await;
+    let cache = m.cache_client(m.super_user());
+    m.server
+        .faults()
+        .fail_after_applying("DictionarySet", 1, FaultCode::Unavailable);
+
+    let err = cache
+        .dictionary_set_fields(CACHE, "ledger", vec![("voter-1", "o2")])
+        .await
+        .expect_err("the answer is replaced by the failure");
+    assert_eq!(
+        err.error_code,
+        MomentoErrorCode::ServerUnavailable,
+        "{err:?}"
+    );
+    // ...but the write landed.
+    match cache
+        .dictionary_get_field(CACHE, "ledger", "voter-1")
+        .await
+        .unwrap()
+    {
+        momento::cache::DictionaryGetFieldResponse::Hit { value } => {
+            assert_eq!(String::try_from(value).unwrap(), "o2")
+        }
+        other => panic!("the write should have landed: {other:?}"),
+    }
+    assert_eq!(
+        m.server.faults().remaining("DictionarySet"),
+        Remaining::Calls(0)
+    );
+    // The next call is served and answered normally.
+    cache
+        .dictionary_set_fields(CACHE, "ledger", vec![("voter-2", "o1")])
+        .await
+        .expect("the next write");
+}
