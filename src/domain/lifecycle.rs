@@ -199,19 +199,6 @@ pub enum Refusal {
     },
 }
 
-impl Refusal {
-    /// A stable `snake_case` code for API errors and metrics.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Refusal::NotAllowed => "not_allowed",
-            Refusal::NothingDue => "nothing_due",
-            Refusal::ClosesAtPassed { .. } => "closes_at_passed",
-            Refusal::OpensAtNotInFuture { .. } => "opens_at_not_in_future",
-            Refusal::OpensAtNotBeforeClosesAt { .. } => "opens_at_not_before_closes_at",
-        }
-    }
-}
-
 /// An event the poll's state refuses, e.g. "cannot close a poll that is draft".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("{}", self.describe())]

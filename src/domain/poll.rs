@@ -1,4 +1,4 @@
-//! The poll record and its public view.
+//! The poll record.
 //!
 //! A [`Poll`] is only made by [`NewPoll::validate`](super::NewPoll::validate), changed only by
 //! [`Poll::apply`] (the lifecycle), and loaded from storage only through the same field rules
@@ -168,18 +168,9 @@ impl Poll {
         self.created_at
     }
 
-    /// Whether voters (not admins) may see results now: `live` polls once they are open,
-    /// `on_close` polls once they are closed. Draft, scheduled and cancelled polls have no
-    /// results to show.
-    pub fn results_public(&self) -> bool {
-        matches!(
-            (self.results_visibility, self.state),
-            (_, PollState::Closed | PollState::Archived)
-                | (ResultsVisibility::Live, PollState::Open)
-        )
-    }
-
-    /// [`Poll::results_public`] with any deadline passed by `at` applied.
+    /// Whether voters (not admins) may see results at `at` (any deadline passed by then
+    /// applied): `live` polls once they are open, `on_close` polls once they are closed.
+    /// Draft, scheduled and cancelled polls have no results to show.
     pub fn results_public_at(&self, at: DateTime<Utc>) -> bool {
         matches!(
             (self.results_visibility, self.state_at(at)),
@@ -187,59 +178,6 @@ impl Poll {
                 | (ResultsVisibility::Live, PollState::Open)
         )
     }
-
-    /// The view anyone may read.
-    pub fn public_view(&self) -> PublicPoll {
-        PublicPoll {
-            id: self.id.clone(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            kind: self.kind,
-            options: self.options.clone(),
-            max_choices: self.max_choices,
-            results_visibility: self.results_visibility,
-            allow_revote: self.allow_revote,
-            access: self.access,
-            opens_at: self.opens_at,
-            closes_at: self.closes_at,
-            state: self.state,
-        }
-    }
-}
-
-/// What anyone may read of a poll: everything a voter needs to vote and to know when, without
-/// the admin-only fields `max_voters` (capacity planning is the organiser's business),
-/// `version` (a storage detail for compare-and-set) and `created_at` (bookkeeping).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicPoll {
-    /// The poll's id.
-    pub id: PollId,
-    /// The title.
-    pub title: String,
-    /// The description, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// How voters answer.
-    pub kind: PollKind,
-    /// The options, with the ids ballots name.
-    pub options: Vec<PollOption>,
-    /// Most options a `multi` ballot may name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_choices: Option<u32>,
-    /// Who sees results while the poll is open.
-    pub results_visibility: ResultsVisibility,
-    /// Whether a voter may replace their ballot.
-    pub allow_revote: bool,
-    /// Who may take a voting token.
-    pub access: Access,
-    /// When the poll opens or opened.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub opens_at: Option<DateTime<Utc>>,
-    /// When the poll closes or closed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub closes_at: Option<DateTime<Utc>>,
-    /// The lifecycle state.
-    pub state: PollState,
 }
 
 /// The stored form, checked on the way in by [`TryFrom`].

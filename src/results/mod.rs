@@ -8,10 +8,10 @@
 //! - `seq` comes from `Increment` on `results_seq:{poll_id}` and is taken **before** the
 //!   ledger is read, so across replicas a higher `seq` never carries an older reading start.
 //! - Counting is from scratch (the ledger is the truth): the cost of a publish grows with the
-//!   poll's ballots, not with the votes since the last one. So a poll's next publish also waits
-//!   at least [`COST_FACTOR`] times as long as its last one took: a poll with a large ledger
-//!   under heavy voting spends at most a quarter of the time recounting, leaving the rest to
-//!   ingest, and small polls still publish every interval.
+//!   poll's ballots, not with the votes since the last one. So a poll's next publish starts no
+//!   sooner than [`COST_FACTOR`] times its last one's duration after that one started: a poll
+//!   with a large ledger under heavy voting spends at most a quarter of the time recounting,
+//!   leaving the rest to ingest, and small polls still publish every interval.
 
 pub mod csv;
 pub mod sse;
@@ -31,7 +31,8 @@ use crate::momento::polls::PollStore;
 use crate::momento::tokens::results_topic;
 use crate::momento::Momento;
 
-/// A poll's next publish waits at least this many times its last publish's duration.
+/// A poll's next publish starts no sooner than this many times its last publish's duration
+/// after that one started.
 pub const COST_FACTOR: u32 = 4;
 
 /// Counts and publishes results.
