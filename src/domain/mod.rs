@@ -29,11 +29,10 @@ pub use ballot::{Ballot, Rejection, StoredBallotError, VoteMessage, MAX_VOTE_MES
 pub use ids::{IdError, IdKind, OptionId, PollId, TokenId, VoterId};
 pub use irv::{instant_runoff, Round, Runoff};
 pub use lifecycle::{
-    accepts_votes, next_clock_deadline, transition, Event, EventKind, PollState, PollTimes,
-    Refusal, TransitionError,
+    accepts_votes, transition, Event, EventKind, PollState, PollTimes, Refusal, TransitionError,
 };
 pub use new_poll::NewPoll;
-pub use poll::{Access, Poll, PollKind, PollOption, ResultsVisibility};
+pub use poll::{next_clock_deadline, Access, Poll, PollKind, PollOption, ResultsVisibility};
 pub use results::Results;
 pub use tally::Tally;
 pub use validation::{Rule, ValidationError, ValidationErrors};

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{OptionId, PollId};
-use super::lifecycle::PollState;
+use super::lifecycle::{transition, Event, PollState, PollTimes, TransitionError};
 use super::validation::{
     Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
@@ -177,6 +177,48 @@ impl Poll {
             (_, PollState::Closed | PollState::Archived)
                 | (ResultsVisibility::Live, PollState::Open)
         )
+    }
+}
+
+/// When the scheduler should next send [`Event::Clock`]: `opens_at` of a scheduled poll,
+/// `closes_at` of an open one, otherwise never.
+pub fn next_clock_deadline(poll: &Poll) -> Option<DateTime<Utc>> {
+    match poll.state() {
+        PollState::Scheduled => poll.opens_at(),
+        PollState::Open => poll.closes_at(),
+        _ => None,
+    }
+}
+
+/// The lifecycle ([`transition`]) applied to a whole poll.
+impl Poll {
+    /// The poll's lifecycle times.
+    pub fn times(&self) -> PollTimes {
+        PollTimes {
+            opens_at: self.opens_at,
+            closes_at: self.closes_at,
+        }
+    }
+
+    /// The poll after `event` at `now`, with `version` one higher; `self` is untouched, so the
+    /// caller can compare-and-set the stored record from the old bytes to the new ones.
+    pub fn apply(&self, event: &Event, now: DateTime<Utc>) -> Result<Poll, TransitionError> {
+        let (state, times) = transition(self.state, self.times(), event, now)?;
+        Ok(Poll {
+            state,
+            opens_at: times.opens_at,
+            closes_at: times.closes_at,
+            version: self.version + 1,
+            ..self.clone()
+        })
+    }
+
+    /// The state the poll is in at `at` once due deadlines are applied: what a clock event
+    /// at `at` would make it, or its stored state when nothing is due. Ballots are judged
+    /// against this, so a vote published after `closes_at` is refused even if the scheduler
+    /// has not closed the stored poll yet.
+    pub fn state_at(&self, at: DateTime<Utc>) -> PollState {
+        transition(self.state, self.times(), &Event::Clock, at).map_or(self.state, |(s, _)| s)
     }
 }
 

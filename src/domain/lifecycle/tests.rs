@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::poll::{next_clock_deadline, Poll};
 use crate::domain::test_support::{at, new_poll, poll};
 use crate::domain::{PollId, PollKind};
 
