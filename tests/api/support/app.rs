@@ -1,4 +1,4 @@
-//! `spawn_app()` and typed request helpers.
+//! `spawn_app()`, the [`TestApp`] and its typed request helpers, and the tests' assertions.
 
 use std::net::SocketAddr;
 use std::time::Duration;
