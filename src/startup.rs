@@ -20,8 +20,9 @@ use crate::ingest::pipeline::Pipeline;
 use crate::ingest::webhook::Verifier;
 use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
+use crate::momento::keys::VOTES_TOPIC;
 use crate::momento::polls::PollStore;
-use crate::momento::tokens::VOTES_TOPIC;
+use crate::momento::results::ResultsStore;
 use crate::momento::{Location, Momento};
 use crate::results::Publisher;
 use crate::scheduler::Scheduler;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub polls: PollStore,
     /// Ballot keys and the ballot ledger.
     pub ballots: BallotStore,
+    /// Results seq, snapshots and topics.
+    pub results: ResultsStore,
     /// Deadlines of the lifecycle clock.
     pub scheduler: Arc<Scheduler>,
     /// The vote pipeline both ingest paths feed.
@@ -143,13 +146,13 @@ impl Application {
         });
         let polls = PollStore::new(momento.clone(), record_ttl);
         let ballots = BallotStore::new(momento.clone(), record_ttl);
+        let results = ResultsStore::new(momento.clone(), record_ttl);
         let metrics = Arc::new(Metrics::new());
         let publisher = Arc::new(Publisher::new(
-            momento.clone(),
+            results.clone(),
             polls.clone(),
             ballots.clone(),
             metrics.clone(),
-            record_ttl,
         ));
         let dirty = {
             let publisher = publisher.clone();
@@ -197,6 +200,7 @@ impl Application {
             momento,
             polls,
             ballots,
+            results,
             scheduler: Arc::new(Scheduler::default()),
             pipeline,
             publisher,

@@ -8,6 +8,8 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
+use crate::momento::StoreError;
+
 /// An error as every endpoint reports it.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
@@ -108,6 +110,12 @@ impl ApiError {
     pub fn internal(cause: &anyhow::Error) -> Self {
         tracing::error!(error = format!("{cause:#}"), "internal error");
         Self::Internal(ErrorBody::new("internal", "an internal error occurred"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::unavailable(&error.into())
     }
 }
 

@@ -64,7 +64,7 @@ impl HealthApi {
         }
         match tokio::time::timeout(Duration::from_secs(2), state.momento.ping()).await {
             Ok(Ok(())) => Ok(Ready::Ok(PlainText("ready"))),
-            Ok(Err(error)) => Err(ApiError::unavailable(&error)),
+            Ok(Err(error)) => Err(error.into()),
             Err(_) => Err(ApiError::unavailable(&anyhow::anyhow!(
                 "Momento did not answer within 2 s"
             ))),

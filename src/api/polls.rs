@@ -75,11 +75,7 @@ impl PollsApi {
                 .clone()
                 .validate(PollId::generate(), now)
                 .map_err(|errors| ApiError::bad_request(errors.to_string()))?;
-            let stored = state
-                .polls
-                .create(&poll)
-                .await
-                .map_err(|e| ApiError::unavailable(&e))?;
+            let stored = state.polls.create(&poll).await?;
             if stored {
                 state.scheduler.watch(&poll);
                 return Ok(Created::Created(Json(AdminPoll::of(&poll, now))));
@@ -111,11 +107,7 @@ impl PollsApi {
                 "limit: must be between 1 and {MAX_PAGE}, got {limit}"
             )));
         }
-        let index = state
-            .polls
-            .index()
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
+        let index = state.polls.index().await?;
         let mut ids: Vec<_> = index.into_iter().collect();
         ids.sort_by(|(a_id, a), (b_id, b)| {
             b.created_at
@@ -144,7 +136,7 @@ impl PollsApi {
             for ((id, _), read) in chunk.iter().zip(reads) {
                 last_seen = Some(id.as_str().to_owned());
                 // A dangling index entry (creation failed half-way) is skipped.
-                let Some(stored) = read.map_err(|e| ApiError::unavailable(&e))? else {
+                let Some(stored) = read? else {
                     continue;
                 };
                 let view = AdminPoll::of(&stored.poll, now);
@@ -259,12 +251,7 @@ pub(crate) fn parse_id(raw: &str) -> Result<PollId, ApiError> {
 /// fails.
 pub(crate) async fn load_poll(state: &AppState, raw_id: &str) -> Result<domain::Poll, ApiError> {
     let id = parse_id(raw_id)?;
-    let stored = state
-        .polls
-        .get(&id)
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?
-        .ok_or_else(|| not_found(&id))?;
+    let stored = state.polls.get(&id).await?.ok_or_else(|| not_found(&id))?;
     Ok(stored.poll)
 }
 
@@ -303,6 +290,6 @@ async fn change(
         Err(ChangeError::Contended) => Err(ApiError::conflict(
             "the poll kept changing while this change was attempted; try again",
         )),
-        Err(ChangeError::Backend(error)) => Err(ApiError::unavailable(&error)),
+        Err(ChangeError::Backend(error)) => Err(error.into()),
     }
 }

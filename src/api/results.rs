@@ -57,11 +57,7 @@ impl ResultsApi {
         id: Path<String>,
     ) -> Result<ResultsResponse, ApiError> {
         let poll = visible_poll(&state, &id.0, auth, request).await?;
-        let results = state
-            .publisher
-            .current(&poll)
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
+        let results = state.publisher.current(&poll).await?;
         Ok(ResultsResponse::Ok(Json(ResultsView::from(results))))
     }
 
@@ -81,10 +77,7 @@ impl ResultsApi {
         id: Path<String>,
     ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
         let poll = visible_poll(&state, &id.0, auth, request).await?;
-        let updates =
-            crate::results::sse::updates(state.publisher.clone(), state.momento.clone(), poll)
-                .await
-                .map_err(|e| ApiError::unavailable(&e))?;
+        let updates = crate::results::sse::updates(&state.results, &state.publisher, poll).await?;
         Ok(EventStream::new(updates.map(ResultsView::from).boxed())
             .keep_alive(std::time::Duration::from_secs(15))
             .to_event(|view| {
@@ -108,11 +101,7 @@ impl ResultsApi {
         id: Path<String>,
     ) -> Result<CsvResponse, ApiError> {
         let poll = load_poll(&state, &id.0).await?;
-        let results = state
-            .publisher
-            .current(&poll)
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
+        let results = state.publisher.current(&poll).await?;
         Ok(CsvResponse::Ok(PlainText(crate::results::csv::render(
             &poll, &results,
         ))))

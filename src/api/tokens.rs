@@ -26,7 +26,7 @@ use crate::api::polls::load_poll;
 use crate::api::strict_json::StrictJson;
 use crate::api::{ApiError, ApiTags};
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
-use crate::momento::tokens::{results_topic, VOTES_TOPIC};
+use crate::momento::keys::{results_topic, VOTES_TOPIC};
 use crate::startup::AppState;
 
 /// Longest a Momento disposable token may live.
@@ -200,11 +200,7 @@ async fn mint(state: &AppState, poll: &Poll, voter: VoterId) -> Result<VoterToke
     let valid_for = token_lifetime(state.settings.token_ttl, poll.closes_at(), now)
         .ok_or_else(|| ApiError::conflict("the poll closes too soon to issue a token"))?;
     let token_id = TokenId::new(poll.id(), &voter);
-    let minted = state
-        .momento
-        .mint_voter_token(&token_id, valid_for)
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?;
+    let minted = state.momento.mint_voter_token(&token_id, valid_for).await?;
     Ok(VoterToken {
         token: minted.token.expose_secret().to_owned(),
         token_id: token_id.to_string(),

@@ -19,7 +19,7 @@ use crate::api::optional_json::RawJson;
 use crate::api::{ApiError, ApiTags, ErrorBody};
 use crate::ingest::pipeline::{Delivery, Outcome, Source};
 use crate::ingest::webhook::{Refusal, MAX_BODY_BYTES};
-use crate::momento::tokens::VOTES_TOPIC;
+use crate::momento::keys::VOTES_TOPIC;
 use crate::startup::AppState;
 
 /// The webhook resource.
@@ -131,7 +131,7 @@ impl WebhooksApi {
             Ok(Outcome::Revoted) => Ok(outcome("revoted", None)),
             Ok(Outcome::Duplicate) => Ok(outcome("duplicate", None)),
             Ok(Outcome::Rejected(r)) => Ok(outcome("rejected", Some(r.reason()))),
-            Err(error) => Err(ApiError::unavailable(&error)),
+            Err(error) => Err(error.into()),
         }
     }
 }
