@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use crate::api::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// An admin, proven by the admin key.
 #[derive(SecurityScheme)]

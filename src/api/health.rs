@@ -8,7 +8,7 @@ use poem_openapi::payload::PlainText;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::api::{ApiError, ApiTags};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Operations endpoints.
 pub struct HealthApi;

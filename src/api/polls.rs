@@ -15,7 +15,7 @@ use crate::api::views::{AdminPoll, NewPoll, PollPage, PollState, PublicPoll, Sch
 use crate::api::{ApiError, ApiTags};
 use crate::domain::{self, Event, PollId, Refusal, TransitionError};
 use crate::momento::polls::ChangeError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Largest page of [`PollsApi::list`].
 const MAX_PAGE: u32 = 200;

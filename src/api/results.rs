@@ -21,7 +21,7 @@ use crate::api::polls::load_poll;
 use crate::api::views::ResultsView;
 use crate::api::{ApiError, ApiTags};
 use crate::domain::Poll;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The results resource.
 pub struct ResultsApi;

@@ -27,7 +27,7 @@ use crate::api::strict_json::StrictJson;
 use crate::api::{ApiError, ApiTags};
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
 use crate::momento::keys::{results_topic, VOTES_TOPIC};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Longest a Momento disposable token may live.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(25 * 60 * 60);

@@ -20,7 +20,7 @@ use crate::api::{ApiError, ApiTags, ErrorBody};
 use crate::ingest::pipeline::{Delivery, Outcome, Source};
 use crate::ingest::webhook::{Refusal, MAX_BODY_BYTES};
 use crate::momento::keys::VOTES_TOPIC;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The webhook resource.
 pub struct WebhooksApi;
