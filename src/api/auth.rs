@@ -8,7 +8,7 @@ use poem_openapi::SecurityScheme;
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
-use crate::api::ApiError;
+use crate::api::errors::ApiError;
 use crate::state::AppState;
 
 /// An admin, proven by the admin key.

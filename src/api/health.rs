@@ -7,7 +7,8 @@ use poem::web::Data;
 use poem_openapi::payload::PlainText;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use crate::api::{ApiError, ApiTags};
+use crate::api::errors::ApiError;
+use crate::api::tags::ApiTags;
 use crate::state::AppState;
 
 /// Operations endpoints.

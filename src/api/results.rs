@@ -17,9 +17,10 @@ use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::api::auth::{AdminAuth, MaybeAdmin};
-use crate::api::polls::load_poll;
+use crate::api::errors::ApiError;
+use crate::api::path::load_poll;
+use crate::api::tags::ApiTags;
 use crate::api::views::ResultsView;
-use crate::api::{ApiError, ApiTags};
 use crate::domain::Poll;
 use crate::state::AppState;
 
@@ -108,6 +109,7 @@ impl ResultsApi {
     }
 }
 
+/// The poll, if the caller may see its results now.
 async fn visible_poll(
     state: &AppState,
     raw_id: &str,

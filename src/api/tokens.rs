@@ -21,10 +21,10 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::api::auth::{AdminAuth, MaybeAdmin};
-use crate::api::optional_json::OptionalJson;
-use crate::api::polls::load_poll;
-use crate::api::strict_json::StrictJson;
-use crate::api::{ApiError, ApiTags};
+use crate::api::body::{OptionalJson, StrictJson};
+use crate::api::errors::ApiError;
+use crate::api::path::load_poll;
+use crate::api::tags::ApiTags;
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
 use crate::momento::keys::{results_topic, VOTES_TOPIC};
 use crate::state::AppState;
