@@ -1,7 +1,8 @@
 //! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
 //!
 //! - `polls.rs`, `tokens.rs`, `results.rs`, `webhooks.rs`, `health.rs`: the resources.
-//! - `auth.rs`: the admin-key check: `AdminAuth` (admin only) and `MaybeAdmin` (anyone).
+//! - `auth.rs`: the admin-key check, in the extractors `AdminAuth` (admin only) and
+//!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous).
 //! - `errors.rs`: the one error shape, and every mapping from an area's error to a status.
 //! - `body.rs`: the request body extractors; `path.rs`: the poll a path's `{id}` names;
 //!   [`views`]: what the API reads and writes; `tags.rs`: the groups of Swagger UI.

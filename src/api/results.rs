@@ -10,7 +10,6 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use poem::web::sse::Event;
 use poem::web::Data;
-use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::{EventStream, Json, PlainText};
 use poem_openapi::types::ToJSON;
@@ -52,12 +51,11 @@ impl ResultsApi {
     async fn get(
         &self,
         auth: MaybeAdmin,
-        request: &Request,
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
     ) -> Result<ResultsResponse, ApiError> {
-        let poll = visible_poll(&state, &id.0, auth, request).await?;
+        let poll = visible_poll(&state, &id.0, auth).await?;
         let results = state.publisher.current(&poll).await?;
         Ok(ResultsResponse::Ok(Json(ResultsView::from(results))))
     }
@@ -72,12 +70,11 @@ impl ResultsApi {
     async fn stream(
         &self,
         auth: MaybeAdmin,
-        request: &Request,
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
     ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
-        let poll = visible_poll(&state, &id.0, auth, request).await?;
+        let poll = visible_poll(&state, &id.0, auth).await?;
         let updates = crate::results::sse::updates(&state.results, &state.publisher, poll).await?;
         Ok(EventStream::new(updates.map(ResultsView::from).boxed())
             .keep_alive(std::time::Duration::from_secs(15))
@@ -110,15 +107,9 @@ impl ResultsApi {
 }
 
 /// The poll, if the caller may see its results now.
-async fn visible_poll(
-    state: &AppState,
-    raw_id: &str,
-    auth: MaybeAdmin,
-    request: &Request,
-) -> Result<Poll, ApiError> {
-    let is_admin = auth.is_admin(request)?;
+async fn visible_poll(state: &AppState, raw_id: &str, auth: MaybeAdmin) -> Result<Poll, ApiError> {
     let poll = load_poll(state, raw_id).await?;
-    if !is_admin && !poll.results_public_at(Utc::now()) {
+    if !auth.is_admin() && !poll.results_public_at(Utc::now()) {
         return Err(ApiError::forbidden(
             "results_hidden",
             "this poll's results are not visible yet (results_visibility)",

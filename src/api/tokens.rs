@@ -13,7 +13,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use poem::web::Data;
-use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -111,16 +110,14 @@ impl TokensApi {
     async fn create(
         &self,
         auth: MaybeAdmin,
-        request: &Request,
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
         body: OptionalJson<TokenRequest>,
     ) -> Result<TokenCreated, ApiError> {
-        let is_admin = auth.is_admin(request)?;
         let poll = issuable_poll(&state, &id.0).await?;
         let requested = body.0.and_then(|b| b.voter_id);
-        let voter = match (poll.access(), is_admin, requested) {
+        let voter = match (poll.access(), auth.is_admin(), requested) {
             (Access::Invite, false, _) => {
                 return Err(ApiError::unauthorized(
                     "this poll is invite-only: tokens are minted by an admin",
