@@ -176,12 +176,7 @@ struct App {
 
 async fn start() -> App {
     let settings = ServeArgs {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        public_url: None,
         admin_key: Some(SecretString::from(ADMIN)),
-        cache: "pollcast".into(),
-        token_ttl: Duration::from_secs(3600),
-        record_ttl: None,
         // PIPELINE_BENCH_INGEST=subscription|both measures the other ingest paths end to end
         // (the webhook endpoint figures need webhook ingest, which `both` keeps on).
         ingest: match std::env::var("PIPELINE_BENCH_INGEST").as_deref() {
@@ -190,12 +185,7 @@ async fn start() -> App {
             _ => None,
         },
         webhook_secret: Some(SecretString::from(SECRET)),
-        webhook_max_age: Duration::from_secs(60),
-        results_interval: Duration::from_millis(100),
-        data_dir: None,
-        momento_api_key: None,
-        momento_endpoint: None,
-        momento_endpoint_override: None,
+        ..ServeArgs::new(SocketAddr::from(([127, 0, 0, 1], 0)))
     };
     let app = Application::build(settings).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches, Parser, Subcommand};
 use local_momento::Webhook;
 use secrecy::SecretString;
 
@@ -92,6 +92,22 @@ pub struct ServeArgs {
         requires = "momento_api_key"
     )]
     pub momento_endpoint_override: Option<String>,
+}
+
+impl ServeArgs {
+    /// Every flag at its documented default, listening on `listen`, whatever the environment
+    /// holds: the one constructor of tests and benches, which must not pick up a `POLLCAST_*`
+    /// or `MOMENTO_*` variable of the shell they run in. Set fields on the result to change
+    /// more (`ServeArgs { admin_key: ..., ..ServeArgs::new(listen) }`).
+    pub fn new(listen: SocketAddr) -> Self {
+        let command = Self::augment_args(clap::Command::new("serve"))
+            .mut_args(|arg| arg.env(None::<&'static str>));
+        let listen = listen.to_string();
+        let matches = command
+            .try_get_matches_from(["serve", "--listen", listen.as_str()])
+            .expect("every flag has a valid default");
+        Self::from_arg_matches(&matches).expect("the defaults make a ServeArgs")
+    }
 }
 
 /// Vote ingest paths.

@@ -2,15 +2,28 @@
 //!
 //! Layout:
 //! - [`config`]: the command line and every setting (`POLLCAST_*` env vars too).
-//! - [`startup`]: `Application::build` (binds, wires) and `run_until_stopped`.
+//! - [`startup`]: `Application::build` (binds, wires) and `run_until_stopped`;
+//!   [`startup::mode`] the embedded-or-service `Mode` and every default that differs with it,
+//!   [`startup::admin_key`] where the admin key comes from.
+//! - [`state`]: `AppState`, what every request handler shares.
 //! - [`api`]: the REST API, one poem-openapi struct per resource; `errors.rs` for the edge.
-//! - [`momento`]: the only place that touches the Momento SDK.
+//! - [`momento`]: the only place that touches the Momento SDK: a store per record kind.
 //! - [`ingest`]: votes in: the signed webhook, the votes-topic subscription, one pipeline.
 //! - [`results`]: live results: counted from the ballot ledger, coalesced, published, SSE, CSV.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`scheduler`]: the lifecycle clock: polls open and close on time.
 //! - [`domain`]: pure rules: ids, polls, the lifecycle state machine, ballots, tally, IRV.
 //! - [`standalone`]: `pollcast local-momento`, the local Momento as a server of its own.
+//! - [`secret_file`]: files that hold a secret (mode 0600).
+//!
+//! Where to find:
+//! - the dedupe decision (first ballot, duplicate, revote, or given back): `record` in
+//!   [`ingest::pipeline`], on the ballot key [`momento::ballots`] claims;
+//! - the results publish: [`results::Publisher::publish`] decides when and counts,
+//!   [`momento::results::ResultsStore::publish`] stores the snapshot and publishes it;
+//! - the admin-key check: `api/auth.rs` (the extractors `AdminAuth` and `MaybeAdmin`); where
+//!   the key comes from: [`startup::admin_key`];
+//! - every cache key and topic name: [`momento::keys`].
 //!
 //! The Momento-compatible server itself is the `local-momento` crate in `crates/`.
 
@@ -22,5 +35,7 @@ pub mod metrics;
 pub mod momento;
 pub mod results;
 pub mod scheduler;
+pub mod secret_file;
 pub mod standalone;
 pub mod startup;
+pub mod state;

@@ -1,8 +1,8 @@
-//! The `pollcast` binary: parse the command line, set up logging, run the chosen command.
+//! The `pollcast` binary: parse the command line, set up logging, run the chosen command until
+//! Ctrl-C or SIGTERM ([`shutdown_signal`], handed to the command as mini-redis's `main` does).
 
 use clap::Parser;
 use pollcast::config::{Cli, Command};
-use pollcast::standalone::shutdown_signal;
 use pollcast::startup::Application;
 
 #[tokio::main]
@@ -24,6 +24,28 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", pollcast::api::spec_yaml());
             Ok(())
         }
-        Command::LocalMomento(args) => pollcast::standalone::run(args).await,
+        Command::LocalMomento(args) => pollcast::standalone::run(args, shutdown_signal()).await,
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
     }
 }

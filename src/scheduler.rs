@@ -10,8 +10,8 @@
 //!
 //! The rescan also keeps polls alive: a poll record is rewritten only when its state changes,
 //! and a ledger shard only when a ballot lands in it, so each replica refreshes the TTL of every
-//! poll that is not archived or cancelled (record, ledger, results, and the poll index) once
-//! per quarter of the TTL.
+//! poll that is not archived or cancelled (record, ledger, results, and the poll index: the
+//! keys `momento::keys::kept_alive` lists) once per quarter of the TTL.
 //! Voters' ballot keys are not refreshed (they cannot be listed): once one expires, the voter
 //! may vote again, and the new ballot replaces the old one in the ledger, never adds to it.
 
@@ -24,10 +24,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{next_clock_deadline, Event, Poll, PollId, Refusal};
-use crate::momento::ballots::BallotStore;
 use crate::momento::polls::{ChangeError, PollStore};
 use crate::momento::Momento;
-use crate::results::Publisher;
 
 /// How often the poll index is read for deadlines this replica has not seen.
 pub const RESCAN: Duration = Duration::from_secs(5);
@@ -148,20 +146,14 @@ impl Scheduler {
                 stale.push(id);
             }
         }
-        if let Err(error) = momento
-            .keep_alive(&[PollStore::index_key()], polls.ttl())
-            .await
-        {
+        if let Err(error) = momento.keep_index_alive(polls.ttl()).await {
             tracing::warn!(
                 error = format!("{error:#}"),
                 "poll index TTL refresh failed"
             );
         }
         for id in stale {
-            let mut keys = PollStore::keys_of(&id);
-            keys.extend(BallotStore::keys_of(&id));
-            keys.extend(Publisher::keys_of(&id));
-            match momento.keep_alive(&keys, polls.ttl()).await {
+            match momento.keep_poll_alive(&id, polls.ttl()).await {
                 Ok(_) => {
                     let mut map = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
                     map.insert(id, Instant::now());

@@ -1,214 +1,81 @@
 //! Building the application (binding, wiring) and running it until it is told to stop.
+//!
+//! [`Application::build`] reads as its steps: the [`Mode`] (embedded or Momento's service,
+//! and every default that differs with it), the admin key ([`admin_key`]), the listener, the
+//! Momento (started or connected), the webhook verifier, the shared [`AppState`], the routes.
+
+pub mod admin_key;
+pub mod mode;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use local_momento::{LocalMomento, LocalMomentoConfig, RetryPolicy, Webhook};
+use local_momento::{LocalMomento, Webhook};
+use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::middleware::Tracing;
 use poem::{EndpointExt, Route};
-use rand::RngCore;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::api;
-use crate::config::{IngestMode, ServeArgs};
+use crate::config::ServeArgs;
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::webhook::Verifier;
 use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
+use crate::momento::keys::VOTES_TOPIC;
 use crate::momento::polls::PollStore;
-use crate::momento::tokens::VOTES_TOPIC;
+use crate::momento::results::ResultsStore;
 use crate::momento::{Location, Momento};
 use crate::results::Publisher;
 use crate::scheduler::Scheduler;
-use tokio_util::sync::CancellationToken;
+use crate::state::AppState;
+use admin_key::AdminKey;
+use mode::Mode;
 
-/// What every request handler shares.
-pub struct AppState {
-    /// The SDK clients.
-    pub momento: Momento,
-    /// Poll records and the poll index.
-    pub polls: PollStore,
-    /// Ballot keys and the ballot ledger.
-    pub ballots: BallotStore,
-    /// Deadlines of the lifecycle clock.
-    pub scheduler: Arc<Scheduler>,
-    /// The vote pipeline both ingest paths feed.
-    pub pipeline: Arc<Pipeline>,
-    /// Counts and publishes results.
-    pub publisher: Arc<Publisher>,
-    /// Verifies webhook calls; `None` when webhook ingest is off.
-    pub webhook: Option<Verifier>,
-    /// Which ingest paths run.
-    pub ingest: IngestMode,
-    /// Set once the votes-topic subscription is live (readiness waits for it when it runs:
-    /// votes published before it would be missed).
-    pub subscribed: Arc<std::sync::atomic::AtomicBool>,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// The admin key admin operations must present.
-    pub admin_key: SecretString,
-    /// Where clients reach this server.
-    pub public_url: String,
-    /// Base URL of the HTTP topics API voter tokens work with: pollcast's own URL when the
-    /// local Momento is embedded (it is mounted there), Momento's otherwise.
-    pub http_endpoint: String,
-    /// Settings of the run.
-    pub settings: ServeArgs,
-}
-
-/// How the admin key of this run was obtained (for the banner).
-enum AdminKeySource {
-    Configured,
-    Generated {
-        stored_in: Option<std::path::PathBuf>,
-    },
-    Stored(std::path::PathBuf),
-}
+/// How long in-flight requests may take to finish once shutdown begins.
+const DRAIN: Duration = Duration::from_secs(5);
+/// How far ahead of this server's clock a webhook event may be (clock skew).
+const WEBHOOK_FUTURE_TOLERANCE: Duration = Duration::from_secs(5);
 
 /// A built, bound application, ready to run.
 pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
-    app: poem::endpoint::BoxEndpoint<'static>,
+    app: BoxEndpoint<'static>,
     state: Arc<AppState>,
     local: Option<LocalMomento>,
-    key_source: AdminKeySource,
+    admin_key: AdminKey,
 }
 
 impl Application {
     /// Binds the listener, starts the embedded local Momento unless Momento credentials are
     /// given, connects the SDK clients and wires the routes.
     pub async fn build(settings: ServeArgs) -> anyhow::Result<Self> {
-        let acceptor = TcpListener::bind(settings.listen)
-            .into_acceptor()
-            .await
-            .with_context(|| format!("binding {}", settings.listen))?;
-        let addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("reading the bound address")?;
-        let public_url = settings
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"))
-            .trim_end_matches('/')
-            .to_owned();
-
-        let (location, local) = match (&settings.momento_api_key, &settings.momento_endpoint) {
-            (Some(api_key), Some(endpoint)) => (
-                Location::Service {
-                    api_key: api_key.clone(),
-                    endpoint: endpoint.clone(),
-                    endpoint_override: settings.momento_endpoint_override.clone(),
-                },
-                None,
-            ),
-            (Some(_), None) => anyhow::bail!("MOMENTO_API_KEY needs MOMENTO_ENDPOINT too"),
-            (None, _) => {
-                let local = LocalMomento::start(LocalMomentoConfig {
-                    // The local server controls both ends, so it may retry a failed delivery.
-                    webhook_retry: RetryPolicy {
-                        max_attempts: 3,
-                        ..RetryPolicy::default()
-                    },
-                    // ...and slow publishers down rather than drop votes when ingest lags.
-                    webhook_backpressure: true,
-                    // A subscriber (the subscription ingest) may fall this far behind before
-                    // the topic drops messages for it.
-                    subscriber_buffer: 65_536,
-                    ..LocalMomentoConfig::default()
-                })
-                .await
-                .context("starting the embedded local Momento")?;
-                let location = Location::Embedded {
-                    grpc_endpoint: local.grpc_endpoint(),
-                    api_key: local.super_user_key(),
-                };
-                (location, Some(local))
-            }
+        let mode = Mode::of(&settings)?;
+        let admin_key = AdminKey::load(&settings)?;
+        let webhook_secret = match mode.ingest(&settings).webhook() {
+            true => Some(mode.webhook_secret(&settings)?),
+            false => None,
         };
-        let momento = Momento::connect(&location, &settings.cache)?;
-        momento.ensure_cache().await?;
-
-        let (admin_key, key_source) = admin_key(&settings)?;
-        let record_ttl = settings.record_ttl.unwrap_or(match &local {
-            Some(_) => Duration::from_secs(7 * 24 * 60 * 60),
-            None => Duration::from_secs(24 * 60 * 60),
-        });
-        let polls = PollStore::new(momento.clone(), record_ttl);
-        let ballots = BallotStore::new(momento.clone(), record_ttl);
-        let metrics = Arc::new(Metrics::new());
-        let publisher = Arc::new(Publisher::new(
-            momento.clone(),
-            polls.clone(),
-            ballots.clone(),
-            metrics.clone(),
-            record_ttl,
-        ));
-        let dirty = {
-            let publisher = publisher.clone();
-            Arc::new(move |id: &crate::domain::PollId| publisher.mark(id))
-        };
-        let pipeline = Arc::new(Pipeline::new(
-            polls.clone(),
-            ballots.clone(),
-            metrics.clone(),
-            dirty,
-        ));
-        let ingest = settings.ingest.unwrap_or(match &local {
-            Some(_) => IngestMode::Webhook,
-            None => IngestMode::Subscription,
-        });
-        let webhook = if ingest.webhook() {
-            let secret = match (&settings.webhook_secret, &local) {
-                (Some(secret), _) => secret.clone(),
-                (None, Some(_)) => random_secret("whsec_"),
-                (None, None) => {
-                    anyhow::bail!("webhook ingest against Momento's service needs --webhook-secret")
-                }
-            };
-            if let Some(local) = &local {
-                local.register_webhook(Webhook {
-                    cache: settings.cache.clone(),
-                    topic: VOTES_TOPIC.to_owned(),
-                    url: format!("http://{}/v1/webhooks/momento", loopback(addr)),
-                    secret: secret.clone(),
-                });
-            }
-            Some(Verifier::new(
-                secret,
-                settings.webhook_max_age,
-                Duration::from_secs(5),
-            ))
-        } else {
-            None
-        };
-        let http_endpoint = match &local {
-            Some(_) => public_url.clone(),
-            None => momento.http_endpoint().to_owned(),
-        };
-        let state = Arc::new(AppState {
+        let (acceptor, addr) = bind(settings.listen).await?;
+        let (momento, local) = start_or_connect_momento(&mode, &settings).await?;
+        let webhook =
+            webhook_secret.map(|secret| webhook_verifier(secret, &settings, local.as_ref(), addr));
+        let state = Arc::new(app_state(
             momento,
-            polls,
-            ballots,
-            scheduler: Arc::new(Scheduler::default()),
-            pipeline,
-            publisher,
-            webhook,
-            ingest,
-            subscribed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            metrics,
-            admin_key,
-            public_url,
-            http_endpoint,
+            &mode,
             settings,
-        });
+            addr,
+            webhook,
+            admin_key.key.clone(),
+        ));
         let app = routes(&state, local.as_ref());
         Ok(Self {
             acceptor,
@@ -216,7 +83,7 @@ impl Application {
             app,
             state,
             local,
-            key_source,
+            admin_key,
         })
     }
 
@@ -248,104 +115,181 @@ impl Application {
     /// What to print at start: the URLs, and the admin key when it was just generated.
     pub fn banner(&self) -> String {
         let url = &self.state.public_url;
-        let mut out = String::new();
-        out.push_str(&format!("pollcast is serving on {url}\n"));
-        out.push_str(&format!("  REST API:   {url}/v1\n"));
-        out.push_str(&format!("  Swagger UI: {url}/docs\n"));
-        out.push_str(&format!(
-            "  OpenAPI:    {url}/openapi.json, {url}/openapi.yaml\n"
-        ));
-        match &self.local {
-            Some(local) => out.push_str(&format!(
-                "  Momento:    embedded local Momento (gRPC {}, HTTP topics API {url}/topics)\n",
+        let momento = match &self.local {
+            Some(local) => format!(
+                "embedded local Momento (gRPC {}, HTTP topics API {url}/topics)",
                 local.grpc_endpoint()
-            )),
-            None => out.push_str(&format!(
-                "  Momento:    {} (MOMENTO_API_KEY)\n",
-                self.state
-                    .settings
-                    .momento_endpoint_override
-                    .as_deref()
-                    .unwrap_or("Momento's service")
-            )),
-        }
-        match &self.key_source {
-            AdminKeySource::Configured => {
-                out.push_str("  admin key:  from --admin-key / POLLCAST_ADMIN_KEY\n")
+            ),
+            None => {
+                let endpoint = self.state.settings.momento_endpoint_override.as_deref();
+                format!(
+                    "{} (MOMENTO_API_KEY)",
+                    endpoint.unwrap_or("Momento's service")
+                )
             }
-            AdminKeySource::Stored(path) => {
-                out.push_str(&format!("  admin key:  stored in {}\n", path.display()))
-            }
-            AdminKeySource::Generated { stored_in } => {
-                out.push_str(&format!(
-                    "  admin key:  {}   (generated; shown only now",
-                    self.state.admin_key.expose_secret()
-                ));
-                match stored_in {
-                    Some(path) => out.push_str(&format!(", kept in {})\n", path.display())),
-                    None => {
-                        out.push_str("; set --data-dir to keep it, or --admin-key to choose one)\n")
-                    }
-                }
-            }
-        }
-        out
+        };
+        format!(
+            "pollcast is serving on {url}\n  \
+             REST API:   {url}/v1\n  \
+             Swagger UI: {url}/docs\n  \
+             OpenAPI:    {url}/openapi.json, {url}/openapi.yaml\n  \
+             Momento:    {momento}\n{}",
+            self.admin_key.banner_line()
+        )
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests (5 s at most) and stops
-    /// the background tasks and the embedded local Momento.
+    /// the background tasks and the embedded local Momento (whether serving succeeded or not).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let background = CancellationToken::new();
-        let state = self.state.clone();
-        let scheduler = tokio::spawn(self.state.scheduler.clone().run(
-            self.state.polls.clone(),
-            self.state.momento.clone(),
-            move |poll| {
-                state.pipeline.forget(poll.id());
-                state.publisher.mark(poll.id());
-            },
-            background.clone(),
-        ));
-        let publisher = tokio::spawn(
-            self.state
-                .publisher
-                .clone()
-                .run(self.state.settings.results_interval, background.clone()),
-        );
-        let subscription = self.state.ingest.subscription().then(|| {
-            tokio::spawn(crate::ingest::subscription::run(
-                self.state.momento.clone(),
-                self.state.pipeline.clone(),
-                self.state.metrics.clone(),
-                self.state.subscribed.clone(),
-                background.clone(),
-            ))
-        });
+        let tasks = spawn_background(&self.state, &background);
         let served = poem::Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.app, shutdown, Some(Duration::from_secs(5)))
+            .run_with_graceful_shutdown(self.app, shutdown, Some(DRAIN))
             .await
             .context("serving HTTP");
         background.cancel();
-        let _ = scheduler.await;
-        if let Some(subscription) = subscription {
-            let _ = subscription.await;
+        // In spawn order: the publisher last, so it publishes what the others left dirty.
+        for task in tasks {
+            let _ = task.await;
         }
-        let _ = publisher.await;
-        served?;
         if let Some(local) = self.local {
             local.shutdown().await;
         }
-        Ok(())
+        served
     }
 }
 
-fn routes(
-    state: &Arc<AppState>,
+/// Binds `listen`; returns the acceptor and the address it is bound to (port 0 resolved).
+async fn bind(listen: SocketAddr) -> anyhow::Result<(TcpAcceptor, SocketAddr)> {
+    let acceptor = TcpListener::bind(listen)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("reading the bound address")?;
+    Ok((acceptor, addr))
+}
+
+/// Starts the embedded local Momento ([`mode::local_momento_config`]) or takes Momento's
+/// service, connects the SDK clients and makes sure the cache exists. A local Momento that was
+/// started is stopped again when the rest fails.
+async fn start_or_connect_momento(
+    mode: &Mode,
+    settings: &ServeArgs,
+) -> anyhow::Result<(Momento, Option<LocalMomento>)> {
+    let (location, local) = match mode {
+        Mode::Service(location) => (location.clone(), None),
+        Mode::Embedded => {
+            let local = LocalMomento::start(mode::local_momento_config(settings))
+                .await
+                .context("starting the embedded local Momento")?;
+            let location = Location::Embedded {
+                grpc_endpoint: local.grpc_endpoint(),
+                api_key: local.super_user_key(),
+            };
+            (location, Some(local))
+        }
+    };
+    let connected = async {
+        let momento = Momento::connect(&location, &settings.cache)?;
+        momento.ensure_cache().await?;
+        anyhow::Ok(momento)
+    };
+    match connected.await {
+        Ok(momento) => Ok((momento, local)),
+        Err(error) => {
+            if let Some(local) = local {
+                local.shutdown().await;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// The verifier of webhook calls signed with `secret`. With the embedded local Momento the
+/// webhook is registered there too, pointing at this server.
+fn webhook_verifier(
+    secret: SecretString,
+    settings: &ServeArgs,
     local: Option<&LocalMomento>,
-) -> poem::endpoint::BoxEndpoint<'static> {
+    addr: SocketAddr,
+) -> Verifier {
+    if let Some(local) = local {
+        local.register_webhook(Webhook {
+            cache: settings.cache.clone(),
+            topic: VOTES_TOPIC.to_owned(),
+            url: format!("http://{}/v1/webhooks/momento", loopback(addr)),
+            secret: secret.clone(),
+        });
+    }
+    Verifier::new(secret, settings.webhook_max_age, WEBHOOK_FUTURE_TOLERANCE)
+}
+
+/// The shared state: the stores over `momento`, and the publisher and pipeline wired to them.
+fn app_state(
+    momento: Momento,
+    mode: &Mode,
+    settings: ServeArgs,
+    addr: SocketAddr,
+    webhook: Option<Verifier>,
+    admin_key: SecretString,
+) -> AppState {
+    let record_ttl = mode.record_ttl(&settings);
+    let polls = PollStore::new(momento.clone(), record_ttl);
+    let ballots = BallotStore::new(momento.clone(), record_ttl);
+    let results = ResultsStore::new(momento.clone(), record_ttl);
+    let metrics = Arc::new(Metrics::new());
+    let publisher = Arc::new(Publisher::new(
+        results.clone(),
+        polls.clone(),
+        ballots.clone(),
+        metrics.clone(),
+    ));
+    let dirty = {
+        let publisher = publisher.clone();
+        Arc::new(move |id: &crate::domain::PollId| publisher.mark(id))
+    };
+    let pipeline = Arc::new(Pipeline::new(
+        polls.clone(),
+        ballots.clone(),
+        metrics.clone(),
+        dirty,
+    ));
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    AppState {
+        http_endpoint: mode.http_endpoint(&public_url, &momento),
+        ingest: mode.ingest(&settings),
+        momento,
+        polls,
+        ballots,
+        results,
+        scheduler: Arc::new(Scheduler::default()),
+        pipeline,
+        publisher,
+        webhook,
+        subscribed: Arc::new(AtomicBool::new(false)),
+        metrics,
+        admin_key,
+        public_url,
+        settings,
+    }
+}
+
+/// The REST API, Swagger UI and the spec; with the embedded local Momento, Momento's HTTP
+/// topics API too (on pollcast's own port, so a voter token's `http_endpoint` is pollcast's
+/// public URL).
+fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'static> {
     let service = api::service();
     let ui = service.swagger_ui();
     let spec_json = service.spec_endpoint();
@@ -356,8 +300,6 @@ fn routes(
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml);
     if let Some(local) = local {
-        // Embedded: Momento's HTTP topics API on pollcast's own port, so a voter token's
-        // `http_endpoint` is pollcast's public URL.
         route = route.nest_no_strip("/topics", local.http_api());
     }
     route
@@ -367,68 +309,36 @@ fn routes(
         .boxed()
 }
 
-/// Shortest admin key accepted, configured or stored.
-const MIN_ADMIN_KEY_LEN: usize = 16;
-
-/// The admin key: configured, stored in the data dir, or generated (and stored when a data dir
-/// is set).
-fn admin_key(settings: &ServeArgs) -> anyhow::Result<(SecretString, AdminKeySource)> {
-    if let Some(key) = &settings.admin_key {
-        anyhow::ensure!(
-            key.expose_secret().len() >= MIN_ADMIN_KEY_LEN,
-            "--admin-key must be at least {MIN_ADMIN_KEY_LEN} characters"
-        );
-        return Ok((key.clone(), AdminKeySource::Configured));
-    }
-    let generated = || random_secret("pca_");
-    let Some(dir) = &settings.data_dir else {
-        return Ok((generated(), AdminKeySource::Generated { stored_in: None }));
+/// The background tasks, each stopped by `stop`: the scheduler, the subscription ingest when
+/// it runs, and the results publisher (last).
+fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+    let on_change = {
+        let state = state.clone();
+        move |poll: &crate::domain::Poll| {
+            state.pipeline.forget(poll.id());
+            state.publisher.mark(poll.id());
+        }
     };
-    let path = dir.join("admin-key");
-    if path.exists() {
-        let key = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let key = key.trim();
-        // The same rule as --admin-key: an edited or truncated file must not weaken the key.
-        anyhow::ensure!(
-            key.len() >= MIN_ADMIN_KEY_LEN,
-            "{} must hold an admin key of at least {MIN_ADMIN_KEY_LEN} characters; \
-             delete it to have a new one generated",
-            path.display()
-        );
-        return Ok((
-            SecretString::from(key.to_owned()),
-            AdminKeySource::Stored(path),
-        ));
+    let mut tasks = vec![tokio::spawn(state.scheduler.clone().run(
+        state.polls.clone(),
+        state.momento.clone(),
+        on_change,
+        stop.clone(),
+    ))];
+    if state.ingest.subscription() {
+        tasks.push(tokio::spawn(crate::ingest::subscription::run(
+            state.momento.clone(),
+            state.pipeline.clone(),
+            state.metrics.clone(),
+            state.subscribed.clone(),
+            stop.clone(),
+        )));
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let key = generated();
-    write_private(&path, key.expose_secret())?;
-    Ok((
-        key,
-        AdminKeySource::Generated {
-            stored_in: Some(path),
-        },
-    ))
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    Ok(())
-}
-
-fn random_secret(prefix: &str) -> SecretString {
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    SecretString::from(format!("{prefix}{}", hex::encode(bytes)))
+    let interval = state.settings.results_interval;
+    tasks.push(tokio::spawn(
+        state.publisher.clone().run(interval, stop.clone()),
+    ));
+    tasks
 }
 
 /// Where this process reaches its own listener (a wildcard bind is reached on loopback).

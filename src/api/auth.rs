@@ -1,31 +1,30 @@
-//! Admin authentication: `Authorization: Bearer <admin key>`, compared in constant time.
+//! Admin authentication, the one place the admin rule lives: `Authorization: Bearer <admin
+//! key>`, compared in constant time. Two extractors, so a handler states who may call it and
+//! cannot forget a check:
+//! - [`AdminAuth`]: admins only; a missing or wrong key is 401.
+//! - [`MaybeAdmin`]: anyone, and admins may do more; no `Authorization` header is anonymous,
+//!   a wrong key is 401 (it never passes as anonymous).
 
 use std::sync::Arc;
 
-use poem::Request;
+use poem::http::header::AUTHORIZATION;
+use poem::{Request, RequestBody};
 use poem_openapi::auth::Bearer;
-use poem_openapi::SecurityScheme;
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
-use crate::api::ApiError;
-use crate::startup::AppState;
+use crate::api::errors::ApiError;
+use crate::state::AppState;
+
+/// What a wrong key is told.
+const WRONG_KEY: &str = "the admin key is wrong";
 
 /// An admin, proven by the admin key.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", rename = "AdminKey", checker = "check_admin_key")]
 pub struct AdminAuth(());
-
-/// Either an admin or nobody in particular: for operations anyone may call but admins may do
-/// more with (voter tokens: anyone for open polls, admins for invite polls).
-#[derive(SecurityScheme)]
-pub enum MaybeAdmin {
-    /// The admin key was given and is right.
-    Admin(AdminAuth),
-    /// No (valid) admin key.
-    #[oai(fallback)]
-    Anonymous,
-}
 
 async fn check_admin_key(request: &Request, bearer: Bearer) -> poem::Result<()> {
     let state = request
@@ -35,23 +34,57 @@ async fn check_admin_key(request: &Request, bearer: Bearer) -> poem::Result<()> 
     if bool::from(bearer.token.as_bytes().ct_eq(expected)) {
         Ok(())
     } else {
-        Err(ApiError::unauthorized("the admin key is wrong").into())
+        Err(ApiError::unauthorized(WRONG_KEY).into())
     }
 }
 
+/// Either the admin or nobody in particular: for operations anyone may call but admins may do
+/// more with (voter tokens: anyone for open polls, admins for invite polls; results: admins
+/// see them whatever the poll's visibility). In the spec: the `AdminKey` scheme, optional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaybeAdmin {
+    /// The admin key was given and is right.
+    Admin,
+    /// No `Authorization` header.
+    Anonymous,
+}
+
 impl MaybeAdmin {
-    /// Whether the caller is the admin; a wrong key is 401 (it must not pass as anonymous).
-    pub fn is_admin(&self, request: &Request) -> Result<bool, ApiError> {
-        match self {
-            MaybeAdmin::Admin(_) => Ok(true),
-            MaybeAdmin::Anonymous
-                if request
-                    .headers()
-                    .contains_key(poem::http::header::AUTHORIZATION) =>
-            {
-                Err(ApiError::unauthorized("the admin key is wrong"))
-            }
-            MaybeAdmin::Anonymous => Ok(false),
+    /// Whether the caller is the admin.
+    pub fn is_admin(self) -> bool {
+        self == MaybeAdmin::Admin
+    }
+}
+
+impl<'a> ApiExtractor<'a> for MaybeAdmin {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        AdminAuth::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        AdminAuth::security_schemes()
+    }
+
+    fn has_security_fallback() -> bool {
+        true
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        options: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        if !request.headers().contains_key(AUTHORIZATION) {
+            return Ok(MaybeAdmin::Anonymous);
+        }
+        match AdminAuth::from_request(request, body, options).await {
+            Ok(_) => Ok(MaybeAdmin::Admin),
+            // Not a bearer token at all, or the wrong one: the same answer.
+            Err(_) => Err(ApiError::unauthorized(WRONG_KEY).into()),
         }
     }
 }

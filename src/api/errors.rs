@@ -1,12 +1,22 @@
 //! The HTTP edge's one error shape, `{"error": "<code>", "message": "<what went wrong>"}`, and
 //! the middleware that gives every error response (including poem's own: unknown routes,
 //! unparseable bodies, missing credentials) that shape.
+//!
+//! Every error an area reports reaches the edge through one `From` impl here, each an
+//! exhaustive `match` (no `_ =>` arm to send a new variant to 500 unseen), so handlers use `?`:
+//! [`StoreError`] (503), [`ChangeError`] (404, 400, 409, 503), the webhook's [`Refusal`]
+//! (400, 401) and [`ValidationErrors`] (400).
 
 use poem::http::header::CONTENT_TYPE;
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
+
+use crate::domain::{self, TransitionError, ValidationErrors};
+use crate::ingest::webhook::Refusal;
+use crate::momento::polls::ChangeError;
+use crate::momento::StoreError;
 
 /// An error as every endpoint reports it.
 #[derive(Debug, Clone, Object)]
@@ -82,13 +92,18 @@ impl ApiError {
         Self::NotFound(ErrorBody::new("not_found", message))
     }
 
+    /// 404 for the poll id `raw` (which may not even be a valid poll id).
+    pub fn no_poll(raw: &str) -> Self {
+        Self::not_found(format!("no poll with id '{raw}'"))
+    }
+
     /// 409 with `message`.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::Conflict(ErrorBody::new("conflict", message))
     }
 
     /// 409 for an event the poll's state refuses, naming both.
-    pub fn illegal_transition(error: &crate::domain::TransitionError) -> Self {
+    fn illegal_transition(error: &TransitionError) -> Self {
         let mut body = ErrorBody::new("illegal_transition", error.to_string());
         body.0.state = Some(error.from.as_str().to_owned());
         body.0.event = Some(error.event.to_string());
@@ -108,6 +123,54 @@ impl ApiError {
     pub fn internal(cause: &anyhow::Error) -> Self {
         tracing::error!(error = format!("{cause:#}"), "internal error");
         Self::Internal(ErrorBody::new("internal", "an internal error occurred"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::unavailable(&error.into())
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::bad_request(errors.to_string())
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(error: ChangeError) -> Self {
+        match error {
+            ChangeError::NotFound(id) => Self::no_poll(id.as_str()),
+            ChangeError::Refused(refused) => match refused.refusal {
+                // The state allows `schedule`, but the requested time is one no poll may open
+                // at: a bad body (400), not a conflict with the poll's state (409).
+                domain::Refusal::OpensAtNotInFuture { .. } => {
+                    Self::bad_request("opens_at: must be in the future")
+                }
+                domain::Refusal::OpensAtNotBeforeClosesAt { closes_at, .. } => Self::bad_request(
+                    format!("opens_at: must be before the poll's closes_at ({closes_at})"),
+                ),
+                domain::Refusal::NotAllowed
+                | domain::Refusal::NothingDue
+                | domain::Refusal::ClosesAtPassed { .. } => Self::illegal_transition(&refused),
+            },
+            ChangeError::Contended => {
+                Self::conflict("the poll kept changing while this change was attempted; try again")
+            }
+            ChangeError::Backend(error) => error.into(),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Malformed(_) => Self::bad_request(refusal.to_string()),
+            Refusal::BadSignature | Refusal::Stale { .. } | Refusal::Future { .. } => {
+                Self::Unauthorized(ErrorBody::new(refusal.reason(), refusal.to_string()))
+            }
+        }
     }
 }
 

@@ -7,8 +7,9 @@ use poem::web::Data;
 use poem_openapi::payload::PlainText;
 use poem_openapi::{ApiResponse, OpenApi};
 
-use crate::api::{ApiError, ApiTags};
-use crate::startup::AppState;
+use crate::api::errors::ApiError;
+use crate::api::tags::ApiTags;
+use crate::state::AppState;
 
 /// Operations endpoints.
 pub struct HealthApi;
@@ -64,7 +65,7 @@ impl HealthApi {
         }
         match tokio::time::timeout(Duration::from_secs(2), state.momento.ping()).await {
             Ok(Ok(())) => Ok(Ready::Ok(PlainText("ready"))),
-            Ok(Err(error)) => Err(ApiError::unavailable(&error)),
+            Ok(Err(error)) => Err(error.into()),
             Err(_) => Err(ApiError::unavailable(&anyhow::anyhow!(
                 "Momento did not answer within 2 s"
             ))),

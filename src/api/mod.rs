@@ -1,34 +1,28 @@
 //! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
+//!
+//! - `polls.rs`, `tokens.rs`, `results.rs`, `webhooks.rs`, `health.rs`: the resources.
+//! - `auth.rs`: the admin-key check, in the extractors `AdminAuth` (admin only) and
+//!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous).
+//! - `errors.rs`: the one error shape, and every mapping from an area's error to a status.
+//! - `body.rs`: the request body extractors; `path.rs`: the poll a path's `{id}` names;
+//!   [`views`]: what the API reads and writes; `tags.rs`: the groups of Swagger UI.
 
 mod auth;
+mod body;
 mod errors;
 mod health;
-mod optional_json;
+mod path;
 mod polls;
 mod results;
-mod strict_json;
+mod tags;
 mod tokens;
 pub mod views;
 mod webhooks;
 
 pub use errors::{json_errors, ApiError, ErrorBody};
+pub use tags::ApiTags;
 
-use poem_openapi::{OpenApiService, Tags};
-
-/// Tags that group the operations in Swagger UI.
-#[derive(Tags)]
-pub enum ApiTags {
-    /// Create polls and move them through their lifecycle.
-    Polls,
-    /// Voter tokens: Momento disposable tokens to vote with.
-    Tokens,
-    /// Live results: JSON, Server-Sent Events, CSV.
-    Results,
-    /// Vote ingest from Momento.
-    Ingest,
-    /// Liveness, readiness and metrics.
-    Ops,
-}
+use poem_openapi::OpenApiService;
 
 /// Every API of the service, for [`service`].
 pub type Apis = (

@@ -1,5 +1,6 @@
 //! `/v1/polls`: create, read, list, and move polls along their lifecycle.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -10,12 +11,14 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::api::auth::AdminAuth;
-use crate::api::strict_json::StrictJson;
+use crate::api::body::StrictJson;
+use crate::api::errors::ApiError;
+use crate::api::path::{load_poll, poll_id};
+use crate::api::tags::ApiTags;
 use crate::api::views::{AdminPoll, NewPoll, PollPage, PollState, PublicPoll, Schedule};
-use crate::api::{ApiError, ApiTags};
-use crate::domain::{self, Event, PollId, Refusal, TransitionError};
-use crate::momento::polls::ChangeError;
-use crate::startup::AppState;
+use crate::domain::{self, Event, PollId};
+use crate::momento::polls::IndexEntry;
+use crate::state::AppState;
 
 /// Largest page of [`PollsApi::list`].
 const MAX_PAGE: u32 = 200;
@@ -71,16 +74,8 @@ impl PollsApi {
         let now = Utc::now();
         let new: domain::NewPoll = body.0.into();
         for _ in 0..ID_ATTEMPTS {
-            let poll = new
-                .clone()
-                .validate(PollId::generate(), now)
-                .map_err(|errors| ApiError::bad_request(errors.to_string()))?;
-            let stored = state
-                .polls
-                .create(&poll)
-                .await
-                .map_err(|e| ApiError::unavailable(&e))?;
-            if stored {
+            let poll = new.clone().validate(PollId::generate(), now)?;
+            if state.polls.create(&poll).await? {
                 state.scheduler.watch(&poll);
                 return Ok(Created::Created(Json(AdminPoll::of(&poll, now))));
             }
@@ -111,54 +106,19 @@ impl PollsApi {
                 "limit: must be between 1 and {MAX_PAGE}, got {limit}"
             )));
         }
-        let index = state
-            .polls
-            .index()
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
-        let mut ids: Vec<_> = index.into_iter().collect();
-        ids.sort_by(|(a_id, a), (b_id, b)| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| a_id.as_str().cmp(b_id.as_str()))
-        });
+        let ids = newest_first(state.polls.index().await?);
         let start = match &cursor.0 {
             None => 0,
-            Some(c) => {
-                ids.iter()
-                    .position(|(id, _)| id.as_str() == c)
+            Some(cursor) => {
+                position_of(&ids, cursor)
                     .ok_or_else(|| ApiError::bad_request("cursor: not a poll of this list"))?
                     + 1
             }
         };
-        let now = Utc::now();
-        let mut polls = Vec::new();
-        let mut last_seen = None;
-        let mut rest = ids[start.min(ids.len())..].iter();
-        'pages: loop {
-            let chunk: Vec<_> = rest.by_ref().take(limit as usize).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            let reads = join_all(chunk.iter().map(|(id, _)| state.polls.get(id))).await;
-            for ((id, _), read) in chunk.iter().zip(reads) {
-                last_seen = Some(id.as_str().to_owned());
-                // A dangling index entry (creation failed half-way) is skipped.
-                let Some(stored) = read.map_err(|e| ApiError::unavailable(&e))? else {
-                    continue;
-                };
-                let view = AdminPoll::of(&stored.poll, now);
-                if filter.0.is_none_or(|f| f == view.state) {
-                    polls.push(view);
-                    if polls.len() == limit as usize {
-                        break 'pages;
-                    }
-                }
-            }
-        }
+        let (polls, last_seen) = page(&state, &ids[start..], filter.0, limit as usize).await?;
         let more = last_seen
-            .as_ref()
-            .and_then(|last| ids.iter().position(|(id, _)| id.as_str() == last))
+            .as_deref()
+            .and_then(|last| position_of(&ids, last))
             .is_some_and(|i| i + 1 < ids.len());
         Ok(PollPageResponse::Ok(Json(PollPage {
             next_cursor: if more { last_seen } else { None },
@@ -250,59 +210,62 @@ impl PollsApi {
     }
 }
 
-/// A path id that cannot be a poll id names no poll.
-pub(crate) fn parse_id(raw: &str) -> Result<PollId, ApiError> {
-    PollId::parse(raw).map_err(|_| ApiError::not_found(format!("no poll with id '{raw}'")))
+/// The index's poll ids, newest first (ties broken by id, so pages are stable).
+fn newest_first(index: HashMap<PollId, IndexEntry>) -> Vec<PollId> {
+    let mut entries: Vec<_> = index.into_iter().collect();
+    entries.sort_by(|(a_id, a), (b_id, b)| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| a_id.as_str().cmp(b_id.as_str()))
+    });
+    entries.into_iter().map(|(id, _)| id).collect()
 }
 
-/// The poll a path names: 404 for an id that cannot exist or names no poll, 503 when Momento
-/// fails.
-pub(crate) async fn load_poll(state: &AppState, raw_id: &str) -> Result<domain::Poll, ApiError> {
-    let id = parse_id(raw_id)?;
-    let stored = state
-        .polls
-        .get(&id)
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?
-        .ok_or_else(|| not_found(&id))?;
-    Ok(stored.poll)
+fn position_of(ids: &[PollId], id: &str) -> Option<usize> {
+    ids.iter().position(|candidate| candidate.as_str() == id)
 }
 
-pub(crate) fn not_found(id: &PollId) -> ApiError {
-    ApiError::not_found(format!("no poll with id '{}'", id.as_str()))
+/// Up to `limit` polls of `ids` (in order) that pass `filter`, read `limit` at a time; and the
+/// id of the last poll looked at, where the next page starts after. A dangling index entry
+/// (creation failed half-way) is skipped.
+async fn page(
+    state: &AppState,
+    ids: &[PollId],
+    filter: Option<PollState>,
+    limit: usize,
+) -> Result<(Vec<AdminPoll>, Option<String>), ApiError> {
+    let now = Utc::now();
+    let mut polls = Vec::new();
+    let mut last_seen = None;
+    for chunk in ids.chunks(limit) {
+        let reads = join_all(chunk.iter().map(|id| state.polls.get(id))).await;
+        for (id, read) in chunk.iter().zip(reads) {
+            last_seen = Some(id.as_str().to_owned());
+            let Some(stored) = read? else { continue };
+            let view = AdminPoll::of(&stored.poll, now);
+            if filter.is_none_or(|f| f == view.state) {
+                polls.push(view);
+                if polls.len() == limit {
+                    return Ok((polls, last_seen));
+                }
+            }
+        }
+    }
+    Ok((polls, last_seen))
 }
 
+/// Applies `event` to the poll `raw_id` names, now; tells the scheduler, the pipeline's poll
+/// cache and the results publisher.
 async fn change(
     state: &AppState,
     raw_id: &str,
     event: Event,
 ) -> Result<AdminPollResponse, ApiError> {
-    let id = parse_id(raw_id)?;
+    let id = poll_id(raw_id)?;
     let now = Utc::now();
-    match state.polls.apply(&id, &event, now).await {
-        Ok(poll) => {
-            state.scheduler.watch(&poll);
-            state.pipeline.forget(poll.id());
-            state.publisher.mark(poll.id());
-            Ok(AdminPollResponse::Ok(Json(AdminPoll::of(&poll, now))))
-        }
-        Err(ChangeError::NotFound(_)) => Err(not_found(&id)),
-        // The state allows `schedule`, but the requested time is one no poll may open at:
-        // a bad body (400), not a conflict with the poll's state (409).
-        Err(ChangeError::Refused(TransitionError {
-            refusal: Refusal::OpensAtNotInFuture { .. },
-            ..
-        })) => Err(ApiError::bad_request("opens_at: must be in the future")),
-        Err(ChangeError::Refused(TransitionError {
-            refusal: Refusal::OpensAtNotBeforeClosesAt { closes_at, .. },
-            ..
-        })) => Err(ApiError::bad_request(format!(
-            "opens_at: must be before the poll's closes_at ({closes_at})"
-        ))),
-        Err(ChangeError::Refused(error)) => Err(ApiError::illegal_transition(&error)),
-        Err(ChangeError::Contended) => Err(ApiError::conflict(
-            "the poll kept changing while this change was attempted; try again",
-        )),
-        Err(ChangeError::Backend(error)) => Err(ApiError::unavailable(&error)),
-    }
+    let poll = state.polls.apply(&id, &event, now).await?;
+    state.scheduler.watch(&poll);
+    state.pipeline.forget(poll.id());
+    state.publisher.mark(poll.id());
+    Ok(AdminPollResponse::Ok(Json(AdminPoll::of(&poll, now))))
 }

@@ -10,18 +10,18 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use poem::web::sse::Event;
 use poem::web::Data;
-use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::{EventStream, Json, PlainText};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::api::auth::{AdminAuth, MaybeAdmin};
-use crate::api::polls::load_poll;
+use crate::api::errors::ApiError;
+use crate::api::path::load_poll;
+use crate::api::tags::ApiTags;
 use crate::api::views::ResultsView;
-use crate::api::{ApiError, ApiTags};
 use crate::domain::Poll;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The results resource.
 pub struct ResultsApi;
@@ -51,17 +51,12 @@ impl ResultsApi {
     async fn get(
         &self,
         auth: MaybeAdmin,
-        request: &Request,
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
     ) -> Result<ResultsResponse, ApiError> {
-        let poll = visible_poll(&state, &id.0, auth, request).await?;
-        let results = state
-            .publisher
-            .current(&poll)
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
+        let poll = visible_poll(&state, &id.0, auth).await?;
+        let results = state.publisher.current(&poll).await?;
         Ok(ResultsResponse::Ok(Json(ResultsView::from(results))))
     }
 
@@ -75,16 +70,12 @@ impl ResultsApi {
     async fn stream(
         &self,
         auth: MaybeAdmin,
-        request: &Request,
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
     ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
-        let poll = visible_poll(&state, &id.0, auth, request).await?;
-        let updates =
-            crate::results::sse::updates(state.publisher.clone(), state.momento.clone(), poll)
-                .await
-                .map_err(|e| ApiError::unavailable(&e))?;
+        let poll = visible_poll(&state, &id.0, auth).await?;
+        let updates = crate::results::sse::updates(&state.results, &state.publisher, poll).await?;
         Ok(EventStream::new(updates.map(ResultsView::from).boxed())
             .keep_alive(std::time::Duration::from_secs(15))
             .to_event(|view| {
@@ -108,26 +99,17 @@ impl ResultsApi {
         id: Path<String>,
     ) -> Result<CsvResponse, ApiError> {
         let poll = load_poll(&state, &id.0).await?;
-        let results = state
-            .publisher
-            .current(&poll)
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
+        let results = state.publisher.current(&poll).await?;
         Ok(CsvResponse::Ok(PlainText(crate::results::csv::render(
             &poll, &results,
         ))))
     }
 }
 
-async fn visible_poll(
-    state: &AppState,
-    raw_id: &str,
-    auth: MaybeAdmin,
-    request: &Request,
-) -> Result<Poll, ApiError> {
-    let is_admin = auth.is_admin(request)?;
+/// The poll, if the caller may see its results now.
+async fn visible_poll(state: &AppState, raw_id: &str, auth: MaybeAdmin) -> Result<Poll, ApiError> {
     let poll = load_poll(state, raw_id).await?;
-    if !is_admin && !poll.results_public_at(Utc::now()) {
+    if !auth.is_admin() && !poll.results_public_at(Utc::now()) {
         return Err(ApiError::forbidden(
             "results_hidden",
             "this poll's results are not visible yet (results_visibility)",

@@ -13,7 +13,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use poem::web::Data;
-use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -21,13 +20,13 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::api::auth::{AdminAuth, MaybeAdmin};
-use crate::api::optional_json::OptionalJson;
-use crate::api::polls::load_poll;
-use crate::api::strict_json::StrictJson;
-use crate::api::{ApiError, ApiTags};
+use crate::api::body::{OptionalJson, StrictJson};
+use crate::api::errors::ApiError;
+use crate::api::path::load_poll;
+use crate::api::tags::ApiTags;
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
-use crate::momento::tokens::{results_topic, VOTES_TOPIC};
-use crate::startup::AppState;
+use crate::momento::keys::{results_topic, VOTES_TOPIC};
+use crate::state::AppState;
 
 /// Longest a Momento disposable token may live.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(25 * 60 * 60);
@@ -111,16 +110,14 @@ impl TokensApi {
     async fn create(
         &self,
         auth: MaybeAdmin,
-        request: &Request,
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
         body: OptionalJson<TokenRequest>,
     ) -> Result<TokenCreated, ApiError> {
-        let is_admin = auth.is_admin(request)?;
         let poll = issuable_poll(&state, &id.0).await?;
         let requested = body.0.and_then(|b| b.voter_id);
-        let voter = match (poll.access(), is_admin, requested) {
+        let voter = match (poll.access(), auth.is_admin(), requested) {
             (Access::Invite, false, _) => {
                 return Err(ApiError::unauthorized(
                     "this poll is invite-only: tokens are minted by an admin",
@@ -200,11 +197,7 @@ async fn mint(state: &AppState, poll: &Poll, voter: VoterId) -> Result<VoterToke
     let valid_for = token_lifetime(state.settings.token_ttl, poll.closes_at(), now)
         .ok_or_else(|| ApiError::conflict("the poll closes too soon to issue a token"))?;
     let token_id = TokenId::new(poll.id(), &voter);
-    let minted = state
-        .momento
-        .mint_voter_token(&token_id, valid_for)
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?;
+    let minted = state.momento.mint_voter_token(&token_id, valid_for).await?;
     Ok(VoterToken {
         token: minted.token.expose_secret().to_owned(),
         token_id: token_id.to_string(),

@@ -15,12 +15,12 @@ use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::api::optional_json::RawJson;
-use crate::api::{ApiError, ApiTags, ErrorBody};
+use crate::api::body::{RawJson, MAX_BODY_BYTES};
+use crate::api::errors::{ApiError, ErrorBody};
+use crate::api::tags::ApiTags;
 use crate::ingest::pipeline::{Delivery, Outcome, Source};
-use crate::ingest::webhook::{Refusal, MAX_BODY_BYTES};
-use crate::momento::tokens::VOTES_TOPIC;
-use crate::startup::AppState;
+use crate::momento::keys::VOTES_TOPIC;
+use crate::state::AppState;
 
 /// The webhook resource.
 pub struct WebhooksApi;
@@ -79,7 +79,7 @@ impl WebhooksApi {
         /// Lowercase hex HMAC-SHA3-256 of the exact body bytes.
         #[oai(name = "momento-signature")]
         signature: Header<Option<String>>,
-        body: RawJson<WebhookEvent, MAX_BODY_BYTES>,
+        body: RawJson<WebhookEvent>,
     ) -> Result<WebhookResponse, ApiError> {
         let Some(verifier) = &state.webhook else {
             return Err(ApiError::not_found(
@@ -97,25 +97,15 @@ impl WebhooksApi {
                 format!("the body is over {MAX_BODY_BYTES} bytes"),
             )));
         }
-        let event = match verifier.verify(signature.0.as_deref(), &body.0, Utc::now()) {
-            Ok(event) => event,
-            Err(refusal) => {
+        let event = verifier
+            .verify(signature.0.as_deref(), &body.0, Utc::now())
+            .inspect_err(|refusal| {
                 state
                     .metrics
                     .webhook_refused
                     .with_label_values(&[refusal.reason()])
                     .inc();
-                return Err(match refusal {
-                    Refusal::Malformed(_) => ApiError::bad_request(refusal.to_string()),
-                    Refusal::BadSignature | Refusal::Stale { .. } | Refusal::Future { .. } => {
-                        ApiError::Unauthorized(ErrorBody::new(
-                            refusal.reason(),
-                            refusal.to_string(),
-                        ))
-                    }
-                });
-            }
-        };
+            })?;
         if event.cache() != state.momento.cache_name() || event.topic() != VOTES_TOPIC {
             return Ok(outcome("ignored", None));
         }
@@ -126,13 +116,12 @@ impl WebhooksApi {
             published_at: event.published_at(),
             source: Source::Webhook,
         };
-        match state.pipeline.process(delivery).await {
-            Ok(Outcome::Accepted) => Ok(outcome("accepted", None)),
-            Ok(Outcome::Revoted) => Ok(outcome("revoted", None)),
-            Ok(Outcome::Duplicate) => Ok(outcome("duplicate", None)),
-            Ok(Outcome::Rejected(r)) => Ok(outcome("rejected", Some(r.reason()))),
-            Err(error) => Err(ApiError::unavailable(&error)),
-        }
+        Ok(match state.pipeline.process(delivery).await? {
+            Outcome::Accepted => outcome("accepted", None),
+            Outcome::Revoted => outcome("revoted", None),
+            Outcome::Duplicate => outcome("duplicate", None),
+            Outcome::Rejected(r) => outcome("rejected", Some(r.reason())),
+        })
     }
 }
 

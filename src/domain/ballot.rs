@@ -17,8 +17,8 @@
 //! The stored form ([`Ballot::to_bytes`]) is canonical: `o1,o3,o2`, option ids joined by
 //! commas, in rank order for `ranked` polls and in ascending id order for `multi` ones (where
 //! order means nothing), so two ballots with the same meaning have the same bytes and a revote
-//! can compare-and-set from the exact old bytes. It also serves as a dictionary field name when
-//! rankings are counted for instant-runoff.
+//! can compare-and-set from the exact old bytes. It is also what the poll's ballot ledger holds
+//! for the voter (field = voter id, value = these bytes), which results are counted from.
 
 use std::collections::BTreeSet;
 use std::fmt;

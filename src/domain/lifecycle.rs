@@ -38,8 +38,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::poll::Poll;
-
 /// Where a poll is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -199,19 +197,6 @@ pub enum Refusal {
     },
 }
 
-impl Refusal {
-    /// A stable `snake_case` code for API errors and metrics.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Refusal::NotAllowed => "not_allowed",
-            Refusal::NothingDue => "nothing_due",
-            Refusal::ClosesAtPassed { .. } => "closes_at_passed",
-            Refusal::OpensAtNotInFuture { .. } => "opens_at_not_in_future",
-            Refusal::OpensAtNotBeforeClosesAt { .. } => "opens_at_not_before_closes_at",
-        }
-    }
-}
-
 /// An event the poll's state refuses, e.g. "cannot close a poll that is draft".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("{}", self.describe())]
@@ -305,47 +290,6 @@ pub fn transition(
         (Open, Event::Clock) if closes_passed.is_some() => Ok((Closed, times)),
         (_, Event::Clock) => Err(refuse(Refusal::NothingDue)),
         _ => Err(refuse(Refusal::NotAllowed)),
-    }
-}
-
-/// When the scheduler should next send [`Event::Clock`]: `opens_at` of a scheduled poll,
-/// `closes_at` of an open one, otherwise never.
-pub fn next_clock_deadline(poll: &Poll) -> Option<DateTime<Utc>> {
-    match poll.state() {
-        PollState::Scheduled => poll.opens_at(),
-        PollState::Open => poll.closes_at(),
-        _ => None,
-    }
-}
-
-impl Poll {
-    /// The poll's lifecycle times.
-    pub fn times(&self) -> PollTimes {
-        PollTimes {
-            opens_at: self.opens_at,
-            closes_at: self.closes_at,
-        }
-    }
-
-    /// The poll after `event` at `now`, with `version` one higher; `self` is untouched, so the
-    /// caller can compare-and-set the stored record from the old bytes to the new ones.
-    pub fn apply(&self, event: &Event, now: DateTime<Utc>) -> Result<Poll, TransitionError> {
-        let (state, times) = transition(self.state, self.times(), event, now)?;
-        Ok(Poll {
-            state,
-            opens_at: times.opens_at,
-            closes_at: times.closes_at,
-            version: self.version + 1,
-            ..self.clone()
-        })
-    }
-
-    /// The state the poll is in at `at` once due deadlines are applied: what a clock event
-    /// at `at` would make it, or its stored state when nothing is due. Ballots are judged
-    /// against this, so a vote published after `closes_at` is refused even if the scheduler
-    /// has not closed the stored poll yet.
-    pub fn state_at(&self, at: DateTime<Utc>) -> PollState {
-        transition(self.state, self.times(), &Event::Clock, at).map_or(self.state, |(s, _)| s)
     }
 }
 

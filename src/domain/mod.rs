@@ -1,8 +1,9 @@
 //! The pure heart of pollcast: no I/O, no async, no SDK types.
 //!
 //! - [`ids`]: `PollId`, `OptionId`, `VoterId`, `TokenId`, parsed once at the edge.
-//! - [`poll`] and [`new_poll`]: the poll record, its public view, and creation from what an
-//!   admin submits ([`validation`] holds the shared field rules).
+//! - [`poll`] and [`new_poll`]: the poll record, and its creation from what an admin submits
+//!   ([`validation`] holds the shared field rules). The views the API serves are in
+//!   `api/views.rs`.
 //! - [`lifecycle`]: the state machine `draft -> scheduled -> open -> closed -> archived`.
 //! - [`ballot`]: the vote message, its checks against a poll, the canonical stored ballot.
 //! - [`tally`] and [`irv`]: counts per option and instant-runoff for ranked polls.
@@ -28,11 +29,10 @@ pub use ballot::{Ballot, Rejection, StoredBallotError, VoteMessage, MAX_VOTE_MES
 pub use ids::{IdError, IdKind, OptionId, PollId, TokenId, VoterId};
 pub use irv::{instant_runoff, Round, Runoff};
 pub use lifecycle::{
-    accepts_votes, next_clock_deadline, transition, Event, EventKind, PollState, PollTimes,
-    Refusal, TransitionError,
+    accepts_votes, transition, Event, EventKind, PollState, PollTimes, Refusal, TransitionError,
 };
 pub use new_poll::NewPoll;
-pub use poll::{Access, Poll, PollKind, PollOption, PublicPoll, ResultsVisibility};
+pub use poll::{next_clock_deadline, Access, Poll, PollKind, PollOption, ResultsVisibility};
 pub use results::Results;
-pub use tally::{delta, Tally, TallyDelta, BALLOTS_FIELD};
+pub use tally::Tally;
 pub use validation::{Rule, ValidationError, ValidationErrors};

@@ -1,4 +1,4 @@
-//! The poll record and its public view.
+//! The poll record.
 //!
 //! A [`Poll`] is only made by [`NewPoll::validate`](super::NewPoll::validate), changed only by
 //! [`Poll::apply`] (the lifecycle), and loaded from storage only through the same field rules
@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{OptionId, PollId};
-use super::lifecycle::PollState;
+use super::lifecycle::{transition, Event, PollState, PollTimes, TransitionError};
 use super::validation::{
     Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
@@ -168,18 +168,9 @@ impl Poll {
         self.created_at
     }
 
-    /// Whether voters (not admins) may see results now: `live` polls once they are open,
-    /// `on_close` polls once they are closed. Draft, scheduled and cancelled polls have no
-    /// results to show.
-    pub fn results_public(&self) -> bool {
-        matches!(
-            (self.results_visibility, self.state),
-            (_, PollState::Closed | PollState::Archived)
-                | (ResultsVisibility::Live, PollState::Open)
-        )
-    }
-
-    /// [`Poll::results_public`] with any deadline passed by `at` applied.
+    /// Whether voters (not admins) may see results at `at` (any deadline passed by then
+    /// applied): `live` polls once they are open, `on_close` polls once they are closed.
+    /// Draft, scheduled and cancelled polls have no results to show.
     pub fn results_public_at(&self, at: DateTime<Utc>) -> bool {
         matches!(
             (self.results_visibility, self.state_at(at)),
@@ -187,59 +178,48 @@ impl Poll {
                 | (ResultsVisibility::Live, PollState::Open)
         )
     }
+}
 
-    /// The view anyone may read.
-    pub fn public_view(&self) -> PublicPoll {
-        PublicPoll {
-            id: self.id.clone(),
-            title: self.title.clone(),
-            description: self.description.clone(),
-            kind: self.kind,
-            options: self.options.clone(),
-            max_choices: self.max_choices,
-            results_visibility: self.results_visibility,
-            allow_revote: self.allow_revote,
-            access: self.access,
-            opens_at: self.opens_at,
-            closes_at: self.closes_at,
-            state: self.state,
-        }
+/// When the scheduler should next send [`Event::Clock`]: `opens_at` of a scheduled poll,
+/// `closes_at` of an open one, otherwise never.
+pub fn next_clock_deadline(poll: &Poll) -> Option<DateTime<Utc>> {
+    match poll.state() {
+        PollState::Scheduled => poll.opens_at(),
+        PollState::Open => poll.closes_at(),
+        _ => None,
     }
 }
 
-/// What anyone may read of a poll: everything a voter needs to vote and to know when, without
-/// the admin-only fields `max_voters` (capacity planning is the organiser's business),
-/// `version` (a storage detail for compare-and-set) and `created_at` (bookkeeping).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicPoll {
-    /// The poll's id.
-    pub id: PollId,
-    /// The title.
-    pub title: String,
-    /// The description, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// How voters answer.
-    pub kind: PollKind,
-    /// The options, with the ids ballots name.
-    pub options: Vec<PollOption>,
-    /// Most options a `multi` ballot may name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_choices: Option<u32>,
-    /// Who sees results while the poll is open.
-    pub results_visibility: ResultsVisibility,
-    /// Whether a voter may replace their ballot.
-    pub allow_revote: bool,
-    /// Who may take a voting token.
-    pub access: Access,
-    /// When the poll opens or opened.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub opens_at: Option<DateTime<Utc>>,
-    /// When the poll closes or closed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub closes_at: Option<DateTime<Utc>>,
-    /// The lifecycle state.
-    pub state: PollState,
+/// The lifecycle ([`transition`]) applied to a whole poll.
+impl Poll {
+    /// The poll's lifecycle times.
+    pub fn times(&self) -> PollTimes {
+        PollTimes {
+            opens_at: self.opens_at,
+            closes_at: self.closes_at,
+        }
+    }
+
+    /// The poll after `event` at `now`, with `version` one higher; `self` is untouched, so the
+    /// caller can compare-and-set the stored record from the old bytes to the new ones.
+    pub fn apply(&self, event: &Event, now: DateTime<Utc>) -> Result<Poll, TransitionError> {
+        let (state, times) = transition(self.state, self.times(), event, now)?;
+        Ok(Poll {
+            state,
+            opens_at: times.opens_at,
+            closes_at: times.closes_at,
+            version: self.version + 1,
+            ..self.clone()
+        })
+    }
+
+    /// The state the poll is in at `at` once due deadlines are applied: what a clock event
+    /// at `at` would make it, or its stored state when nothing is due. Ballots are judged
+    /// against this, so a vote published after `closes_at` is refused even if the scheduler
+    /// has not closed the stored poll yet.
+    pub fn state_at(&self, at: DateTime<Utc>) -> PollState {
+        transition(self.state, self.times(), &Event::Clock, at).map_or(self.state, |(s, _)| s)
+    }
 }
 
 /// The stored form, checked on the way in by [`TryFrom`].

@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn results_serialize_to_the_documented_shape() {
         let poll = poll(PollKind::Single, 2);
-        let tally = Tally::from_counts(&poll, [(option(1), 3), (option(2), 1)], 4);
+        let tally = Tally {
+            ballots: 4,
+            counts: BTreeMap::from([(option(1), 3), (option(2), 1)]),
+        };
         let at = chrono::Utc.timestamp_opt(T0 + 5, 0).unwrap();
 
         let results = Results::new(&poll, &tally, 7, at);
@@ -102,7 +105,10 @@ mod tests {
         let poll = poll(PollKind::Ranked, 3);
         let (o1, o2, o3) = (option(1), option(2), option(3));
         let ballots = [(vec![o1], 2), (vec![o2], 2), (vec![o3, o1], 1)];
-        let tally = Tally::from_counts(&poll, [(o1, 2), (o2, 2), (o3, 1)], 5);
+        let tally = Tally {
+            ballots: 5,
+            counts: BTreeMap::from([(o1, 2), (o2, 2), (o3, 1)]),
+        };
         let at = chrono::Utc.timestamp_opt(T0, 0).unwrap();
 
         let results = Results::new(&poll, &tally, 1, at)

@@ -23,6 +23,7 @@ use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VoterId};
 use crate::metrics::Metrics;
 use crate::momento::ballots::{BallotStore, Claim, StoredBallot};
 use crate::momento::polls::PollStore;
+use crate::momento::StoreResult;
 
 /// Tries at writing the ledger before the vote is given back.
 pub const LEDGER_ATTEMPTS: u32 = 3;
@@ -109,7 +110,7 @@ impl Pipeline {
 
     /// Runs one vote through; `Err` means the backend failed and nothing was counted.
     #[tracing::instrument(skip_all, fields(source = delivery.source.label(), seq = delivery.seq))]
-    pub async fn process(&self, delivery: Delivery) -> anyhow::Result<Outcome> {
+    pub async fn process(&self, delivery: Delivery) -> StoreResult<Outcome> {
         let started = Instant::now();
         self.metrics
             .votes_received
@@ -149,7 +150,7 @@ impl Pipeline {
         outcome
     }
 
-    async fn decide(&self, delivery: &Delivery) -> anyhow::Result<Outcome> {
+    async fn decide(&self, delivery: &Delivery) -> StoreResult<Outcome> {
         let message = match VoteMessage::parse(&delivery.text) {
             Ok(message) => message,
             Err(rejection) => return Ok(Outcome::Rejected(rejection)),
@@ -190,7 +191,7 @@ impl Pipeline {
         poll: &Poll,
         voter: &VoterId,
         mine: StoredBallot,
-    ) -> anyhow::Result<Outcome> {
+    ) -> StoreResult<Outcome> {
         let id = poll.id();
         loop {
             let held = match self.ballots.claim(id, voter, &mine).await? {
@@ -264,12 +265,7 @@ impl Pipeline {
     /// each ledger write the ballot key is read again, and the ledger rewritten while it
     /// differs from what was written: whoever writes last sees the key's choices, and the
     /// ledger ends equal to the key. Without revoting the choices never change.
-    async fn settle_ledger(
-        &self,
-        poll: &Poll,
-        voter: &VoterId,
-        written: &[u8],
-    ) -> anyhow::Result<()> {
+    async fn settle_ledger(&self, poll: &Poll, voter: &VoterId, written: &[u8]) -> StoreResult<()> {
         if !poll.allow_revote() {
             return Ok(());
         }
@@ -285,15 +281,10 @@ impl Pipeline {
                 _ => return Ok(()),
             }
         }
-        anyhow::bail!("the voter's ballot kept changing while settling the ledger")
+        Err(anyhow::anyhow!("the voter's ballot kept changing while settling the ledger").into())
     }
 
-    async fn write_ledger(
-        &self,
-        id: &PollId,
-        voter: &VoterId,
-        choices: &[u8],
-    ) -> anyhow::Result<()> {
+    async fn write_ledger(&self, id: &PollId, voter: &VoterId, choices: &[u8]) -> StoreResult<()> {
         let mut last = None;
         for attempt in 0..LEDGER_ATTEMPTS {
             if attempt > 0 {
@@ -333,7 +324,7 @@ impl Pipeline {
     /// `seats:{poll_id}`), so concurrent first ballots can never exceed the cap. A seat taken by
     /// a ballot that is then given back (backend failure) stays taken: the cap errs on the side
     /// of fewer voters, never more.
-    async fn over_capacity(&self, poll: &Poll) -> anyhow::Result<Option<Rejection>> {
+    async fn over_capacity(&self, poll: &Poll) -> StoreResult<Option<Rejection>> {
         let Some(max_voters) = poll.max_voters() else {
             return Ok(None);
         };
@@ -341,7 +332,7 @@ impl Pipeline {
         Ok((seat > i64::from(max_voters)).then_some(Rejection::PollFull { max_voters }))
     }
 
-    async fn poll(&self, id: &PollId) -> anyhow::Result<Option<Arc<Poll>>> {
+    async fn poll(&self, id: &PollId) -> StoreResult<Option<Arc<Poll>>> {
         if let Some(entry) = self.poll_cache.get(id) {
             if entry.0.elapsed() < POLL_CACHE {
                 return Ok(Some(entry.1.clone()));

@@ -2,8 +2,8 @@
 //! pipeline (Momento's webhooks are deprecated; this is the path that works against its
 //! service today).
 //!
-//! - Resumes after the last sequence number it saw (`SubscribeRequest` with `last + 1` and the
-//!   page) when the stream ends, with exponential backoff between attempts (100 ms .. 10 s).
+//! - The reader ([`Momento::subscribe_votes`]) resumes after the last sequence number it saw
+//!   when the stream ends, with exponential backoff between attempts (100 ms .. 10 s).
 //!   The Rust SDK also re-subscribes by itself, at once and without limit, when a stream
 //!   errors; that loop is inside the SDK and cannot be bounded from here.
 //! - The stream is read eagerly into a local queue that [`IN_FLIGHT`] workers drain: a topic
@@ -20,21 +20,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
-use momento::topics::SubscribeRequest;
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::pipeline::{Delivery, Pipeline, Source};
 use crate::metrics::Metrics;
-use crate::momento::tokens::VOTES_TOPIC;
+use crate::momento::votes::{TopicPosition, VoteItem};
 use crate::momento::Momento;
 
 /// Votes processed at once.
 pub const IN_FLIGHT: usize = 128;
 /// Tries per vote when the backend fails.
 pub const ATTEMPTS: u32 = 5;
+/// First wait before subscribing again; doubled per failed attempt up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait before subscribing again.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// Subscribes to the votes topic and ingests until `shutdown` fires.
+/// Subscribes to the votes topic and ingests until `shutdown` fires, then lets the workers
+/// finish every vote already read.
 pub async fn run(
     momento: Momento,
     pipeline: Arc<Pipeline>,
@@ -42,9 +48,20 @@ pub async fn run(
     live: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
-    let (queue, backlog) = tokio::sync::mpsc::unbounded_channel::<Delivery>();
+    let (queue, workers) = spawn_workers(pipeline);
+    read(&momento, &metrics, &live, &queue, &shutdown).await;
+    drop(queue);
+    for worker in workers {
+        let _ = worker.await;
+    }
+}
+
+/// [`IN_FLIGHT`] workers that take deliveries off the returned queue until it is closed and
+/// empty.
+fn spawn_workers(pipeline: Arc<Pipeline>) -> (UnboundedSender<Delivery>, Vec<JoinHandle<()>>) {
+    let (queue, backlog) = unbounded_channel::<Delivery>();
     let backlog = Arc::new(tokio::sync::Mutex::new(backlog));
-    let workers: Vec<_> = (0..IN_FLIGHT)
+    let workers = (0..IN_FLIGHT)
         .map(|_| {
             let (backlog, pipeline) = (backlog.clone(), pipeline.clone());
             tokio::spawn(async move {
@@ -57,71 +74,87 @@ pub async fn run(
             })
         })
         .collect();
-    let mut last: Option<(u64, u64)> = None; // (sequence number, page)
-    let mut backoff = Duration::from_millis(100);
+    (queue, workers)
+}
+
+/// The reader: subscribes (resuming after the last item read) and queues every item until
+/// `shutdown`, subscribing again with backoff when a subscription fails or ends.
+async fn read(
+    momento: &Momento,
+    metrics: &Metrics,
+    live: &AtomicBool,
+    queue: &UnboundedSender<Delivery>,
+    shutdown: &CancellationToken,
+) {
+    let mut last: Option<TopicPosition> = None;
+    let mut backoff = MIN_BACKOFF;
     loop {
-        let request = SubscribeRequest::new(
-            momento.cache_name().to_owned(),
-            VOTES_TOPIC.to_owned(),
-            last.map(|(seq, _)| seq + 1),
-            last.map(|(_, page)| page),
-        );
         let subscribed = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            s = momento.topics().send_request(request) => s,
+            _ = shutdown.cancelled() => return,
+            s = momento.subscribe_votes(last) => s,
         };
-        let mut subscription = match subscribed {
-            Ok(subscription) => {
+        let wait = match subscribed {
+            Ok(items) => {
                 tracing::info!(resume = ?last, "subscribed to the votes topic");
                 live.store(true, Ordering::Release);
-                backoff = Duration::from_millis(100);
-                subscription
+                backoff = MIN_BACKOFF;
+                forward(items, &mut last, metrics, queue, shutdown).await;
+                backoff
             }
             Err(error) => {
-                tracing::warn!(%error, "subscribing to the votes topic failed; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-                continue;
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "subscribing to the votes topic failed; retrying"
+                );
+                let wait = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                wait
             }
         };
-        loop {
-            let item = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                item = subscription.next() => item,
-            };
-            let Some(item) = item else { break };
-            let (seq, page) = (item.topic_sequence_number, item.topic_sequence_page);
-            if let Some((last_seq, last_page)) = last {
-                if page == last_page && seq > last_seq + 1 {
-                    metrics.subscription_gaps.inc();
-                    tracing::warn!(from = last_seq, to = seq, "gap in the votes topic");
-                }
-                if page == last_page && seq <= last_seq {
-                    continue; // the SDK re-delivers its last item after a reconnect
-                }
-            }
-            last = Some((seq, page));
-            let delivery = Delivery {
-                token_id: item.publisher_id.clone(),
-                text: String::try_from(item).unwrap_or_default(),
-                seq,
-                published_at: None,
-                source: Source::Subscription,
-            };
-            let _ = queue.send(delivery);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
         }
-        if shutdown.is_cancelled() {
-            break;
-        }
-        tokio::time::sleep(backoff).await;
     }
-    // Let the workers finish what was read.
-    drop(queue);
-    for worker in workers {
-        let _ = worker.await;
+}
+
+/// Queues the items of one subscription until it ends or `shutdown` fires; `last` follows the
+/// last item queued.
+async fn forward(
+    mut items: impl Stream<Item = VoteItem> + Unpin,
+    last: &mut Option<TopicPosition>,
+    metrics: &Metrics,
+    queue: &UnboundedSender<Delivery>,
+    shutdown: &CancellationToken,
+) {
+    loop {
+        let item = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            item = items.next() => item,
+        };
+        let Some(item) = item else { return };
+        let position = item.position;
+        if let Some(previous) = *last {
+            if position.page == previous.page && position.seq > previous.seq + 1 {
+                metrics.subscription_gaps.inc();
+                tracing::warn!(
+                    from = previous.seq,
+                    to = position.seq,
+                    "gap in the votes topic"
+                );
+            }
+            if position.page == previous.page && position.seq <= previous.seq {
+                continue; // the SDK re-delivers its last item after a reconnect
+            }
+        }
+        *last = Some(position);
+        let _ = queue.send(Delivery {
+            token_id: item.publisher_id,
+            text: item.text,
+            seq: position.seq,
+            published_at: None,
+            source: Source::Subscription,
+        });
     }
 }
 

@@ -12,9 +12,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha3::Sha3_256;
 
-/// Largest webhook body accepted: a 4 KB message escaped into JSON, with room to spare.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
 /// Why a webhook call was refused before reaching the pipeline.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Refusal {

@@ -1,22 +1,54 @@
 //! The only place that names the `momento` crate: clients for cache, topics and tokens, set up
-//! either against the embedded local Momento or against Momento's service.
+//! either against the embedded local Momento or against Momento's service, and the stores the
+//! rest of pollcast reads and writes through.
+//!
+//! - [`keys`]: every cache key and topic name (the table in `docs/DESIGN-NOTES.md`).
+//! - [`polls`]: [`PollStore`](polls::PollStore), poll records (compare-and-set) and the index.
+//! - [`ballots`]: [`BallotStore`](ballots::BallotStore), ballot keys (the dedupe decision) and
+//!   the ledger.
+//! - [`results`]: [`ResultsStore`](results::ResultsStore), the results seq, snapshot and topic.
+//! - [`votes`]: the votes-topic subscription the subscription ingest reads.
+//! - [`tokens`]: voter tokens (Momento disposable tokens).
+//!
+//! The SDK clients are private to this module: every call goes through a method here, so
+//! errors come back as [`StoreError`] (with what was being done as context) and no SDK type
+//! leaks out.
 
 pub mod ballots;
+pub mod keys;
 pub mod polls;
+pub mod results;
 pub mod tokens;
+pub mod votes;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
-use momento::cache::{configurations, CreateCacheResponse};
+use momento::cache::{
+    configurations, CreateCacheResponse, DictionaryFetchRequest, DictionaryFetchResponse,
+    GetRequest, GetResponse, MomentoRequest,
+};
 use momento::topics::configurations as topic_configurations;
 use momento::{AuthClient, CacheClient, CredentialProvider, TopicClient};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::PollId;
+
+/// A Momento call that failed; the cause chain says which call and why. Answered 503 at the
+/// HTTP edge: retrying later is right.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StoreError(#[from] anyhow::Error);
+
+/// What a store call returns.
+pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Default TTL of items pollcast writes without an explicit one.
 const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Where the Momento that pollcast talks to lives.
+#[derive(Clone)]
 pub enum Location {
     /// The in-process local Momento, reached over loopback gRPC.
     Embedded {
@@ -96,6 +128,7 @@ impl Momento {
     }
 
     /// Creates the cache when it does not exist.
+    #[tracing::instrument(skip_all, fields(cache = %self.cache_name))]
     pub async fn ensure_cache(&self) -> anyhow::Result<()> {
         match self
             .cache
@@ -108,16 +141,27 @@ impl Momento {
     }
 
     /// Answers when Momento answers a cheap read on our cache.
-    pub async fn ping(&self) -> anyhow::Result<()> {
-        self.cache
-            .get(&self.cache_name, "pollcast:readiness")
-            .await
-            .context("reading from Momento")?;
+    #[tracing::instrument(skip_all)]
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.get(keys::READINESS_PROBE.to_owned(), "reading from Momento")
+            .await?;
         Ok(())
     }
 
+    /// Gives every key of `poll` that can be listed ([`keys::kept_alive`]) a fresh `ttl`.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn keep_poll_alive(&self, poll: &PollId, ttl: Duration) -> StoreResult<()> {
+        self.keep_alive(&keys::kept_alive(poll), ttl).await
+    }
+
+    /// Gives the poll index a fresh `ttl`.
+    #[tracing::instrument(skip_all)]
+    pub async fn keep_index_alive(&self, ttl: Duration) -> StoreResult<()> {
+        self.keep_alive(&[keys::POLL_INDEX.to_owned()], ttl).await
+    }
+
     /// Gives `keys` a fresh `ttl` (missing keys are skipped).
-    pub async fn keep_alive(&self, keys: &[String], ttl: Duration) -> anyhow::Result<()> {
+    async fn keep_alive(&self, keys: &[String], ttl: Duration) -> StoreResult<()> {
         let refreshes = keys
             .iter()
             .map(|key| self.cache.update_ttl(&self.cache_name, key.as_str(), ttl));
@@ -132,18 +176,53 @@ impl Momento {
         &self.cache_name
     }
 
-    /// The topic client (publishing results, subscription ingest).
-    pub fn topics(&self) -> &TopicClient {
+    /// Momento's HTTP API endpoint for these credentials (the service's, not the embedded one).
+    pub fn http_endpoint(&self) -> &str {
+        &self.http_endpoint
+    }
+
+    /// Sends a cache `request`; `doing` says what for when it fails ("claiming the ballot key").
+    async fn send<R: MomentoRequest>(
+        &self,
+        request: R,
+        doing: &'static str,
+    ) -> anyhow::Result<R::Response> {
+        self.cache.send_request(request).await.context(doing)
+    }
+
+    /// The bytes at `key` (`None` when absent); `doing` as for [`Momento::send`].
+    async fn get(&self, key: String, doing: &'static str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(
+            match self
+                .send(GetRequest::new(&self.cache_name, key), doing)
+                .await?
+            {
+                GetResponse::Miss => None,
+                GetResponse::Hit { value } => Some(value.into()),
+            },
+        )
+    }
+
+    /// The fields of the dictionary `key` (empty when absent); `doing` as for [`Momento::send`].
+    async fn dictionary(
+        &self,
+        key: String,
+        doing: &'static str,
+    ) -> anyhow::Result<HashMap<Vec<u8>, Vec<u8>>> {
+        let request = DictionaryFetchRequest::new(&self.cache_name, key);
+        Ok(match self.send(request, doing).await? {
+            DictionaryFetchResponse::Miss => HashMap::new(),
+            DictionaryFetchResponse::Hit { value } => value.into(),
+        })
+    }
+
+    /// The topic client (results, the votes subscription).
+    fn topics(&self) -> &TopicClient {
         &self.topics
     }
 
     /// The auth client (voter tokens).
-    pub fn auth(&self) -> &AuthClient {
+    fn auth(&self) -> &AuthClient {
         &self.auth
-    }
-
-    /// The cache client.
-    pub fn cache(&self) -> &CacheClient {
-        &self.cache
     }
 }

@@ -14,16 +14,14 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use momento::cache::{
-    CollectionTtl, DictionaryFetchResponse, DictionarySetFieldRequest, GetResponse,
-    SetIfAbsentRequest, SetIfAbsentResponse, SetIfEqualRequest, SetIfEqualResponse,
+    CollectionTtl, DictionarySetFieldRequest, SetIfAbsentRequest, SetIfAbsentResponse,
+    SetIfEqualRequest, SetIfEqualResponse,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{next_clock_deadline, Event, Poll, PollId, PollState, TransitionError};
-use crate::momento::Momento;
-
-/// Name of the index dictionary.
-const INDEX: &str = "polls";
+use crate::momento::keys::{self, POLL_INDEX};
+use crate::momento::{Momento, StoreError, StoreResult};
 /// How often a compare-and-set that lost a race is retried before giving up.
 const CAS_ATTEMPTS: usize = 8;
 
@@ -61,7 +59,13 @@ pub enum ChangeError {
     Contended,
     /// Momento failed.
     #[error(transparent)]
-    Backend(#[from] anyhow::Error),
+    Backend(#[from] StoreError),
+}
+
+impl From<anyhow::Error> for ChangeError {
+    fn from(error: anyhow::Error) -> Self {
+        ChangeError::Backend(StoreError::from(error))
+    }
 }
 
 /// Polls stored through the SDK.
@@ -77,45 +81,27 @@ impl PollStore {
         Self { momento, ttl }
     }
 
-    fn key(id: &PollId) -> String {
-        format!("poll:{}", id.as_str())
-    }
-
     /// Stores a new poll; `false` if the id is taken (ids are random: the caller retries).
     #[tracing::instrument(skip_all, fields(poll_id = %poll.id().as_str()))]
-    pub async fn create(&self, poll: &Poll) -> anyhow::Result<bool> {
+    pub async fn create(&self, poll: &Poll) -> StoreResult<bool> {
         self.write_index(poll).await?;
         let bytes = serde_json::to_vec(poll).context("encoding the poll")?;
         let request =
-            SetIfAbsentRequest::new(self.momento.cache_name(), Self::key(poll.id()), bytes)
+            SetIfAbsentRequest::new(self.momento.cache_name(), keys::poll(poll.id()), bytes)
                 .ttl(self.ttl);
-        let response = self
-            .momento
-            .cache()
-            .send_request(request)
-            .await
-            .context("storing the poll")?;
+        let response = self.momento.send(request, "storing the poll").await?;
         Ok(matches!(response, SetIfAbsentResponse::Stored))
     }
 
     /// Reads a poll.
     #[tracing::instrument(skip_all, fields(poll_id = %id.as_str()))]
-    pub async fn get(&self, id: &PollId) -> anyhow::Result<Option<StoredPoll>> {
-        let response = self
-            .momento
-            .cache()
-            .get(self.momento.cache_name(), Self::key(id))
-            .await
-            .context("reading the poll")?;
-        match response {
-            GetResponse::Miss => Ok(None),
-            GetResponse::Hit { value } => {
-                let raw: Vec<u8> = value.into();
-                let poll: Poll = serde_json::from_slice(&raw)
-                    .with_context(|| format!("decoding stored poll {}", id.as_str()))?;
-                Ok(Some(StoredPoll { poll, raw }))
-            }
-        }
+    pub async fn get(&self, id: &PollId) -> StoreResult<Option<StoredPoll>> {
+        let Some(raw) = self.momento.get(keys::poll(id), "reading the poll").await? else {
+            return Ok(None);
+        };
+        let poll: Poll = serde_json::from_slice(&raw)
+            .with_context(|| format!("decoding stored poll {}", id.as_str()))?;
+        Ok(Some(StoredPoll { poll, raw }))
     }
 
     /// Applies `event` at `now` (after any clock deadline already due) by compare-and-set,
@@ -148,17 +134,15 @@ impl PollStore {
             let bytes = serde_json::to_vec(&next).context("encoding the poll")?;
             let request = SetIfEqualRequest::new(
                 self.momento.cache_name(),
-                Self::key(id),
+                keys::poll(id),
                 bytes,
                 current.raw,
             )
             .ttl(self.ttl);
             let response = self
                 .momento
-                .cache()
-                .send_request(request)
-                .await
-                .context("compare-and-set of the poll")?;
+                .send(request, "compare-and-set of the poll")
+                .await?;
             if matches!(response, SetIfEqualResponse::Stored) {
                 if let Err(error) = self.write_index(&next).await {
                     // The record changed; the index only guides listing and the scheduler.
@@ -175,28 +159,12 @@ impl PollStore {
         self.ttl
     }
 
-    /// The keys of a poll's record (for TTL refreshes).
-    pub fn keys_of(id: &PollId) -> Vec<String> {
-        vec![Self::key(id)]
-    }
-
-    /// The index dictionary's key.
-    pub fn index_key() -> String {
-        INDEX.to_owned()
-    }
-
     /// The index: every poll id with its last known state and deadline.
-    pub async fn index(&self) -> anyhow::Result<HashMap<PollId, IndexEntry>> {
-        let response = self
-            .momento
-            .cache()
-            .dictionary_fetch(self.momento.cache_name(), INDEX)
-            .await
-            .context("reading the poll index")?;
-        let raw: HashMap<Vec<u8>, Vec<u8>> = match response {
-            DictionaryFetchResponse::Miss => return Ok(HashMap::new()),
-            DictionaryFetchResponse::Hit { value } => value.into(),
-        };
+    #[tracing::instrument(skip_all)]
+    pub async fn index(&self) -> StoreResult<HashMap<PollId, IndexEntry>> {
+        let raw = (self.momento)
+            .dictionary(POLL_INDEX.to_owned(), "reading the poll index")
+            .await?;
         let mut index = HashMap::with_capacity(raw.len());
         for (field, value) in raw {
             let id = std::str::from_utf8(&field)
@@ -213,7 +181,8 @@ impl PollStore {
         Ok(index)
     }
 
-    async fn write_index(&self, poll: &Poll) -> anyhow::Result<()> {
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.id().as_str()))]
+    async fn write_index(&self, poll: &Poll) -> StoreResult<()> {
         let entry = IndexEntry {
             created_at: poll.created_at(),
             state: poll.state(),
@@ -221,16 +190,12 @@ impl PollStore {
         };
         let request = DictionarySetFieldRequest::new(
             self.momento.cache_name(),
-            INDEX,
+            POLL_INDEX,
             poll.id().as_str(),
             serde_json::to_vec(&entry).context("encoding the index entry")?,
         )
         .ttl(CollectionTtl::refresh_on_update(self.ttl));
-        self.momento
-            .cache()
-            .send_request(request)
-            .await
-            .context("writing the poll index")?;
+        self.momento.send(request, "writing the poll index").await?;
         Ok(())
     }
 }

@@ -11,16 +11,9 @@ use momento::auth::{
 };
 use secrecy::SecretString;
 
-use crate::domain::{PollId, TokenId};
-use crate::momento::Momento;
-
-/// The topic every vote is published on.
-pub const VOTES_TOPIC: &str = "votes";
-
-/// The results topic of a poll.
-pub fn results_topic(poll: &PollId) -> String {
-    format!("results.{}", poll.as_str())
-}
+use crate::domain::TokenId;
+use crate::momento::keys::{results_topic, VOTES_TOPIC};
+use crate::momento::{Momento, StoreResult};
 
 /// A minted voter token.
 pub struct VoterToken {
@@ -33,12 +26,12 @@ pub struct VoterToken {
 impl Momento {
     /// Mints a token for `token_id`: publish-only on [`VOTES_TOPIC`], subscribe-only on the
     /// poll's results topic, valid for `valid_for`.
-    #[tracing::instrument(skip_all, fields(token_id = %token_id))]
+    #[tracing::instrument(skip_all, fields(poll_id = %token_id.poll_id().as_str(), token_id = %token_id))]
     pub async fn mint_voter_token(
         &self,
         token_id: &TokenId,
         valid_for: Duration,
-    ) -> anyhow::Result<VoterToken> {
+    ) -> StoreResult<VoterToken> {
         let cache = CacheSelector::CacheName {
             name: self.cache_name().to_owned(),
         };
@@ -78,10 +71,5 @@ impl Momento {
                 .single()
                 .context("the token's expiry is not a valid time")?,
         })
-    }
-
-    /// Momento's HTTP API endpoint for these credentials (the service's, not the embedded one).
-    pub fn http_endpoint(&self) -> &str {
-        &self.http_endpoint
     }
 }

@@ -8,10 +8,12 @@
 //! - `seq` comes from `Increment` on `results_seq:{poll_id}` and is taken **before** the
 //!   ledger is read, so across replicas a higher `seq` never carries an older reading start.
 //! - Counting is from scratch (the ledger is the truth): the cost of a publish grows with the
-//!   poll's ballots, not with the votes since the last one. So a poll's next publish also waits
-//!   at least [`COST_FACTOR`] times as long as its last one took: a poll with a large ledger
-//!   under heavy voting spends at most a quarter of the time recounting, leaving the rest to
-//!   ingest, and small polls still publish every interval.
+//!   poll's ballots, not with the votes since the last one. So a poll's next publish starts no
+//!   sooner than [`COST_FACTOR`] times its last one's duration after that one started: a poll
+//!   with a large ledger under heavy voting spends at most a quarter of the time recounting,
+//!   leaving the rest to ingest, and small polls still publish every interval.
+//!
+//! The I/O (seq, snapshot, topic) is [`ResultsStore`]'s, in `momento/results.rs`.
 
 pub mod csv;
 pub mod sse;
@@ -20,27 +22,25 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use chrono::Utc;
-use momento::cache::{GetResponse, IncrementRequest, SetRequest};
 
-use crate::domain::{instant_runoff, Ballot, Poll, PollId, PollKind, Results, Tally};
+use crate::domain::{instant_runoff, Ballot, OptionId, Poll, PollId, PollKind, Results, Tally};
 use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
 use crate::momento::polls::PollStore;
-use crate::momento::tokens::results_topic;
-use crate::momento::Momento;
+use crate::momento::results::ResultsStore;
+use crate::momento::StoreResult;
 
-/// A poll's next publish waits at least this many times its last publish's duration.
+/// A poll's next publish starts no sooner than this many times its last publish's duration
+/// after that one started.
 pub const COST_FACTOR: u32 = 4;
 
 /// Counts and publishes results.
 pub struct Publisher {
-    momento: Momento,
+    results: ResultsStore,
     polls: PollStore,
     ballots: BallotStore,
     metrics: Arc<Metrics>,
-    ttl: Duration,
     // A std mutex: a set insert or swap, never held across an await.
     dirty: Mutex<HashSet<PollId>>,
     // When each recently published poll may be published again (same mutex reasoning).
@@ -48,20 +48,18 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher over the stores; snapshots live `ttl`.
+    /// A publisher over the stores.
     pub fn new(
-        momento: Momento,
+        results: ResultsStore,
         polls: PollStore,
         ballots: BallotStore,
         metrics: Arc<Metrics>,
-        ttl: Duration,
     ) -> Self {
         Self {
-            momento,
+            results,
             polls,
             ballots,
             metrics,
-            ttl,
             dirty: Mutex::new(HashSet::new()),
             not_before: Mutex::new(HashMap::new()),
         }
@@ -132,57 +130,32 @@ impl Publisher {
     }
 
     /// Counts `id` now, stores the snapshot and publishes it.
+    #[tracing::instrument(skip_all, fields(poll_id = %id.as_str()))]
     pub async fn publish(&self, id: &PollId) -> anyhow::Result<Results> {
-        let seq = self.next_seq(id).await?;
+        let seq = self.results.next_seq(id).await?;
         let Some(stored) = self.polls.get(id).await? else {
             anyhow::bail!("poll {} is gone", id.as_str());
         };
         let results = self.count(&stored.poll, seq).await?;
-        let json = serde_json::to_string(&results).context("encoding results")?;
-        let snapshot = SetRequest::new(
-            self.momento.cache_name(),
-            format!("results:{}", id.as_str()),
-            json.clone(),
-        )
-        .ttl(self.ttl);
-        self.momento
-            .cache()
-            .send_request(snapshot)
-            .await
-            .context("storing the results snapshot")?;
-        self.momento
-            .topics()
-            .publish(self.momento.cache_name(), results_topic(id), json)
-            .await
-            .context("publishing results")?;
+        self.results.publish(&results).await?;
         self.metrics.results_published.inc();
         Ok(results)
     }
 
     /// The last published snapshot, or a fresh count (with `seq` 0) when there is none yet.
-    pub async fn current(&self, poll: &Poll) -> anyhow::Result<Results> {
-        let response = self
-            .momento
-            .cache()
-            .get(
-                self.momento.cache_name(),
-                format!("results:{}", poll.id().as_str()),
-            )
-            .await
-            .context("reading the results snapshot")?;
-        if let GetResponse::Hit { value } = response {
-            let raw: Vec<u8> = value.into();
-            let mut results: Results =
-                serde_json::from_slice(&raw).context("decoding a results snapshot")?;
-            // A deadline may have passed since the snapshot; the state is as of now.
-            results.state = poll.state_at(Utc::now());
-            return Ok(results);
+    pub async fn current(&self, poll: &Poll) -> StoreResult<Results> {
+        match self.results.snapshot(poll.id()).await? {
+            Some(mut results) => {
+                // A deadline may have passed since the snapshot; the state is as of now.
+                results.state = poll.state_at(Utc::now());
+                Ok(results)
+            }
+            None => self.count(poll, 0).await,
         }
-        self.count(poll, 0).await
     }
 
     /// Counts the ledger of `poll` into results numbered `seq`.
-    pub async fn count(&self, poll: &Poll, seq: u64) -> anyhow::Result<Results> {
+    pub async fn count(&self, poll: &Poll, seq: u64) -> StoreResult<Results> {
         let ledger = self.ballots.ledger_of(poll.id()).await?;
         let mut ballots = Vec::with_capacity(ledger.len());
         for choices in ledger.values() {
@@ -196,36 +169,12 @@ impl Publisher {
         let mut results = Results::new(poll, &tally, seq, now);
         results.state = poll.state_at(now);
         if poll.kind() == PollKind::Ranked {
-            let mut rankings: BTreeMap<&[crate::domain::OptionId], u64> = BTreeMap::new();
+            let mut rankings: BTreeMap<&[OptionId], u64> = BTreeMap::new();
             for ballot in &ballots {
                 *rankings.entry(ballot.choices()).or_default() += 1;
             }
             results = results.with_runoff(instant_runoff(&poll.option_ids(), rankings));
         }
         Ok(results)
-    }
-
-    /// The keys of a poll's results (for TTL refreshes): its seq counter and snapshot.
-    pub fn keys_of(id: &PollId) -> Vec<String> {
-        vec![
-            format!("results_seq:{}", id.as_str()),
-            format!("results:{}", id.as_str()),
-        ]
-    }
-
-    async fn next_seq(&self, id: &PollId) -> anyhow::Result<u64> {
-        let request = IncrementRequest::new(
-            self.momento.cache_name(),
-            format!("results_seq:{}", id.as_str()),
-            1,
-        )
-        .ttl(self.ttl);
-        let response = self
-            .momento
-            .cache()
-            .send_request(request)
-            .await
-            .context("taking the next results seq")?;
-        Ok(response.value as u64)
     }
 }

@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::support::app::spawn_app;
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -39,9 +39,9 @@ async fn swagger_ui_and_the_spec_are_served() {
 
 #[tokio::test]
 async fn readyz_answers_ok_with_subscription_ingest_once_the_subscription_is_live() {
-    let mut settings = crate::helpers::test_settings();
+    let mut settings = crate::support::app::test_settings();
     settings.ingest = Some(pollcast::config::IngestMode::Subscription);
-    let app = crate::helpers::spawn_app_with(settings).await;
+    let app = crate::support::app::spawn_app_with(settings).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let status = app.get("/readyz").await.status();

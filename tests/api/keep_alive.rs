@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{serve, test_settings};
+use crate::support::app::{serve, test_settings};
 
 #[tokio::test]
 async fn an_open_poll_and_its_ballots_outlive_the_record_ttl_and_an_archived_one_expires() {

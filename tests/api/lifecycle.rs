@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::app::{
     a_poll, a_poll_with, assert_error, assert_invalid, id_of, in_seconds, spawn_app,
     status_and_json, time, TestApp,
 };

@@ -2,7 +2,6 @@
 //! Momento, driven over HTTP (and the official `momento` crate where voters would use it).
 
 mod health;
-mod helpers;
 mod keep_alive;
 mod lifecycle;
 mod openapi;
@@ -10,14 +9,12 @@ mod poll_errors;
 mod polls;
 mod race;
 mod results;
-mod runoff;
-mod sdk;
 mod service;
 mod startup;
+mod support;
 mod token_permissions;
 mod tokens;
 mod vote_faults;
 mod vote_races;
 mod votes_e2e;
-mod voting;
 mod webhook;

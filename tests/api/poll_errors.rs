@@ -6,7 +6,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::app::{
     a_poll, a_poll_with, assert_error, assert_invalid, id_of, in_seconds, send, spawn_app,
     status_and_json, Caller, ADMIN_KEY, NOT_ADMIN,
 };

@@ -3,7 +3,9 @@
 use chrono::Utc;
 use serde_json::json;
 
-use crate::helpers::{a_poll, a_poll_with, id_of, in_seconds, spawn_app, status_and_json, time};
+use crate::support::app::{
+    a_poll, a_poll_with, id_of, in_seconds, spawn_app, status_and_json, time,
+};
 
 #[tokio::test]
 async fn creating_a_poll_answers_201_with_every_field_and_numbered_options() {

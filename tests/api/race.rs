@@ -8,7 +8,7 @@ use local_momento::{LocalMomento, LocalMomentoConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::app::{
     a_poll, a_poll_with, assert_error, id_of, in_seconds, spawn_app_with, status_and_json,
     test_settings, TestApp,
 };

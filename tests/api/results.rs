@@ -5,12 +5,12 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::support::app::{
     a_poll, a_poll_with, assert_error, id_of, send, spawn_app_with, status_and_json, within,
     Caller, TestApp, NOT_ADMIN,
 };
-use crate::runoff::{expected_runoff, runoff_of};
-use crate::voting::{token_id, vote, webhook_settings, Event};
+use crate::support::runoff::{expected_runoff, runoff_of};
+use crate::support::voting::{token_id, vote, webhook_settings, Event};
 
 /// Casts `choices` for `voter` by webhook and asserts it was counted.
 async fn cast(app: &TestApp, id: &str, voter: &str, choices: &[&str]) {

@@ -8,8 +8,8 @@ use momento::{CacheClient, CredentialProvider};
 use rand::Rng;
 use secrecy::SecretString;
 
-use crate::helpers::{a_poll, spawn_app_with, status_and_json, test_settings, within};
-use crate::sdk::{next_value, text, topic_client};
+use crate::support::app::{a_poll, spawn_app_with, status_and_json, test_settings, within};
+use crate::support::sdk::{next_value, text, topic_client};
 
 #[tokio::test]
 #[ignore = "needs MOMENTO_API_KEY and MOMENTO_ENDPOINT: runs against Momento's service"]

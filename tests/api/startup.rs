@@ -2,7 +2,7 @@
 
 use secrecy::SecretString;
 
-use crate::helpers::{init_test_logging, serve, status_and_json, test_settings, Caller};
+use crate::support::app::{init_test_logging, serve, status_and_json, test_settings, Caller};
 use pollcast::startup::Application;
 
 /// A fresh directory under the system's temporary directory, removed on drop.
@@ -105,7 +105,7 @@ async fn a_configured_admin_key_is_not_printed() {
 
     let banner = app.banner();
 
-    assert!(!banner.contains(crate::helpers::ADMIN_KEY), "{banner}");
+    assert!(!banner.contains(crate::support::app::ADMIN_KEY), "{banner}");
     assert!(banner.contains("/docs"), "{banner}");
     drop(serve(app));
 }

@@ -8,8 +8,8 @@ use chrono::Utc;
 use momento::MomentoErrorCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
-use crate::helpers::{a_poll, send, spawn_app, spawn_app_with, test_settings, time};
-use crate::sdk::{next_value, text};
+use crate::support::app::{a_poll, send, spawn_app, spawn_app_with, test_settings, time};
+use crate::support::sdk::{next_value, text};
 
 #[tokio::test]
 async fn a_token_publishes_votes_and_hears_its_own_polls_results_and_nothing_more() {

@@ -7,7 +7,7 @@ use chrono::Utc;
 use reqwest::header::CONTENT_TYPE;
 use serde_json::json;
 
-use crate::helpers::{
+use crate::support::app::{
     a_poll, a_poll_with, assert_error, assert_invalid, id_of, in_seconds, send, spawn_app,
     status_and_json, time, Caller, TestApp, NOT_ADMIN,
 };

@@ -6,8 +6,8 @@ use local_momento::{FaultCode, Faults, Remaining};
 use pollcast::config::IngestMode;
 use serde_json::{json, Value};
 
-use crate::helpers::{a_poll_with, spawn_app_with, TestApp};
-use crate::voting::{settings_with, token_id, vote, webhook_settings, Event};
+use crate::support::app::{a_poll_with, spawn_app_with, TestApp};
+use crate::support::voting::{settings_with, token_id, vote, webhook_settings, Event};
 
 /// The ledger write of a ballot.
 const LEDGER_WRITE: &str = "DictionarySet";

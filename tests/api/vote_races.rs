@@ -9,8 +9,8 @@ use local_momento::{Faults, Remaining};
 use pollcast::config::IngestMode;
 use serde_json::json;
 
-use crate::helpers::{a_poll_with, spawn_app_with, within, TestApp};
-use crate::voting::{settings_with, token_id, vote, webhook_settings, Event};
+use crate::support::app::{a_poll_with, spawn_app_with, within, TestApp};
+use crate::support::voting::{settings_with, token_id, vote, webhook_settings, Event};
 
 /// Delivers every event at once; returns each answer's outcome.
 async fn deliver_all(app: &TestApp, events: &[Event]) -> Vec<String> {

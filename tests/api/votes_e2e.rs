@@ -10,9 +10,9 @@ use futures::StreamExt;
 use pollcast::config::IngestMode;
 use serde_json::{json, Value};
 
-use crate::helpers::{a_poll_with, id_of, spawn_app_with, status_and_json, TestApp};
-use crate::runoff::{expected_runoff, runoff_of};
-use crate::voting::{option_ids, settings_with, vote, Metrics};
+use crate::support::app::{a_poll_with, id_of, spawn_app_with, status_and_json, TestApp};
+use crate::support::runoff::{expected_runoff, runoff_of};
+use crate::support::voting::{option_ids, settings_with, vote, Metrics};
 
 const SINGLE_VOTERS: usize = 120;
 const MULTI_VOTERS: usize = 90;

@@ -4,8 +4,10 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{a_poll, a_poll_with, assert_error, id_of, spawn_app_with, TestApp};
-use crate::voting::{settings_with, sign, token_id, vote, webhook_settings, Event, WEBHOOK_SECRET};
+use crate::support::app::{a_poll, a_poll_with, assert_error, id_of, spawn_app_with, TestApp};
+use crate::support::voting::{
+    settings_with, sign, token_id, vote, webhook_settings, Event, WEBHOOK_SECRET,
+};
 
 /// The app's answer to `event` signed with `signature` (`None`: no header).
 async fn post_signed(app: &TestApp, body: Vec<u8>, signature: Option<String>) -> reqwest::Response {

@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::poll::{next_clock_deadline, Poll};
 use crate::domain::test_support::{at, new_poll, poll};
 use crate::domain::{PollId, PollKind};
 
@@ -27,12 +28,12 @@ fn poll_in(state: PollState) -> Poll {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Want {
     To(PollState),
-    No(&'static str),
+    No(Refusal),
 }
 use Want::{No, To};
 
-const NA: Want = No("not_allowed");
-const ND: Want = No("nothing_due");
+const NA: Want = No(Refusal::NotAllowed);
+const ND: Want = No(Refusal::NothingDue);
 
 #[test]
 fn every_state_and_event_has_the_documented_outcome() {
@@ -65,7 +66,7 @@ fn every_state_and_event_has_the_documented_outcome() {
                 Ok(next) => To(next.state()),
                 Err(e) => {
                     assert_eq!((e.from, e.event), (state, event.kind()));
-                    No(e.refusal.code())
+                    No(e.refusal)
                 }
             };
             assert_eq!(got, want, "{state} x {label}");
@@ -147,10 +148,10 @@ fn schedule_must_be_in_the_future_and_before_closes_at() {
         Refusal::OpensAtNotInFuture { opens_at: at(0) }
     );
     let late = draft.apply(&Event::Schedule { opens_at: at(120) }, at(0));
-    assert_eq!(
-        late.unwrap_err().refusal.code(),
-        "opens_at_not_before_closes_at"
-    );
+    assert!(matches!(
+        late.unwrap_err().refusal,
+        Refusal::OpensAtNotBeforeClosesAt { .. }
+    ));
 }
 
 #[test]

@@ -227,22 +227,3 @@ fn stored_poll_that_breaks_a_rule_does_not_load() {
         "{error}"
     );
 }
-
-#[test]
-fn public_view_hides_admin_only_fields() {
-    let poll = NewPoll {
-        max_voters: Some(10),
-        ..new_poll(PollKind::Single, 2)
-    }
-    .validate(id(), at(0))
-    .unwrap();
-    let value = serde_json::to_value(poll.public_view()).unwrap();
-    for hidden in ["max_voters", "version", "created_at"] {
-        assert!(value.get(hidden).is_none(), "{hidden}");
-    }
-    assert_eq!(
-        value["options"][0],
-        json!({"id": "o1", "label": "Option 1"})
-    );
-    assert_eq!(value["state"], json!("draft"));
-}

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use sha3::Sha3_256;
 
-use crate::helpers::{send, status_and_json, test_settings, Caller, TestApp};
+use crate::support::app::{send, status_and_json, test_settings, Caller, TestApp};
 
 /// The webhook signing secret of apps built with [`webhook_settings`].
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret_0123456789";

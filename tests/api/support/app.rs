@@ -1,4 +1,4 @@
-//! `spawn_app()` and typed request helpers.
+//! `spawn_app()`, the [`TestApp`] and its typed request helpers, and the tests' assertions.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -55,20 +55,8 @@ pub const NOT_ADMIN: [Caller; 2] = [Caller::Anonymous, Caller::WrongKey];
 /// Default settings of a test app: port 0, the embedded local Momento, a known admin key.
 pub fn test_settings() -> ServeArgs {
     ServeArgs {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        public_url: None,
         admin_key: Some(SecretString::from(ADMIN_KEY)),
-        cache: "pollcast".into(),
-        token_ttl: Duration::from_secs(3600),
-        record_ttl: None,
-        ingest: None,
-        webhook_secret: None,
-        webhook_max_age: Duration::from_secs(60),
-        results_interval: Duration::from_millis(100),
-        data_dir: None,
-        momento_api_key: None,
-        momento_endpoint: None,
-        momento_endpoint_override: None,
+        ..ServeArgs::new(SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 }
 

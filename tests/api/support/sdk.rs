@@ -10,7 +10,7 @@ use momento::topics::{Subscription, SubscriptionValue, ValueKind};
 use momento::{CredentialProvider, TopicClient};
 use serde_json::Value;
 
-use crate::helpers::{within, TestApp};
+use crate::support::app::{within, TestApp};
 
 impl TestApp {
     fn grpc(&self) -> &str {

@@ -1,0 +1,111 @@
+//! Every cache key and topic name pollcast uses, in one place: the table in
+//! `docs/DESIGN-NOTES.md` ("Keys and topics"), spelled out. Nothing else formats a key.
+//!
+//! | what | name |
+//! |---|---|
+//! | poll record | `poll:{poll_id}` |
+//! | poll index | dictionary `polls` |
+//! | voter's ballot (the dedupe decision) | `ballot:{poll_id}:{voter_id}` |
+//! | ballot ledger | dictionaries `ballots:{poll_id}:{0..15}` |
+//! | seats of a capped poll | `seats:{poll_id}` |
+//! | results seq | `results_seq:{poll_id}` |
+//! | results snapshot | `results:{poll_id}` |
+//! | readiness probe (read, never written) | `pollcast:readiness` |
+//! | votes topic | `votes` |
+//! | results topic | `results.{poll_id}` |
+
+use crate::domain::{PollId, VoterId};
+
+/// The topic every vote is published on (all polls).
+pub const VOTES_TOPIC: &str = "votes";
+
+/// The dictionary indexing every poll (field = poll id).
+pub const POLL_INDEX: &str = "polls";
+
+/// The key `/readyz` reads to see that Momento answers; never written.
+pub const READINESS_PROBE: &str = "pollcast:readiness";
+
+/// How many ledger dictionaries a poll's ballots are spread over (each stays far below
+/// Momento's 5 MB item limit: about 100,000 ballots per shard).
+pub const LEDGER_SHARDS: u64 = 16;
+
+/// The results topic of a poll.
+pub fn results_topic(poll: &PollId) -> String {
+    format!("results.{}", poll.as_str())
+}
+
+/// The poll record.
+pub fn poll(poll: &PollId) -> String {
+    format!("poll:{}", poll.as_str())
+}
+
+/// The voter's ballot key: the one that decides whether a vote is a voter's first.
+pub fn ballot(poll: &PollId, voter: &VoterId) -> String {
+    format!("ballot:{}:{}", poll.as_str(), voter.as_str())
+}
+
+/// Ledger shard `shard` (`0..LEDGER_SHARDS`) of a poll.
+pub fn ledger_shard(poll: &PollId, shard: u64) -> String {
+    format!("ballots:{}:{shard}", poll.as_str())
+}
+
+/// Every ledger shard of a poll.
+pub fn ledger_shards(poll: &PollId) -> impl Iterator<Item = String> + '_ {
+    (0..LEDGER_SHARDS).map(move |shard| ledger_shard(poll, shard))
+}
+
+/// The ledger shard a voter's ballot lives in (FNV-1a of the voter id: stable across
+/// replicas and releases, unlike std's randomly seeded hasher).
+pub fn ledger_shard_of(poll: &PollId, voter: &VoterId) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in voter.as_str().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    ledger_shard(poll, hash % LEDGER_SHARDS)
+}
+
+/// The seat counter of a poll with `max_voters`.
+pub fn seats(poll: &PollId) -> String {
+    format!("seats:{}", poll.as_str())
+}
+
+/// The counter results `seq` numbers are taken from.
+pub fn results_seq(poll: &PollId) -> String {
+    format!("results_seq:{}", poll.as_str())
+}
+
+/// The last published results of a poll.
+pub fn results(poll: &PollId) -> String {
+    format!("results:{}", poll.as_str())
+}
+
+/// Every key of a poll the scheduler keeps alive: the record, the ledger shards, the seat
+/// counter, the results seq and snapshot. Voters' ballot keys cannot be listed and are not
+/// among them.
+pub fn kept_alive(poll: &PollId) -> Vec<String> {
+    let mut keys = vec![self::poll(poll)];
+    keys.extend(ledger_shards(poll));
+    keys.extend([seats(poll), results_seq(poll), results(poll)]);
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_spelled_as_the_design_notes_table_says() {
+        let poll = PollId::parse("p7Kx2").unwrap();
+        let voter = VoterId::parse("alice").unwrap();
+        assert_eq!(self::poll(&poll), "poll:p7Kx2");
+        assert_eq!(ballot(&poll, &voter), "ballot:p7Kx2:alice");
+        assert_eq!(ledger_shard(&poll, 15), "ballots:p7Kx2:15");
+        assert_eq!(seats(&poll), "seats:p7Kx2");
+        assert_eq!(results_seq(&poll), "results_seq:p7Kx2");
+        assert_eq!(results(&poll), "results:p7Kx2");
+        assert_eq!(results_topic(&poll), "results.p7Kx2");
+        assert_eq!(kept_alive(&poll).len(), 1 + 16 + 3);
+        assert!(ledger_shards(&poll).any(|k| k == ledger_shard_of(&poll, &voter)));
+    }
+}

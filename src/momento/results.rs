@@ -1,0 +1,98 @@
+//! Results in Momento cache and topics: the counter `results_seq:{poll_id}` every `seq` is
+//! taken from, the snapshot `results:{poll_id}` (JSON of [`Results`]) that
+//! `GET /v1/polls/{id}/results` serves, and the topic `results.{poll_id}` they are published on.
+//! When and what to publish is decided in `results/` (the publisher); this is only the I/O.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::{Stream, StreamExt};
+use momento::cache::{IncrementRequest, SetRequest};
+
+use crate::domain::{PollId, Results};
+use crate::momento::{keys, Momento, StoreResult};
+
+/// Results seq, snapshots and topics, through the SDK.
+#[derive(Clone)]
+pub struct ResultsStore {
+    momento: Momento,
+    ttl: Duration,
+}
+
+impl ResultsStore {
+    /// The seq counter and snapshots live `ttl` after their last write.
+    pub fn new(momento: Momento, ttl: Duration) -> Self {
+        Self { momento, ttl }
+    }
+
+    /// The next `seq` of `poll` (1 for the first), from an atomic `Increment`: across replicas
+    /// no two publishes of a poll get the same one.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn next_seq(&self, poll: &PollId) -> StoreResult<u64> {
+        let request = IncrementRequest::new(self.momento.cache_name(), keys::results_seq(poll), 1)
+            .ttl(self.ttl);
+        let response = self
+            .momento
+            .send(request, "taking the next results seq")
+            .await?;
+        Ok(response.value as u64)
+    }
+
+    /// Stores `results` as their poll's snapshot, then publishes them on its results topic.
+    #[tracing::instrument(skip_all, fields(poll_id = %results.poll_id.as_str(), seq = results.seq))]
+    pub async fn publish(&self, results: &Results) -> StoreResult<()> {
+        let poll = &results.poll_id;
+        let json = serde_json::to_string(results).context("encoding results")?;
+        let snapshot =
+            SetRequest::new(self.momento.cache_name(), keys::results(poll), json.clone())
+                .ttl(self.ttl);
+        self.momento
+            .send(snapshot, "storing the results snapshot")
+            .await?;
+        self.momento
+            .topics()
+            .publish(self.momento.cache_name(), keys::results_topic(poll), json)
+            .await
+            .context("publishing results")?;
+        Ok(())
+    }
+
+    /// The last published results of `poll`, if any.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn snapshot(&self, poll: &PollId) -> StoreResult<Option<Results>> {
+        let key = keys::results(poll);
+        let Some(raw) = self
+            .momento
+            .get(key, "reading the results snapshot")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let results = serde_json::from_slice(&raw).context("decoding a results snapshot")?;
+        Ok(Some(results))
+    }
+
+    /// Every results message published on `poll`'s topic from now on, in order (a message
+    /// that is not results is skipped).
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn subscribe(
+        &self,
+        poll: &PollId,
+    ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
+        let subscription = self
+            .momento
+            .topics()
+            .subscribe(
+                self.momento.cache_name().to_owned(),
+                keys::results_topic(poll),
+            )
+            .await
+            .context("subscribing to the results topic")?;
+        Ok(subscription.filter_map(|item| {
+            let results = String::try_from(item)
+                .ok()
+                .and_then(|text| serde_json::from_str::<Results>(&text).ok());
+            async move { results }
+        }))
+    }
+}

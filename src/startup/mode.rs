@@ -1,0 +1,101 @@
+//! Where the Momento pollcast talks to lives, and every default that differs with it.
+//!
+//! | | embedded (no `MOMENTO_API_KEY`) | service (`MOMENTO_API_KEY` set) |
+//! |---|---|---|
+//! | Momento | the local Momento, started in-process ([`local_momento_config`]) | Momento's service, or `--momento-endpoint-override` |
+//! | `--record-ttl` | 7 days | 24 h (the service's default cap on item TTLs) |
+//! | `--ingest` | `webhook` (registered with the local Momento at start) | `subscription` |
+//! | `--webhook-secret` | generated | required for webhook ingest |
+//! | voter tokens' `http_endpoint` | pollcast's public URL (the HTTP topics API is mounted there) | Momento's HTTP endpoint |
+
+use std::time::Duration;
+
+use local_momento::{LocalMomentoConfig, RetryPolicy};
+use secrecy::SecretString;
+
+use crate::config::{IngestMode, ServeArgs};
+use crate::momento::{Location, Momento};
+use crate::startup::admin_key::random_secret;
+
+/// Attempts per webhook delivery by the embedded local Momento.
+const EMBEDDED_WEBHOOK_ATTEMPTS: u32 = 3;
+/// How far the subscription ingest may fall behind the embedded votes topic before the topic
+/// drops messages for it.
+const EMBEDDED_SUBSCRIBER_BUFFER: usize = 65_536;
+
+/// Where the Momento pollcast talks to lives.
+pub enum Mode {
+    /// No Momento credentials: the local Momento, started in-process on loopback.
+    Embedded,
+    /// `MOMENTO_API_KEY` set: Momento's service (or another Momento-compatible server), at a
+    /// [`Location::Service`].
+    Service(Location),
+}
+
+impl Mode {
+    /// The mode `settings` ask for: embedded unless `MOMENTO_API_KEY` is set.
+    pub fn of(settings: &ServeArgs) -> anyhow::Result<Self> {
+        match (&settings.momento_api_key, &settings.momento_endpoint) {
+            (Some(api_key), Some(endpoint)) => Ok(Mode::Service(Location::Service {
+                api_key: api_key.clone(),
+                endpoint: endpoint.clone(),
+                endpoint_override: settings.momento_endpoint_override.clone(),
+            })),
+            (Some(_), None) => anyhow::bail!("MOMENTO_API_KEY needs MOMENTO_ENDPOINT too"),
+            (None, _) => Ok(Mode::Embedded),
+        }
+    }
+
+    /// `--record-ttl`, else 7 days embedded and 24 h against Momento's service.
+    pub fn record_ttl(&self, settings: &ServeArgs) -> Duration {
+        settings.record_ttl.unwrap_or(match self {
+            Mode::Embedded => Duration::from_secs(7 * 24 * 60 * 60),
+            Mode::Service(_) => Duration::from_secs(24 * 60 * 60),
+        })
+    }
+
+    /// `--ingest`, else the webhook embedded and the subscription against Momento's service.
+    pub fn ingest(&self, settings: &ServeArgs) -> IngestMode {
+        settings.ingest.unwrap_or(match self {
+            Mode::Embedded => IngestMode::Webhook,
+            Mode::Service(_) => IngestMode::Subscription,
+        })
+    }
+
+    /// `--webhook-secret`, else a generated one embedded (pollcast registers the webhook
+    /// itself); against Momento's service webhook ingest cannot start without one.
+    pub fn webhook_secret(&self, settings: &ServeArgs) -> anyhow::Result<SecretString> {
+        match (&settings.webhook_secret, self) {
+            (Some(secret), _) => Ok(secret.clone()),
+            (None, Mode::Embedded) => Ok(random_secret("whsec_")),
+            (None, Mode::Service(_)) => {
+                anyhow::bail!("webhook ingest against Momento's service needs --webhook-secret")
+            }
+        }
+    }
+
+    /// Base URL of the HTTP topics API voter tokens use: pollcast's `public_url` embedded (the
+    /// local Momento's HTTP API is mounted on pollcast's port), Momento's otherwise.
+    pub fn http_endpoint(&self, public_url: &str, momento: &Momento) -> String {
+        match self {
+            Mode::Embedded => public_url.to_owned(),
+            Mode::Service(_) => momento.http_endpoint().to_owned(),
+        }
+    }
+}
+
+/// The embedded local Momento's settings: whatever the embedded mode sets in the local
+/// Momento, from its own defaults or from `settings`, is decided here and nowhere else.
+pub fn local_momento_config(_settings: &ServeArgs) -> LocalMomentoConfig {
+    LocalMomentoConfig {
+        // The local server controls both ends, so it may retry a failed delivery...
+        webhook_retry: RetryPolicy {
+            max_attempts: EMBEDDED_WEBHOOK_ATTEMPTS,
+            ..RetryPolicy::default()
+        },
+        // ...and slow publishers down rather than drop votes when ingest lags.
+        webhook_backpressure: true,
+        subscriber_buffer: EMBEDDED_SUBSCRIBER_BUFFER,
+        ..LocalMomentoConfig::default()
+    }
+}

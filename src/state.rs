@@ -1,0 +1,53 @@
+//! What every request handler shares, built once by `startup` and attached to every route.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::config::{IngestMode, ServeArgs};
+use crate::ingest::pipeline::Pipeline;
+use crate::ingest::webhook::Verifier;
+use crate::metrics::Metrics;
+use crate::momento::ballots::BallotStore;
+use crate::momento::polls::PollStore;
+use crate::momento::results::ResultsStore;
+use crate::momento::Momento;
+use crate::results::Publisher;
+use crate::scheduler::Scheduler;
+
+/// What every request handler shares.
+pub struct AppState {
+    /// The SDK clients.
+    pub momento: Momento,
+    /// Poll records and the poll index.
+    pub polls: PollStore,
+    /// Ballot keys and the ballot ledger.
+    pub ballots: BallotStore,
+    /// Results seq, snapshots and topics.
+    pub results: ResultsStore,
+    /// Deadlines of the lifecycle clock.
+    pub scheduler: Arc<Scheduler>,
+    /// The vote pipeline both ingest paths feed.
+    pub pipeline: Arc<Pipeline>,
+    /// Counts and publishes results.
+    pub publisher: Arc<Publisher>,
+    /// Verifies webhook calls; `None` when webhook ingest is off.
+    pub webhook: Option<Verifier>,
+    /// Which ingest paths run.
+    pub ingest: IngestMode,
+    /// Set once the votes-topic subscription is live (readiness waits for it when it runs:
+    /// votes published before it would be missed).
+    pub subscribed: Arc<AtomicBool>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// The admin key admin operations must present (checked in `api/auth.rs`).
+    pub admin_key: SecretString,
+    /// Where clients reach this server.
+    pub public_url: String,
+    /// Base URL of the HTTP topics API voter tokens work with: pollcast's own URL when the
+    /// local Momento is embedded (it is mounted there), Momento's otherwise.
+    pub http_endpoint: String,
+    /// Settings of the run.
+    pub settings: ServeArgs,
+}
