@@ -1,12 +1,12 @@
 //! The command line: every flag is also an environment variable `POLLCAST_*`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
-use local_momento::Webhook;
+use local_momento::{FsyncPolicy, Persistence, Webhook};
 use secrecy::SecretString;
 
 /// pollcast: real-time polls on Momento.
@@ -16,6 +16,24 @@ pub struct Cli {
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
+    /// How logs (on stderr) are written: `text` for people (coloured only on a terminal), or
+    /// `json` (one object per line) for log collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "POLLCAST_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines; ANSI colours only when stderr is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The commands of the binary.
@@ -74,9 +92,20 @@ pub struct ServeArgs {
     /// At most one results publish per poll per this interval.
     #[arg(long, env = "POLLCAST_RESULTS_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub results_interval: Duration,
-    /// Directory for state that must outlive a restart (the generated admin key).
-    #[arg(long, env = "POLLCAST_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    /// Directory for state that must outlive a restart: with the embedded local Momento every
+    /// poll, ballot, result, topic and pending webhook event (durable before it is
+    /// acknowledged), and the generated admin key. Locked while a server uses it.
+    #[arg(long, env = "POLLCAST_DATA_DIR", default_value = "pollcast-data")]
+    pub data_dir: PathBuf,
+    /// Keep nothing on disk: every poll and vote is gone when the process stops (tests, demos).
+    #[arg(long, env = "POLLCAST_IN_MEMORY", conflicts_with = "data_dir")]
+    pub in_memory: bool,
+    /// When the embedded local Momento flushes its journal to stable storage, as Redis's
+    /// `appendfsync`: `always` (before every acknowledgement; concurrent writes share one
+    /// fsync), `everysec` (a power loss may lose the last second), `never` (the OS decides).
+    /// A crash of the process loses nothing acknowledged under any of them.
+    #[arg(long, env = "POLLCAST_FSYNC", default_value = "always")]
+    pub fsync: FsyncPolicy,
     /// Momento API key (v2). When set, pollcast uses Momento's service instead of the
     /// embedded local Momento.
     #[arg(long, env = "MOMENTO_API_KEY", hide_env_values = true)]
@@ -95,16 +124,18 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// Every flag at its documented default, listening on `listen`, whatever the environment
-    /// holds: the one constructor of tests and benches, which must not pick up a `POLLCAST_*`
-    /// or `MOMENTO_*` variable of the shell they run in. Set fields on the result to change
-    /// more (`ServeArgs { admin_key: ..., ..ServeArgs::new(listen) }`).
+    /// Every flag at its documented default, listening on `listen`, **in memory**, whatever the
+    /// environment holds: the one constructor of tests and benches, which must not pick up a
+    /// `POLLCAST_*` or `MOMENTO_*` variable of the shell they run in, nor write into the working
+    /// tree. Set fields on the result to change more (`ServeArgs { admin_key: ...,
+    /// ..ServeArgs::new(listen) }`; a test of durability sets `in_memory: false` and a
+    /// temporary `data_dir`).
     pub fn new(listen: SocketAddr) -> Self {
         let command = Self::augment_args(clap::Command::new("serve"))
             .mut_args(|arg| arg.env(None::<&'static str>));
         let listen = listen.to_string();
         let matches = command
-            .try_get_matches_from(["serve", "--listen", listen.as_str()])
+            .try_get_matches_from(["serve", "--listen", listen.as_str(), "--in-memory"])
             .expect("every flag has a valid default");
         Self::from_arg_matches(&matches).expect("the defaults make a ServeArgs")
     }
@@ -154,8 +185,9 @@ pub struct LocalMomentoArgs {
     /// `from_api_key_v2(key, endpoint)`.
     #[arg(long, env = "POLLCAST_LM_API_KEY_FILE")]
     pub api_key_file: PathBuf,
-    /// A webhook, as `cache=C,topic=T,url=U,secret=S`; repeat for more. Every message
-    /// published on topic T of cache C is POSTed to U, signed with S.
+    /// A webhook, as `cache=C,topic=T,url=U,secret=S[,name=N]`; repeat for more. Every message
+    /// published on topic T of cache C is POSTed to U, signed with S. N (default: T) names it:
+    /// a stored webhook of the same cache and name is replaced, and its waiting events go to U.
     #[arg(long = "webhook", env = "POLLCAST_LM_WEBHOOKS", value_delimiter = ';')]
     pub webhooks: Vec<WebhookArg>,
     /// Attempts per webhook delivery (1 = Momento's behaviour: no retry).
@@ -164,6 +196,32 @@ pub struct LocalMomentoArgs {
     /// Caches to create at start (comma-separated).
     #[arg(long, env = "POLLCAST_LM_CACHES", value_delimiter = ',')]
     pub create_cache: Vec<String>,
+    /// Directory the state is kept in (caches, items, topics, webhooks and their outbox, the
+    /// signing key): durable before acknowledged, locked while in use.
+    #[arg(
+        long,
+        env = "POLLCAST_LM_DATA_DIR",
+        default_value = "local-momento-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Keep nothing on disk.
+    #[arg(long, env = "POLLCAST_LM_IN_MEMORY", conflicts_with = "data_dir")]
+    pub in_memory: bool,
+    /// When the journal is flushed: `always`, `everysec` or `never` (see `pollcast serve --help`).
+    #[arg(long, env = "POLLCAST_LM_FSYNC", default_value = "always")]
+    pub fsync: FsyncPolicy,
+}
+
+/// Where a local Momento keeps its state, from `--data-dir`, `--in-memory` and `--fsync`.
+pub fn persistence(data_dir: &Path, in_memory: bool, fsync: FsyncPolicy) -> Persistence {
+    if in_memory {
+        Persistence::InMemory
+    } else {
+        Persistence::Durable {
+            dir: data_dir.to_owned(),
+            fsync,
+        }
+    }
 }
 
 /// A `--webhook` flag, parsed.
@@ -175,6 +233,7 @@ impl FromStr for WebhookArg {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (mut cache, mut topic, mut url, mut secret) = (None, None, None, None);
+        let mut webhook_name = None;
         for part in s.split(',') {
             let (name, value) = part
                 .split_once('=')
@@ -184,6 +243,7 @@ impl FromStr for WebhookArg {
                 "topic" => &mut topic,
                 "url" => &mut url,
                 "secret" => &mut secret,
+                "name" => &mut webhook_name,
                 other => return Err(format!("unknown webhook field '{other}'")),
             };
             *slot = Some(value.trim().to_owned());
@@ -192,9 +252,14 @@ impl FromStr for WebhookArg {
             v.filter(|v| !v.is_empty())
                 .ok_or_else(|| format!("webhook needs a non-empty {name}="))
         };
+        let topic = need(topic, "topic")?;
         Ok(WebhookArg(Webhook {
+            name: match webhook_name {
+                Some(name) => need(Some(name), "name")?,
+                None => topic.clone(),
+            },
             cache: need(cache, "cache")?,
-            topic: need(topic, "topic")?,
+            topic,
             url: need(url, "url")?,
             secret: SecretString::from(need(secret, "secret")?),
         }))

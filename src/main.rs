@@ -1,19 +1,16 @@
 //! The `pollcast` binary: parse the command line, set up logging, run the chosen command until
 //! Ctrl-C or SIGTERM ([`shutdown_signal`], handed to the command as mini-redis's `main` does).
 
+use std::io::IsTerminal;
+
 use clap::Parser;
-use pollcast::config::{Cli, Command};
+use pollcast::config::{Cli, Command, LogFormat};
 use pollcast::startup::Application;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,poem::middleware::tracing_mw=warn".into()),
-        )
-        .init();
+    init_logging(cli.log_format);
     match cli.command {
         Command::Serve(args) => {
             let app = Application::build(args).await?;
@@ -25,6 +22,19 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::LocalMomento(args) => pollcast::standalone::run(args, shutdown_signal()).await,
+    }
+}
+
+/// Logs go to stderr (stdout carries the banner and command output), filtered by `RUST_LOG`.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,poem::middleware::tracing_mw=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Prometheus metrics (the `prometheus` crate), one registry per application so several
 //! applications in one process (tests) do not share counters. Served at `/metrics`.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+use local_momento::Observer;
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 use crate::domain::Rejection;
 
@@ -29,6 +32,18 @@ pub struct Metrics {
     pub results_published: IntCounter,
     /// Gaps seen in the votes topic's sequence numbers by the subscription ingest.
     pub subscription_gaps: IntCounter,
+    /// Votes-topic messages the subscription ingest could not read: the topic's history no
+    /// longer reached back to where it resumed (each one logged with its range).
+    pub subscription_lost: IntCounter,
+    /// Times the votes topic's sequence page changed under the subscription ingest (a reset:
+    /// what came between is unknown; logged).
+    pub subscription_resets: IntCounter,
+    /// Embedded: webhook events (votes) waiting in the local Momento's outbox.
+    pub outbox_events: IntGauge,
+    /// Embedded: age of the oldest event in the outbox, in seconds (0 when empty).
+    pub outbox_oldest_seconds: Gauge,
+    /// Embedded: journal bytes since the last snapshot (what a restart would replay).
+    pub journal_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -58,6 +73,21 @@ impl Metrics {
         for reason in Rejection::REASONS {
             votes_rejected.with_label_values(&[reason]);
         }
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        let outbox_oldest_seconds = Gauge::new(
+            "webhook_outbox_oldest_seconds",
+            "Embedded local Momento: age of the oldest vote waiting in the webhook outbox",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(outbox_oldest_seconds.clone()))
+            .expect("unique metric");
         let pipeline_seconds = Histogram::with_opts(
             HistogramOpts::new("pipeline_seconds", "Time from receipt to a vote's outcome")
                 .buckets(vec![
@@ -107,6 +137,23 @@ impl Metrics {
                 "subscription_gaps_total",
                 "Gaps in the votes topic's sequence numbers seen by the subscription ingest",
             ),
+            subscription_lost: counter(
+                "subscription_lost_messages_total",
+                "Votes-topic messages the subscription ingest could not read (history too short)",
+            ),
+            subscription_resets: counter(
+                "subscription_resets_total",
+                "Sequence page changes of the votes topic seen by the subscription ingest",
+            ),
+            outbox_events: gauge(
+                "webhook_outbox_events",
+                "Embedded local Momento: votes waiting in the webhook outbox",
+            ),
+            outbox_oldest_seconds,
+            journal_bytes: gauge(
+                "journal_bytes_since_snapshot",
+                "Embedded local Momento: journal bytes a restart would replay",
+            ),
             registry,
         };
         for reason in ["signature", "stale", "future", "malformed", "too_large"] {
@@ -119,6 +166,20 @@ impl Metrics {
             metrics.votes_accepted.with_label_values(&[kind]);
         }
         metrics
+    }
+
+    /// Reads the embedded local Momento's gauges (the outbox, the journal) into the metrics.
+    pub fn observe(&self, embedded: &Observer) {
+        let webhooks = embedded.webhook_stats();
+        self.outbox_events.set(webhooks.outbox_depth as i64);
+        let oldest = webhooks.oldest_published_at_ms.map_or(0.0, |at| {
+            let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+            now.saturating_sub(at) as f64 / 1000.0
+        });
+        self.outbox_oldest_seconds.set(oldest);
+        if let Some(journal) = embedded.journal_stats() {
+            self.journal_bytes.set(journal.bytes_since_snapshot as i64);
+        }
     }
 
     /// The Prometheus text exposition of every metric.

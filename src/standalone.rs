@@ -6,7 +6,7 @@ use anyhow::Context;
 use local_momento::{LocalMomento, LocalMomentoConfig, RetryPolicy};
 use secrecy::ExposeSecret;
 
-use crate::config::LocalMomentoArgs;
+use crate::config::{persistence, LocalMomentoArgs};
 use crate::secret_file::{self, Existing};
 
 /// Serves the local Momento until `shutdown` resolves (Ctrl-C or SIGTERM, from `main`).
@@ -14,8 +14,10 @@ pub async fn run(
     args: LocalMomentoArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let state = state_line(&args);
     let config = LocalMomentoConfig {
         grpc_addr: args.grpc,
+        persistence: persistence(&args.data_dir, args.in_memory, args.fsync),
         webhooks: args.webhooks.into_iter().map(|w| w.0).collect(),
         webhook_retry: RetryPolicy {
             max_attempts: args.webhook_attempts.max(1),
@@ -25,7 +27,7 @@ pub async fn run(
     };
     let momento = LocalMomento::start(config).await?;
     for cache in &args.create_cache {
-        momento.ensure_cache(cache);
+        momento.ensure_cache(cache).await?;
     }
     let key = momento.super_user_key();
     secret_file::write(&args.api_key_file, key.expose_secret(), Existing::Replace)
@@ -47,6 +49,7 @@ pub async fn run(
         "  super-user API key written to:         {}",
         args.api_key_file.display()
     );
+    println!("  state:                                 {state}");
     println!();
     println!("Rust SDK:");
     println!("  CredentialProvider::from_api_key_v2(key, \"localhost\")?");
@@ -65,4 +68,17 @@ pub async fn run(
     momento.shutdown().await;
     println!("local Momento stopped");
     Ok(())
+}
+
+/// Where the state lives, for the banner.
+fn state_line(args: &LocalMomentoArgs) -> String {
+    if args.in_memory {
+        "in memory (--in-memory): nothing survives a restart".to_owned()
+    } else {
+        format!(
+            "{} (durable, --fsync {})",
+            args.data_dir.display(),
+            args.fsync
+        )
+    }
 }

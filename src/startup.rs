@@ -41,6 +41,8 @@ use mode::Mode;
 
 /// How long in-flight requests may take to finish once shutdown begins.
 const DRAIN: Duration = Duration::from_secs(5);
+/// The name of pollcast's webhook in the embedded local Momento.
+const VOTES_WEBHOOK: &str = "pollcast-votes";
 /// How far ahead of this server's clock a webhook event may be (clock skew).
 const WEBHOOK_FUTURE_TOLERANCE: Duration = Duration::from_secs(5);
 
@@ -65,9 +67,13 @@ impl Application {
             false => None,
         };
         let (acceptor, addr) = bind(settings.listen).await?;
-        let (momento, local) = start_or_connect_momento(&mode, &settings).await?;
-        let webhook =
-            webhook_secret.map(|secret| webhook_verifier(secret, &settings, local.as_ref(), addr));
+        let votes_webhook = webhook_secret
+            .as_ref()
+            .map(|secret| votes_webhook(secret, &settings, addr));
+        let (momento, local) = start_or_connect_momento(&mode, &settings, votes_webhook).await?;
+        let webhook = webhook_secret.map(|secret| {
+            Verifier::new(secret, settings.webhook_max_age, WEBHOOK_FUTURE_TOLERANCE)
+        });
         let state = Arc::new(app_state(
             momento,
             &mode,
@@ -75,6 +81,7 @@ impl Application {
             addr,
             webhook,
             admin_key.key.clone(),
+            local.as_ref().map(LocalMomento::observer),
         ));
         let app = routes(&state, local.as_ref());
         Ok(Self {
@@ -128,12 +135,26 @@ impl Application {
                 )
             }
         };
+        let settings = &self.state.settings;
+        let state = match (&self.local, settings.in_memory) {
+            (_, true) => "in memory (--in-memory): nothing survives a restart".to_owned(),
+            (Some(_), false) => format!(
+                "{} (durable, --fsync {})",
+                settings.data_dir.display(),
+                settings.fsync
+            ),
+            (None, false) => format!(
+                "in Momento; {} keeps the admin key",
+                settings.data_dir.display()
+            ),
+        };
         format!(
             "pollcast is serving on {url}\n  \
              REST API:   {url}/v1\n  \
              Swagger UI: {url}/docs\n  \
              OpenAPI:    {url}/openapi.json, {url}/openapi.yaml\n  \
-             Momento:    {momento}\n{}",
+             Momento:    {momento}\n  \
+             State:      {state}\n{}",
             self.admin_key.banner_line()
         )
     }
@@ -182,11 +203,12 @@ async fn bind(listen: SocketAddr) -> anyhow::Result<(TcpAcceptor, SocketAddr)> {
 async fn start_or_connect_momento(
     mode: &Mode,
     settings: &ServeArgs,
+    votes_webhook: Option<Webhook>,
 ) -> anyhow::Result<(Momento, Option<LocalMomento>)> {
     let (location, local) = match mode {
         Mode::Service(location) => (location.clone(), None),
         Mode::Embedded => {
-            let local = LocalMomento::start(mode::local_momento_config(settings))
+            let local = LocalMomento::start(mode::local_momento_config(settings, votes_webhook))
                 .await
                 .context("starting the embedded local Momento")?;
             let location = Location::Embedded {
@@ -212,23 +234,17 @@ async fn start_or_connect_momento(
     }
 }
 
-/// The verifier of webhook calls signed with `secret`. With the embedded local Momento the
-/// webhook is registered there too, pointing at this server.
-fn webhook_verifier(
-    secret: SecretString,
-    settings: &ServeArgs,
-    local: Option<&LocalMomento>,
-    addr: SocketAddr,
-) -> Verifier {
-    if let Some(local) = local {
-        local.register_webhook(Webhook {
-            cache: settings.cache.clone(),
-            topic: VOTES_TOPIC.to_owned(),
-            url: format!("http://{}/v1/webhooks/momento", loopback(addr)),
-            secret: secret.clone(),
-        });
+/// Pollcast's own webhook on the votes topic, for the embedded local Momento to register:
+/// always under the same name, so a restart (on any port, with a new secret) takes over the
+/// events still waiting in its outbox.
+fn votes_webhook(secret: &SecretString, settings: &ServeArgs, addr: SocketAddr) -> Webhook {
+    Webhook {
+        name: VOTES_WEBHOOK.to_owned(),
+        cache: settings.cache.clone(),
+        topic: VOTES_TOPIC.to_owned(),
+        url: format!("http://{}/v1/webhooks/momento", loopback(addr)),
+        secret: secret.clone(),
     }
-    Verifier::new(secret, settings.webhook_max_age, WEBHOOK_FUTURE_TOLERANCE)
 }
 
 /// The shared state: the stores over `momento`, and the publisher and pipeline wired to them.
@@ -239,6 +255,7 @@ fn app_state(
     addr: SocketAddr,
     webhook: Option<Verifier>,
     admin_key: SecretString,
+    embedded: Option<local_momento::Observer>,
 ) -> AppState {
     let record_ttl = mode.record_ttl(&settings);
     let polls = PollStore::new(momento.clone(), record_ttl);
@@ -283,6 +300,7 @@ fn app_state(
         admin_key,
         public_url,
         settings,
+        embedded,
     }
 }
 

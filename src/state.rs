@@ -50,4 +50,6 @@ pub struct AppState {
     pub http_endpoint: String,
     /// Settings of the run.
     pub settings: ServeArgs,
+    /// The embedded local Momento's counters (`None` against Momento's service).
+    pub embedded: Option<local_momento::Observer>,
 }

@@ -49,6 +49,9 @@ impl HealthApi {
     /// Prometheus metrics (text exposition format).
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
     async fn metrics(&self, state: Data<&Arc<AppState>>) -> Metrics {
+        if let Some(embedded) = &state.embedded {
+            state.metrics.observe(embedded);
+        }
         Metrics::Ok(PlainText(state.metrics.render()))
     }
 

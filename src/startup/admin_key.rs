@@ -42,12 +42,13 @@ impl AdminKey {
             return Ok(Self::from(key.clone(), Source::Configured));
         }
         let generated = || random_secret("pca_");
-        let Some(dir) = &settings.data_dir else {
+        if settings.in_memory {
             return Ok(Self::from(
                 generated(),
                 Source::Generated { stored_in: None },
             ));
-        };
+        }
+        let dir = &settings.data_dir;
         let path = dir.join(FILE_NAME);
         if path.exists() {
             return Ok(Self::from(read_stored(&path)?, Source::Stored(path)));
@@ -72,7 +73,7 @@ impl AdminKey {
             Source::Generated { stored_in } => {
                 let kept = match stored_in {
                     Some(path) => format!(", kept in {})", path.display()),
-                    None => "; set --data-dir to keep it, or --admin-key to choose one)".into(),
+                    None => "; in memory, so set --admin-key to choose one)".into(),
                 };
                 format!(
                     "  admin key:  {}   (generated; shown only now{kept}\n",

@@ -7,18 +7,17 @@
 //! | `--ingest` | `webhook` (registered with the local Momento at start) | `subscription` |
 //! | `--webhook-secret` | generated | required for webhook ingest |
 //! | voter tokens' `http_endpoint` | pollcast's public URL (the HTTP topics API is mounted there) | Momento's HTTP endpoint |
+//! | state | the local Momento's, durable in `--data-dir` (`--fsync`), or `--in-memory` | Momento's (a cache: TTLs, eviction); `--data-dir` keeps only the admin key |
 
 use std::time::Duration;
 
-use local_momento::{LocalMomentoConfig, RetryPolicy};
+use local_momento::{LocalMomentoConfig, RetryPolicy, Webhook};
 use secrecy::SecretString;
 
-use crate::config::{IngestMode, ServeArgs};
+use crate::config::{persistence, IngestMode, ServeArgs};
 use crate::momento::{Location, Momento};
 use crate::startup::admin_key::random_secret;
 
-/// Attempts per webhook delivery by the embedded local Momento.
-const EMBEDDED_WEBHOOK_ATTEMPTS: u32 = 3;
 /// How far the subscription ingest may fall behind the embedded votes topic before the topic
 /// drops messages for it.
 const EMBEDDED_SUBSCRIBER_BUFFER: usize = 65_536;
@@ -86,14 +85,19 @@ impl Mode {
 
 /// The embedded local Momento's settings: whatever the embedded mode sets in the local
 /// Momento, from its own defaults or from `settings`, is decided here and nowhere else.
-pub fn local_momento_config(_settings: &ServeArgs) -> LocalMomentoConfig {
+/// `votes_webhook` is pollcast's own webhook (when webhook ingest runs), registered before any
+/// event waiting in a durable outbox is delivered.
+pub fn local_momento_config(
+    settings: &ServeArgs,
+    votes_webhook: Option<Webhook>,
+) -> LocalMomentoConfig {
     LocalMomentoConfig {
-        // The local server controls both ends, so it may retry a failed delivery...
-        webhook_retry: RetryPolicy {
-            max_attempts: EMBEDDED_WEBHOOK_ATTEMPTS,
-            ..RetryPolicy::default()
-        },
-        // ...and slow publishers down rather than drop votes when ingest lags.
+        persistence: persistence(&settings.data_dir, settings.in_memory, settings.fsync),
+        webhooks: votes_webhook.into_iter().collect(),
+        // The local server controls both ends, so it keeps every vote in its outbox until
+        // pollcast has taken it...
+        webhook_retry: RetryPolicy::until_delivered(),
+        // ...and slows publishers down rather than let the outbox grow when ingest lags.
         webhook_backpressure: true,
         subscriber_buffer: EMBEDDED_SUBSCRIBER_BUFFER,
         ..LocalMomentoConfig::default()

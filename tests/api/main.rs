@@ -1,6 +1,7 @@
 //! Black-box tests of pollcast: the whole application on port 0 with a fresh embedded local
 //! Momento, driven over HTTP (and the official `momento` crate where voters would use it).
 
+mod crash;
 mod health;
 mod keep_alive;
 mod lifecycle;

@@ -20,7 +20,7 @@ async fn two_replicas() -> (LocalMomento, TestApp, TestApp) {
     let momento = LocalMomento::start(LocalMomentoConfig::default())
         .await
         .expect("the shared local Momento starts");
-    momento.ensure_cache("pollcast");
+    momento.ensure_cache("pollcast").await.expect("the cache");
     let replica = || {
         let mut settings = test_settings();
         settings.momento_api_key = Some(SecretString::from(

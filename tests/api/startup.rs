@@ -29,14 +29,16 @@ async fn a_generated_admin_key_is_stored_once_in_the_data_dir_and_reused_on_the_
     let settings = || {
         let mut settings = test_settings();
         settings.admin_key = None;
-        settings.data_dir = Some(dir.0.join("state"));
+        settings.in_memory = false;
+        settings.data_dir = dir.0.join("state");
         settings
     };
 
     // Act: two starts with the same data dir.
     let first = Application::build(settings()).await.expect("first start");
     let first_banner = first.banner();
-    drop(serve(first));
+    // Stopped, not just dropped: the data dir stays locked until the first one is gone.
+    serve(first).stop().await;
     let second = Application::build(settings()).await.expect("second start");
     let second_banner = second.banner();
     let app = serve(second);
@@ -69,7 +71,7 @@ async fn a_generated_admin_key_is_stored_once_in_the_data_dir_and_reused_on_the_
 }
 
 #[tokio::test]
-async fn without_a_data_dir_a_generated_admin_key_is_shown_once_and_not_stored() {
+async fn in_memory_a_generated_admin_key_is_shown_once_and_not_stored() {
     init_test_logging();
     let mut settings = test_settings();
     settings.admin_key = None;
@@ -78,7 +80,8 @@ async fn without_a_data_dir_a_generated_admin_key_is_shown_once_and_not_stored()
 
     let banner = app.banner();
     assert!(banner.contains("pca_"), "{banner}");
-    assert!(banner.contains("--data-dir"), "{banner}");
+    assert!(banner.contains("--admin-key"), "{banner}");
+    assert!(banner.contains("in memory (--in-memory)"), "{banner}");
     drop(serve(app));
 }
 
@@ -118,7 +121,8 @@ async fn a_stored_admin_key_shorter_than_16_characters_is_refused_too() {
     let settings = || {
         let mut settings = test_settings();
         settings.admin_key = None;
-        settings.data_dir = Some(dir.0.clone());
+        settings.in_memory = false;
+        settings.data_dir = dir.0.clone();
         settings
     };
 

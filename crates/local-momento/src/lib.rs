@@ -68,6 +68,22 @@ pub(crate) struct Shared {
     pub(crate) log: Log,
 }
 
+/// A cheap, cloneable view of a running local Momento's counters (for a metrics endpoint).
+#[derive(Clone)]
+pub struct Observer(Arc<Shared>);
+
+impl Observer {
+    /// What webhook delivery has done so far, and what waits in the outbox.
+    pub fn webhook_stats(&self) -> WebhookStats {
+        self.0.topics.webhooks().stats()
+    }
+
+    /// The journal's counters (`None` in memory).
+    pub fn journal_stats(&self) -> Option<JournalStats> {
+        self.0.log.journal().map(|journal| journal.stats())
+    }
+}
+
 /// A running local Momento. Dropping it does not stop it; call [`LocalMomento::shutdown`].
 pub struct LocalMomento {
     shared: Arc<Shared>,
@@ -193,12 +209,17 @@ impl LocalMomento {
 
     /// What webhook delivery has done so far, and what waits in the outbox.
     pub fn webhook_stats(&self) -> WebhookStats {
-        self.shared.topics.webhooks().stats()
+        self.observer().webhook_stats()
     }
 
     /// The journal's counters (`None` in memory).
     pub fn journal_stats(&self) -> Option<JournalStats> {
-        self.shared.log.journal().map(|journal| journal.stats())
+        self.observer().journal_stats()
+    }
+
+    /// A view of the counters that outlives this handle's borrow.
+    pub fn observer(&self) -> Observer {
+        Observer(self.shared.clone())
     }
 
     /// What recovery did at start (`None` in memory).

@@ -1,0 +1,410 @@
+//! Crash test: the real `pollcast serve` binary with a data dir, voters publishing through the
+//! HTTP topics API with their own tokens, SIGKILL in the middle of the stream, a restart with
+//! the same flags. Every publish answered 204 must be counted exactly once, nothing counted
+//! twice; tokens minted before the kill must still publish after it; polls keep their state
+//! and their deadlines.
+//!
+//! `CRASH_VOTERS` (default 400) and `CRASH_KILLS` (default 1) make it longer: `scripts/crash-test`
+//! runs it with tens of thousands of votes and many kills on a release build.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{json, Value};
+
+const ADMIN_KEY: &str = "crash-test-admin-key-0123456789";
+const OPTIONS: [&str; 3] = ["Tea", "Coffee", "Water"];
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A `pollcast serve` process, SIGKILLed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `pollcast serve` on `listen` with `data_dir`; returns once it answers `/readyz`.
+    async fn start(listen: &str, data_dir: &Path, log: &Path) -> Self {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pollcast"))
+            .args(["serve", "--listen", listen, "--admin-key", ADMIN_KEY])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("pollcast starts");
+        let stdout = child.stdout.take().unwrap();
+        // The first line of the banner names the address.
+        let base = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().expect("a banner").expect("readable stdout");
+            // Keep draining, so the process never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            first
+                .strip_prefix("pollcast is serving on ")
+                .unwrap_or_else(|| panic!("unexpected banner: {first}"))
+                .trim()
+                .to_owned()
+        })
+        .await
+        .unwrap();
+        let server = Self { child, base };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = http
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            if ready {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "pollcast never became ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing.
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+    }
+}
+
+/// What a voter's publish came to, as the voter saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    NotYet,
+    /// Answered 204.
+    Acknowledged,
+    /// No answer, or not 204 (the server died under it): counted or not, the voter cannot know.
+    Unknown,
+}
+
+struct Poll {
+    id: String,
+    options: Vec<String>,
+}
+
+async fn admin(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> Value {
+    let mut request = http.request(method, url).bearer_auth(ADMIN_KEY);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
+async fn create(http: &reqwest::Client, base: &str, body: Value) -> Poll {
+    let poll = admin(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/v1/polls"),
+        Some(body),
+    )
+    .await;
+    Poll {
+        id: poll["id"].as_str().unwrap().to_owned(),
+        options: poll["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect(),
+    }
+}
+
+/// Publishes voter `i`'s vote with its token; records what came of it.
+async fn publish(
+    http: &reqwest::Client,
+    base: &str,
+    poll: &Poll,
+    token: &Value,
+    i: usize,
+) -> Outcome {
+    let choice = &poll.options[i % poll.options.len()];
+    let vote = json!({"poll_id": poll.id, "choices": [choice]}).to_string();
+    let url = format!(
+        "{base}/topics/{}/{}",
+        token["cache"].as_str().unwrap(),
+        token["votes_topic"].as_str().unwrap()
+    );
+    let sent = http
+        .post(url)
+        .header("Authorization", token["token"].as_str().unwrap())
+        .header("Content-Type", "text/plain")
+        .body(vote)
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await;
+    match sent {
+        Ok(response) if response.status() == 204 => Outcome::Acknowledged,
+        _ => Outcome::Unknown,
+    }
+}
+
+fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("pollcast.log")).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
+    let voters = env_number("CRASH_VOTERS", 400);
+    let kills = env_number("CRASH_KILLS", 1);
+    let work = tempfile::tempdir().unwrap();
+    let data_dir: PathBuf = work.path().join("data");
+    let log = work.path().join("pollcast.log");
+    let http = reqwest::Client::new();
+
+    let mut server = Server::start("127.0.0.1:0", &data_dir, &log).await;
+    let listen = format!("127.0.0.1:{}", server.port());
+    let base = server.base.clone();
+    let poll = create(&http, &base, json!({"title": "Crash?", "options": OPTIONS})).await;
+    admin(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/v1/polls/{}/open", poll.id),
+        None,
+    )
+    .await;
+    let opens_at = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let closes_at = (Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let scheduled = create(
+        &http,
+        &base,
+        json!({"title": "Later", "options": OPTIONS, "opens_at": opens_at, "closes_at": closes_at}),
+    )
+    .await;
+    // Closes on the clock while the server is down or just back.
+    let closing_at = Utc::now() + chrono::Duration::seconds(8);
+    let closing = create(
+        &http,
+        &base,
+        json!({"title": "Soon closed", "options": OPTIONS, "closes_at": closing_at.to_rfc3339()}),
+    )
+    .await;
+    admin(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/v1/polls/{}/open", closing.id),
+        None,
+    )
+    .await;
+
+    // Every token is minted before the first kill.
+    let mut tokens = Vec::with_capacity(voters);
+    for chunk in (0..voters).collect::<Vec<_>>().chunks(32) {
+        let minted = futures::future::join_all(chunk.iter().map(|_| {
+            http.post(format!("{base}/v1/polls/{}/tokens", poll.id))
+                .send()
+        }))
+        .await;
+        for response in minted {
+            let response = response.unwrap();
+            assert_eq!(response.status(), 201);
+            tokens.push(response.json::<Value>().await.unwrap());
+        }
+    }
+    let tokens = Arc::new(tokens);
+    let outcomes = Arc::new(Mutex::new(vec![Outcome::NotYet; voters]));
+    let poll = Arc::new(poll);
+
+    for round in 0..kills {
+        // Publish the voters not yet acknowledged; kill once this round's share is in.
+        let share = voters / (kills + 1);
+        let acked_now = Arc::new(AtomicUsize::new(0));
+        let pending: Vec<usize> = {
+            let outcomes = outcomes.lock().unwrap();
+            (0..voters)
+                .filter(|&i| outcomes[i] != Outcome::Acknowledged)
+                .collect()
+        };
+        let next = Arc::new(AtomicUsize::new(0));
+        let pending = Arc::new(pending);
+        let workers: Vec<_> = (0..32)
+            .map(|_| {
+                let (http, base, poll, tokens, outcomes, acked_now, next, pending) = (
+                    http.clone(),
+                    server.base.clone(),
+                    poll.clone(),
+                    tokens.clone(),
+                    outcomes.clone(),
+                    acked_now.clone(),
+                    next.clone(),
+                    pending.clone(),
+                );
+                tokio::spawn(async move {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(&i) = pending.get(n) else { return };
+                        let outcome = publish(&http, &base, &poll, &tokens[i], i).await;
+                        outcomes.lock().unwrap()[i] = outcome;
+                        if outcome == Outcome::Acknowledged {
+                            acked_now.fetch_add(1, Ordering::SeqCst);
+                        } else {
+                            return; // the server is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while acked_now.load(Ordering::SeqCst) < share.max(1) {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: publishing stalled\n{}",
+                log_of(work.path())
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.kill();
+        for worker in workers {
+            worker.await.unwrap();
+        }
+        server = Server::start(&listen, &data_dir, &log).await;
+    }
+
+    // After the last restart: everyone not yet acknowledged publishes (again), with the token
+    // minted before the kills. A voter whose first publish landed unacknowledged publishes a
+    // duplicate, which must not count twice.
+    let rest: Vec<usize> = {
+        let outcomes = outcomes.lock().unwrap();
+        (0..voters)
+            .filter(|&i| outcomes[i] != Outcome::Acknowledged)
+            .collect()
+    };
+    for chunk in rest.chunks(32) {
+        let published = futures::future::join_all(
+            chunk
+                .iter()
+                .map(|&i| publish(&http, &server.base, &poll, &tokens[i], i)),
+        )
+        .await;
+        for (&i, outcome) in chunk.iter().zip(published) {
+            assert_eq!(
+                outcome,
+                Outcome::Acknowledged,
+                "voter {i} after the restart"
+            );
+        }
+    }
+
+    // Every voter is acknowledged once from their side: the counts must be exactly theirs.
+    let mut expected: BTreeMap<String, u64> = poll.options.iter().map(|o| (o.clone(), 0)).collect();
+    for i in 0..voters {
+        *expected
+            .get_mut(&poll.options[i % poll.options.len()])
+            .unwrap() += 1;
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let results = loop {
+        let results: Value = http
+            .get(format!("{}/v1/polls/{}/results", server.base, poll.id))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if results["ballots"].as_u64() >= Some(voters as u64) {
+            break results;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {voters} ballots counted: {results}\n{}",
+            results["ballots"],
+            log_of(work.path())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let counted: BTreeMap<String, u64> = results["counts"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(results["ballots"], voters, "{results}");
+    assert_eq!(counted, expected, "{results}");
+    let metrics = http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pollcast_webhook_outbox_events 0"),
+        "nothing left to deliver: {}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("outbox"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    // Polls keep their state and deadlines.
+    let get = |id: &str| {
+        let url = format!("{}/v1/polls/{id}", server.base);
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(get(&poll.id).await["state"], "open");
+    let later = get(&scheduled.id).await;
+    assert_eq!(later["state"], "scheduled", "{later}");
+    assert_eq!(
+        later["closes_at"]
+            .as_str()
+            .map(|t| t.parse::<chrono::DateTime<Utc>>().unwrap()),
+        Some(closes_at.parse::<chrono::DateTime<Utc>>().unwrap())
+    );
+    let wait = (closing_at - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(100)).await;
+    assert_eq!(get(&closing.id).await["state"], "closed");
+}
