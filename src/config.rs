@@ -48,6 +48,26 @@ pub enum Command {
     /// Run the local Momento on its own: gRPC (cache, topics, tokens), the HTTP topics API and
     /// webhooks, for any Momento SDK to use. Serves until Ctrl-C or SIGTERM.
     LocalMomento(LocalMomentoArgs),
+    /// Ask a running server to recount a poll from its stored ballots, report any difference
+    /// from the published results, and publish the recount when they differ. Exit status 0
+    /// when they matched, 2 when they differed (and were corrected).
+    Recount(RecountArgs),
+}
+
+/// Flags of `pollcast recount`.
+#[derive(Debug, Args)]
+pub struct RecountArgs {
+    /// The poll to recount.
+    pub poll_id: String,
+    /// Where the server is.
+    #[arg(long, env = "POLLCAST_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// The admin key; when absent, the one `pollcast serve` generated and stored in the data dir.
+    #[arg(long, env = "POLLCAST_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<SecretString>,
+    /// The data dir to read a generated admin key from.
+    #[arg(long, env = "POLLCAST_DATA_DIR", default_value = "pollcast-data")]
+    pub data_dir: PathBuf,
 }
 
 /// Flags of `pollcast serve`.

@@ -14,6 +14,8 @@
 //! - [`scheduler`]: the lifecycle clock: polls open and close on time.
 //! - [`domain`]: pure rules: ids, polls, the lifecycle state machine, ballots, tally, IRV.
 //! - [`standalone`]: `pollcast local-momento`, the local Momento as a server of its own.
+//! - [`recount`]: `pollcast recount POLL_ID`, asking a running server to recount a poll
+//!   ([`results::recount`] does the counting).
 //! - [`secret_file`]: files that hold a secret (mode 0600).
 //!
 //! Where to find:
@@ -33,6 +35,7 @@ pub mod domain;
 pub mod ingest;
 pub mod metrics;
 pub mod momento;
+pub mod recount;
 pub mod results;
 pub mod scheduler;
 pub mod secret_file;

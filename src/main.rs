@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 use pollcast::config::{Cli, Command, LogFormat};
+use pollcast::recount::Verdict;
 use pollcast::startup::Application;
 
 #[tokio::main]
@@ -22,6 +23,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::LocalMomento(args) => pollcast::standalone::run(args, shutdown_signal()).await,
+        Command::Recount(args) => match pollcast::recount::run(args).await? {
+            Verdict::Matched => Ok(()),
+            Verdict::Corrected => std::process::exit(2),
+        },
     }
 }
 

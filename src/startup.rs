@@ -299,6 +299,7 @@ fn app_state(
         metrics,
         admin_key,
         public_url,
+        record_ttl,
         settings,
         embedded,
     }
@@ -349,6 +350,7 @@ fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<Join
             state.pipeline.clone(),
             state.metrics.clone(),
             state.subscribed.clone(),
+            state.record_ttl,
             stop.clone(),
         )));
     }

@@ -48,6 +48,8 @@ pub struct AppState {
     /// Base URL of the HTTP topics API voter tokens work with: pollcast's own URL when the
     /// local Momento is embedded (it is mounted there), Momento's otherwise.
     pub http_endpoint: String,
+    /// How long records live after their last write (`--record-ttl` or the mode's default).
+    pub record_ttl: std::time::Duration,
     /// Settings of the run.
     pub settings: ServeArgs,
     /// The embedded local Momento's counters (`None` against Momento's service).

@@ -19,7 +19,7 @@ use crate::api::auth::{AdminAuth, MaybeAdmin};
 use crate::api::errors::ApiError;
 use crate::api::path::load_poll;
 use crate::api::tags::ApiTags;
-use crate::api::views::ResultsView;
+use crate::api::views::{RecountView, ResultsView};
 use crate::domain::Poll;
 use crate::state::AppState;
 
@@ -42,6 +42,14 @@ pub enum CsvResponse {
     /// ballots of each round as `exhausted` rows.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Ok(PlainText<String>),
+}
+
+/// Answer of `POST /v1/polls/{id}/recount`.
+#[derive(ApiResponse)]
+pub enum RecountResponse {
+    /// What the recount found (and published, when it differed).
+    #[oai(status = 200)]
+    Ok(Json<RecountView>),
 }
 
 #[OpenApi(prefix_path = "/v1/polls", tag = "ApiTags::Results")]
@@ -83,6 +91,26 @@ impl ResultsApi {
                     .event_type("results")
                     .id(view.seq.to_string())
             }))
+    }
+
+    /// Recounts a poll from its stored ballots (admin): compares the count with the published
+    /// results, reports every difference, and publishes the recount when it differs (or when
+    /// nothing was published yet). `pollcast recount POLL_ID` calls this.
+    #[oai(
+        path = "/:id/recount",
+        method = "post",
+        operation_id = "recount_results"
+    )]
+    async fn recount(
+        &self,
+        _admin: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        /// The poll's id.
+        id: Path<String>,
+    ) -> Result<RecountResponse, ApiError> {
+        let poll = load_poll(&state, &id.0).await?;
+        let recount = state.publisher.recount(&poll).await?;
+        Ok(RecountResponse::Ok(Json(RecountView::from(recount))))
     }
 
     /// The results as CSV (admin).

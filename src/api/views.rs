@@ -339,3 +339,53 @@ impl From<domain::Results> for ResultsView {
         }
     }
 }
+
+/// What a recount found: the results counted from the stored ballots against those published.
+#[derive(Debug, Clone, Object)]
+pub struct RecountView {
+    /// The poll.
+    pub poll_id: String,
+    /// Whether the published results matched the stored ballots.
+    pub matched: bool,
+    /// Whether the recount was published (it differed, or nothing had been published yet):
+    /// every watcher then receives it with a new `seq`.
+    pub republished: bool,
+    /// The results published before the recount, if any.
+    pub published: Option<ResultsView>,
+    /// The results counted from the stored ballots.
+    pub recounted: ResultsView,
+    /// Each option whose count differed.
+    pub differences: Vec<CountDifference>,
+}
+
+/// An option whose published count differs from its recount.
+#[derive(Debug, Clone, Object)]
+pub struct CountDifference {
+    /// The option.
+    pub option_id: String,
+    /// Its published count.
+    pub published: u64,
+    /// Its count from the stored ballots.
+    pub recounted: u64,
+}
+
+impl From<crate::results::recount::Recount> for RecountView {
+    fn from(recount: crate::results::recount::Recount) -> Self {
+        Self {
+            poll_id: recount.recounted.poll_id.as_str().to_owned(),
+            matched: recount.matched(),
+            republished: recount.republished,
+            published: recount.published.map(ResultsView::from),
+            differences: recount
+                .differences
+                .into_iter()
+                .map(|(option, published, recounted)| CountDifference {
+                    option_id: option.to_string(),
+                    published,
+                    recounted,
+                })
+                .collect(),
+            recounted: ResultsView::from(recount.recounted),
+        }
+    }
+}

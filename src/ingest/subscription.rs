@@ -13,11 +13,22 @@
 //!   being dropped by the topic.
 //! - A vote the backend fails on is retried here ([`ATTEMPTS`] times with backoff): a topic
 //!   does not deliver an item twice to one subscriber, so dropping it would lose the vote.
-//! - The SDK hides discontinuities; gaps in sequence numbers (within a page) are counted in
-//!   the `subscription_gaps` metric.
+//! - **Resume across restarts**: the position up to which every vote read has been processed
+//!   (a low watermark: workers finish out of order) is saved in the cache
+//!   (`ingest_cursor:votes`) every [`SAVE_EVERY`] and at shutdown; a new start subscribes from
+//!   the item after it, so votes published while pollcast was down (or read but not processed
+//!   when it stopped) are read then. A vote processed twice is a duplicate, counted once.
+//! - **What cannot be read is said**: the SDK hides discontinuities, so a jump in sequence
+//!   numbers within a page (the topic's history no longer reached back, or this subscriber fell
+//!   too far behind) is logged with the range lost and counted in
+//!   `subscription_lost_messages_total` (and `subscription_gaps_total`); a new page (the topic
+//!   was reset) is logged and counted in `subscription_resets_total`.
+//! - At shutdown the workers finish what was read, for at most [`DRAIN`]; what is left is read
+//!   again after the restart (the saved position is before it).
 
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -38,43 +49,189 @@ pub const ATTEMPTS: u32 = 5;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait before subscribing again.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How often the processed position is saved (when it moved).
+pub const SAVE_EVERY: Duration = Duration::from_millis(500);
+/// How long the workers may take at shutdown to finish the votes already read.
+pub const DRAIN: Duration = Duration::from_secs(10);
 
-/// Subscribes to the votes topic and ingests until `shutdown` fires, then lets the workers
-/// finish every vote already read.
+/// Subscribes to the votes topic (from the saved position, when there is one) and ingests until
+/// `shutdown` fires; then lets the workers finish what was read (for [`DRAIN`] at most) and
+/// saves the position. The position lives `ttl` in the cache.
 pub async fn run(
     momento: Momento,
     pipeline: Arc<Pipeline>,
     metrics: Arc<Metrics>,
     live: Arc<AtomicBool>,
+    ttl: Duration,
     shutdown: CancellationToken,
 ) {
-    let (queue, workers) = spawn_workers(pipeline);
-    read(&momento, &metrics, &live, &queue, &shutdown).await;
+    let start = match momento.votes_cursor().await {
+        Ok(start) => start,
+        Err(error) => {
+            // Starting from now would skip what was published meanwhile: say so loudly.
+            tracing::error!(
+                error = format!("{error:#}"),
+                "could not read where the votes subscription stopped; reading from now"
+            );
+            None
+        }
+    };
+    let progress = Arc::new(Progress::from(start));
+    let (queue, workers) = spawn_workers(pipeline, progress.clone());
+    let stop_saving = CancellationToken::new();
+    let saver = tokio::spawn(save_progress(
+        momento.clone(),
+        progress.clone(),
+        ttl,
+        stop_saving.clone(),
+    ));
+    read(
+        &momento, &metrics, &live, &queue, &progress, start, &shutdown,
+    )
+    .await;
     drop(queue);
-    for worker in workers {
-        let _ = worker.await;
+    let aborts: Vec<_> = workers.iter().map(JoinHandle::abort_handle).collect();
+    if tokio::time::timeout(DRAIN, futures::future::join_all(workers))
+        .await
+        .is_err()
+    {
+        aborts.iter().for_each(|worker| worker.abort());
+        tracing::warn!(
+            unprocessed = progress.unfinished(),
+            "votes read but not processed by the shutdown deadline; they are read again at the next start"
+        );
     }
+    stop_saving.cancel();
+    let _ = saver.await;
 }
 
 /// [`IN_FLIGHT`] workers that take deliveries off the returned queue until it is closed and
-/// empty.
-fn spawn_workers(pipeline: Arc<Pipeline>) -> (UnboundedSender<Delivery>, Vec<JoinHandle<()>>) {
-    let (queue, backlog) = unbounded_channel::<Delivery>();
+/// empty, and tell `progress` when each is done.
+fn spawn_workers(
+    pipeline: Arc<Pipeline>,
+    progress: Arc<Progress>,
+) -> (UnboundedSender<(u64, Delivery)>, Vec<JoinHandle<()>>) {
+    let (queue, backlog) = unbounded_channel::<(u64, Delivery)>();
     let backlog = Arc::new(tokio::sync::Mutex::new(backlog));
     let workers = (0..IN_FLIGHT)
         .map(|_| {
-            let (backlog, pipeline) = (backlog.clone(), pipeline.clone());
+            let (backlog, pipeline, progress) =
+                (backlog.clone(), pipeline.clone(), progress.clone());
             tokio::spawn(async move {
                 loop {
                     // The lock is held only to take the next delivery.
                     let next = backlog.lock().await.recv().await;
-                    let Some(delivery) = next else { return };
+                    let Some((ticket, delivery)) = next else {
+                        return;
+                    };
                     deliver(&pipeline, delivery).await;
+                    progress.done(ticket);
                 }
             })
         })
         .collect();
     (queue, workers)
+}
+
+/// Saves the processed position every [`SAVE_EVERY`] when it moved, and once more when
+/// `stop` fires.
+async fn save_progress(
+    momento: Momento,
+    progress: Arc<Progress>,
+    ttl: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(SAVE_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.cancelled() => true,
+            _ = ticker.tick() => false,
+        };
+        if let Some(position) = progress.to_save() {
+            match momento.save_votes_cursor(position, ttl).await {
+                Ok(()) => progress.saved(position),
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "could not save the votes cursor; will retry"
+                ),
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Which votes read have been processed: a position is safe to resume after once every vote
+/// read up to it is done, whatever order the workers finish in.
+struct Progress(Mutex<ProgressState>);
+
+struct ProgressState {
+    /// The ticket the next vote read gets.
+    next: u64,
+    /// Votes read and not yet safe, in read order.
+    read: VecDeque<(u64, TopicPosition)>,
+    /// Tickets done but behind an unfinished one.
+    done: BTreeSet<u64>,
+    /// Every vote up to here is processed.
+    safe: Option<TopicPosition>,
+    /// What was saved last.
+    saved: Option<TopicPosition>,
+}
+
+impl Progress {
+    fn from(start: Option<TopicPosition>) -> Self {
+        Self(Mutex::new(ProgressState {
+            next: 0,
+            read: VecDeque::new(),
+            done: BTreeSet::new(),
+            safe: start,
+            saved: start,
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProgressState> {
+        // A std mutex: a few queue and set operations, never held across an await.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes a vote read at `position`; returns its ticket.
+    fn read(&self, position: TopicPosition) -> u64 {
+        let mut state = self.lock();
+        let ticket = state.next;
+        state.next += 1;
+        state.read.push_back((ticket, position));
+        ticket
+    }
+
+    /// Notes that the vote of `ticket` is processed.
+    fn done(&self, ticket: u64) {
+        let mut state = self.lock();
+        state.done.insert(ticket);
+        while let Some(&(front, position)) = state.read.front() {
+            if !state.done.remove(&front) {
+                break;
+            }
+            state.read.pop_front();
+            state.safe = Some(position);
+        }
+    }
+
+    /// The safe position, if it moved since the last save.
+    fn to_save(&self) -> Option<TopicPosition> {
+        let state = self.lock();
+        (state.safe != state.saved).then_some(state.safe).flatten()
+    }
+
+    fn saved(&self, position: TopicPosition) {
+        self.lock().saved = Some(position);
+    }
+
+    /// Votes read and not known to be processed.
+    fn unfinished(&self) -> usize {
+        self.lock().read.len()
+    }
 }
 
 /// The reader: subscribes (resuming after the last item read) and queues every item until
@@ -83,10 +240,12 @@ async fn read(
     momento: &Momento,
     metrics: &Metrics,
     live: &AtomicBool,
-    queue: &UnboundedSender<Delivery>,
+    queue: &UnboundedSender<(u64, Delivery)>,
+    progress: &Progress,
+    start: Option<TopicPosition>,
     shutdown: &CancellationToken,
 ) {
-    let mut last: Option<TopicPosition> = None;
+    let mut last: Option<TopicPosition> = start;
     let mut backoff = MIN_BACKOFF;
     loop {
         let subscribed = tokio::select! {
@@ -98,7 +257,7 @@ async fn read(
                 tracing::info!(resume = ?last, "subscribed to the votes topic");
                 live.store(true, Ordering::Release);
                 backoff = MIN_BACKOFF;
-                forward(items, &mut last, metrics, queue, shutdown).await;
+                forward(items, &mut last, metrics, queue, progress, shutdown).await;
                 backoff
             }
             Err(error) => {
@@ -124,7 +283,8 @@ async fn forward(
     mut items: impl Stream<Item = VoteItem> + Unpin,
     last: &mut Option<TopicPosition>,
     metrics: &Metrics,
-    queue: &UnboundedSender<Delivery>,
+    queue: &UnboundedSender<(u64, Delivery)>,
+    progress: &Progress,
     shutdown: &CancellationToken,
 ) {
     loop {
@@ -135,26 +295,50 @@ async fn forward(
         let Some(item) = item else { return };
         let position = item.position;
         if let Some(previous) = *last {
-            if position.page == previous.page && position.seq > previous.seq + 1 {
-                metrics.subscription_gaps.inc();
-                tracing::warn!(
-                    from = previous.seq,
-                    to = position.seq,
-                    "gap in the votes topic"
-                );
-            }
             if position.page == previous.page && position.seq <= previous.seq {
                 continue; // the SDK re-delivers its last item after a reconnect
             }
+            note_discontinuity(previous, position, metrics);
         }
         *last = Some(position);
-        let _ = queue.send(Delivery {
-            token_id: item.publisher_id,
-            text: item.text,
-            seq: position.seq,
-            published_at: None,
-            source: Source::Subscription,
-        });
+        let ticket = progress.read(position);
+        let _ = queue.send((
+            ticket,
+            Delivery {
+                token_id: item.publisher_id,
+                text: item.text,
+                seq: position.seq,
+                published_at: None,
+                source: Source::Subscription,
+            },
+        ));
+    }
+}
+
+/// Logs and counts what the step from `previous` to `next` skipped: a range of the same page
+/// that could not be read, or a new page (the topic was reset; what came between is unknown).
+fn note_discontinuity(previous: TopicPosition, next: TopicPosition, metrics: &Metrics) {
+    if next.page != previous.page {
+        metrics.subscription_resets.inc();
+        tracing::warn!(
+            old_page = previous.page,
+            last_read = previous.seq,
+            new_page = next.page,
+            first_read = next.seq,
+            "the votes topic was reset (new sequence page): votes published after the last one \
+             read on the old page, if any, were not read"
+        );
+    } else if next.seq > previous.seq + 1 {
+        let lost = next.seq - previous.seq - 1;
+        metrics.subscription_gaps.inc();
+        metrics.subscription_lost.inc_by(lost);
+        tracing::error!(
+            page = next.page,
+            from = previous.seq + 1,
+            to = next.seq - 1,
+            lost,
+            "votes the subscription could not read (the topic no longer held them)"
+        );
     }
 }
 

@@ -11,6 +11,7 @@
 //! | results seq | `results_seq:{poll_id}` |
 //! | results snapshot | `results:{poll_id}` |
 //! | readiness probe (read, never written) | `pollcast:readiness` |
+//! | where the subscription ingest is in the votes topic | `ingest_cursor:votes` = `"{page}:{seq}"` |
 //! | votes topic | `votes` |
 //! | results topic | `results.{poll_id}` |
 
@@ -24,6 +25,10 @@ pub const POLL_INDEX: &str = "polls";
 
 /// The key `/readyz` reads to see that Momento answers; never written.
 pub const READINESS_PROBE: &str = "pollcast:readiness";
+
+/// Where the subscription ingest has processed the votes topic up to (shared by replicas:
+/// each processes every vote, so any one's position is safe to resume from).
+pub const SUBSCRIPTION_CURSOR: &str = "ingest_cursor:votes";
 
 /// How many ledger dictionaries a poll's ballots are spread over (each stays far below
 /// Momento's 5 MB item limit: about 100,000 ballots per shard).

@@ -1,11 +1,14 @@
 //! The votes topic as the subscription ingest reads it: a subscription that can resume after
 //! the last item read, yielding each message with its publisher's `token_id`.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use futures::{Stream, StreamExt};
+use momento::cache::SetRequest;
 use momento::topics::SubscribeRequest;
 
-use crate::momento::keys::VOTES_TOPIC;
+use crate::momento::keys::{SUBSCRIPTION_CURSOR, VOTES_TOPIC};
 use crate::momento::{Momento, StoreResult};
 
 /// Where an item stands in a topic: its sequence number within a sequence page (a page
@@ -29,7 +32,43 @@ pub struct VoteItem {
     pub position: TopicPosition,
 }
 
+impl TopicPosition {
+    fn encode(self) -> String {
+        format!("{}:{}", self.page, self.seq)
+    }
+
+    fn decode(raw: &[u8]) -> Option<Self> {
+        let (page, seq) = std::str::from_utf8(raw).ok()?.split_once(':')?;
+        Some(Self {
+            page: page.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
 impl Momento {
+    /// Where the subscription ingest last said it had processed the votes topic up to.
+    #[tracing::instrument(skip_all)]
+    pub async fn votes_cursor(&self) -> StoreResult<Option<TopicPosition>> {
+        let raw = self
+            .get(SUBSCRIPTION_CURSOR.to_owned(), "reading the votes cursor")
+            .await?;
+        Ok(raw.as_deref().and_then(TopicPosition::decode))
+    }
+
+    /// Records that every vote up to `position` is processed (lives `ttl`).
+    #[tracing::instrument(skip_all, fields(page = position.page, seq = position.seq))]
+    pub async fn save_votes_cursor(
+        &self,
+        position: TopicPosition,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        let request =
+            SetRequest::new(self.cache_name(), SUBSCRIPTION_CURSOR, position.encode()).ttl(ttl);
+        self.send(request, "saving the votes cursor").await?;
+        Ok(())
+    }
+
     /// Subscribes to the votes topic, from the item after `after` when given (else from now).
     #[tracing::instrument(skip_all, fields(resume = ?after))]
     pub async fn subscribe_votes(

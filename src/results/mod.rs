@@ -16,6 +16,7 @@
 //! The I/O (seq, snapshot, topic) is [`ResultsStore`]'s, in `momento/results.rs`.
 
 pub mod csv;
+pub mod recount;
 pub mod sse;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -127,6 +128,11 @@ impl Publisher {
                 .extend(later);
         }
         due
+    }
+
+    /// The results store (snapshots, seq, topics).
+    pub fn results(&self) -> &ResultsStore {
+        &self.results
     }
 
     /// Counts `id` now, stores the snapshot and publishes it.

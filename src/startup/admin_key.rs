@@ -105,3 +105,8 @@ fn read_stored(path: &Path) -> anyhow::Result<SecretString> {
     );
     Ok(SecretString::from(key.to_owned()))
 }
+
+/// The admin key `pollcast serve` generated and stored in `data_dir` (for `pollcast recount`).
+pub fn stored_key(data_dir: &Path) -> anyhow::Result<SecretString> {
+    read_stored(&data_dir.join(FILE_NAME))
+}

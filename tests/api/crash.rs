@@ -363,6 +363,17 @@ async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
         .collect();
     assert_eq!(results["ballots"], voters, "{results}");
     assert_eq!(counted, expected, "{results}");
+    // The published results equal a recount of the stored ballots.
+    let recount: Value = http
+        .post(format!("{}/v1/polls/{}/recount", server.base, poll.id))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(recount["recounted"]["ballots"], voters, "{recount}");
     let metrics = http
         .get(format!("{}/metrics", server.base))
         .send()
