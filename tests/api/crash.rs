@@ -419,3 +419,68 @@ async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
     tokio::time::sleep(wait + Duration::from_millis(100)).await;
     assert_eq!(get(&closing.id).await["state"], "closed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let data_dir = work.path().join("data");
+    let log = work.path().join("pollcast.log");
+    let http = reqwest::Client::new();
+    let server = Server::start("127.0.0.1:0", &data_dir, &log).await;
+    let listen = format!("127.0.0.1:{}", server.port());
+    let base = server.base.clone();
+    let poll = create(&http, &base, json!({"title": "Stop?", "options": OPTIONS})).await;
+    admin(&http, reqwest::Method::POST, format!("{base}/v1/polls/{}/open", poll.id), None).await;
+    let mut acknowledged = 0;
+    for i in 0..50 {
+        let token: Value = http
+            .post(format!("{base}/v1/polls/{}/tokens", poll.id))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if publish(&http, &base, &poll, &token, i).await == Outcome::Acknowledged {
+            acknowledged += 1;
+        }
+    }
+    assert_eq!(acknowledged, 50);
+
+    // SIGTERM, and the process is gone within the documented bound.
+    let mut server = server;
+    let pid = server.child.id();
+    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = tokio::task::spawn_blocking(move || {
+        let exit = server.child.wait().unwrap();
+        std::mem::forget(server); // already reaped
+        exit
+    })
+    .await
+    .unwrap();
+    assert!(exit.success(), "a clean stop exits 0: {exit:?}\n{}", log_of(work.path()));
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+
+    let server = Server::start(&listen, &data_dir, &log).await;
+    let results: Value = http
+        .get(format!("{}/v1/polls/{}/results", server.base, poll.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results["ballots"], 50, "{results}");
+    let recovered = log_of(work.path())
+        .lines()
+        .filter(|l| l.contains("local Momento state recovered"))
+        .last()
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        recovered.contains("journal_bytes=0") && !recovered.contains("snapshot=None"),
+        "after a clean stop the state is one snapshot, nothing to replay: {recovered}"
+    );
+}
