@@ -8,6 +8,9 @@
 //!    publish-to-results latency per vote (p50/p99), measured by a results subscriber. Baseline:
 //!    the same publishes to a topic nobody ingests (the HTTP publish path alone).
 //!
+//! 3. **Durable against in memory**: the end-to-end run once with `--in-memory` and once with a
+//!    data dir (`--fsync always`, the default), in the same process run.
+//!
 //! Everything runs in this process on loopback; see docs/PERFORMANCE.md. The ingest path is
 //! the embedded default (webhook) unless `PIPELINE_BENCH_INGEST=subscription` (or `both`).
 
@@ -41,7 +44,7 @@ fn main() {
 }
 
 async fn run(seconds: u64, votes: usize) {
-    let app = start().await;
+    let app = start(None).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
@@ -56,8 +59,19 @@ async fn run(seconds: u64, votes: usize) {
     if std::env::var("PIPELINE_BENCH_INGEST").as_deref() != Ok("subscription") {
         webhook_endpoint(&app, &http, seconds).await;
     }
-    end_to_end(&app, &http, votes).await;
+    let in_memory = end_to_end(&app, &http, votes, "in memory").await;
     app.stop.cancel();
+    let dir = tempfile::tempdir().expect("a temporary data dir");
+    let app = start(Some(dir.path())).await;
+    let durable = end_to_end(&app, &http, votes, "durable, --fsync always").await;
+    app.stop.cancel();
+    println!("## Durable against in memory, same run");
+    println!("| votes/s in memory | votes/s durable | durable / in memory |");
+    println!("|---:|---:|---:|");
+    println!(
+        "| {in_memory:.0} | {durable:.0} | {:.2} |",
+        durable / in_memory
+    );
 }
 
 async fn webhook_endpoint(app: &App, http: &reqwest::Client, seconds: u64) {
@@ -131,7 +145,8 @@ async fn webhook_endpoint(app: &App, http: &reqwest::Client, seconds: u64) {
 }
 
 /// 2. End to end through the HTTP topics API.
-async fn end_to_end(app: &App, http: &reqwest::Client, votes: usize) {
+/// Votes end to end (see the module docs); prints the table and returns votes/s.
+async fn end_to_end(app: &App, http: &reqwest::Client, votes: usize, label: &str) -> f64 {
     let poll = open_poll(http, &app.base).await;
     let tokens = mint_tokens(http, &app.base, &poll, votes).await;
     // Voter tokens may publish on `votes` only: the baseline topic takes the super-user key.
@@ -145,7 +160,7 @@ async fn end_to_end(app: &App, http: &reqwest::Client, votes: usize) {
     let latencies = latency(&e2e.sent, &arrivals);
     let last = arrivals.last().map(|(at, _)| *at).unwrap_or(e2e.started);
     let votes_per_s = votes as f64 / last.duration_since(e2e.started).as_secs_f64();
-    println!("## End to end: {votes} votes through the HTTP topics API, {CONCURRENCY} concurrent publishers");
+    println!("## End to end ({label}): {votes} votes through the HTTP topics API, {CONCURRENCY} concurrent publishers");
     println!("| path | votes/s | p50 ms | p99 ms | counted |");
     println!("|---|---:|---:|---:|---:|");
     println!(
@@ -164,7 +179,8 @@ async fn end_to_end(app: &App, http: &reqwest::Client, votes: usize) {
         "(end-to-end votes/s vs publish-only baseline: {:.2})",
         votes_per_s / baseline.rate
     );
-    app.stop.cancel();
+    println!();
+    votes_per_s
 }
 
 struct App {
@@ -174,8 +190,9 @@ struct App {
     stop: CancellationToken,
 }
 
-async fn start() -> App {
-    let settings = ServeArgs {
+/// The app in memory, or durable in `data_dir`.
+async fn start(data_dir: Option<&std::path::Path>) -> App {
+    let mut settings = ServeArgs {
         admin_key: Some(SecretString::from(ADMIN)),
         // PIPELINE_BENCH_INGEST=subscription|both measures the other ingest paths end to end
         // (the webhook endpoint figures need webhook ingest, which `both` keeps on).
@@ -187,6 +204,10 @@ async fn start() -> App {
         webhook_secret: Some(SecretString::from(SECRET)),
         ..ServeArgs::new(SocketAddr::from(([127, 0, 0, 1], 0)))
     };
+    if let Some(dir) = data_dir {
+        settings.in_memory = false;
+        settings.data_dir = dir.to_owned();
+    }
     let app = Application::build(settings).await.expect("app builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let grpc = app.local_momento_grpc().expect("embedded");

@@ -139,9 +139,10 @@ impl Application {
         let state = match (&self.local, settings.in_memory) {
             (_, true) => "in memory (--in-memory): nothing survives a restart".to_owned(),
             (Some(_), false) => format!(
-                "{} (durable, --fsync {})",
+                "{} (durable, --fsync {}; the local Momento's in {}/)",
                 settings.data_dir.display(),
-                settings.fsync
+                settings.fsync,
+                mode::LOCAL_MOMENTO_DIR
             ),
             (None, false) => format!(
                 "in Momento; {} keeps the admin key",

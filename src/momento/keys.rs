@@ -110,6 +110,7 @@ mod tests {
         assert_eq!(results_seq(&poll), "results_seq:p7Kx2");
         assert_eq!(results(&poll), "results:p7Kx2");
         assert_eq!(results_topic(&poll), "results.p7Kx2");
+        assert_eq!(SUBSCRIPTION_CURSOR, "ingest_cursor:votes");
         assert_eq!(kept_alive(&poll).len(), 1 + 16 + 3);
         assert!(ledger_shards(&poll).any(|k| k == ledger_shard_of(&poll, &voter)));
     }

@@ -18,6 +18,8 @@ use crate::config::{persistence, IngestMode, ServeArgs};
 use crate::momento::{Location, Momento};
 use crate::startup::admin_key::random_secret;
 
+/// Where in the data dir the embedded local Momento keeps its state.
+pub const LOCAL_MOMENTO_DIR: &str = "momento";
 /// How far the subscription ingest may fall behind the embedded votes topic before the topic
 /// drops messages for it.
 const EMBEDDED_SUBSCRIBER_BUFFER: usize = 65_536;
@@ -92,7 +94,12 @@ pub fn local_momento_config(
     votes_webhook: Option<Webhook>,
 ) -> LocalMomentoConfig {
     LocalMomentoConfig {
-        persistence: persistence(&settings.data_dir, settings.in_memory, settings.fsync),
+        // The local Momento's own files go in a directory of their own, beside the admin key.
+        persistence: persistence(
+            &settings.data_dir.join(LOCAL_MOMENTO_DIR),
+            settings.in_memory,
+            settings.fsync,
+        ),
         webhooks: votes_webhook.into_iter().collect(),
         // The local server controls both ends, so it keeps every vote in its outbox until
         // pollcast has taken it...

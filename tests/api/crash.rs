@@ -430,7 +430,13 @@ async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
     let listen = format!("127.0.0.1:{}", server.port());
     let base = server.base.clone();
     let poll = create(&http, &base, json!({"title": "Stop?", "options": OPTIONS})).await;
-    admin(&http, reqwest::Method::POST, format!("{base}/v1/polls/{}/open", poll.id), None).await;
+    admin(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/v1/polls/{}/open", poll.id),
+        None,
+    )
+    .await;
     let mut acknowledged = 0;
     for i in 0..50 {
         let token: Value = http
@@ -450,7 +456,10 @@ async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
     // SIGTERM, and the process is gone within the documented bound.
     let mut server = server;
     let pid = server.child.id();
-    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let started = Instant::now();
     let exit = tokio::task::spawn_blocking(move || {
@@ -460,8 +469,16 @@ async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
     })
     .await
     .unwrap();
-    assert!(exit.success(), "a clean stop exits 0: {exit:?}\n{}", log_of(work.path()));
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        exit.success(),
+        "a clean stop exits 0: {exit:?}\n{}",
+        log_of(work.path())
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
 
     let server = Server::start(&listen, &data_dir, &log).await;
     let results: Value = http

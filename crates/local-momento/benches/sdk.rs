@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use local_momento::{LocalMomento, LocalMomentoConfig};
+use local_momento::{FsyncPolicy, LocalMomento, LocalMomentoConfig, Persistence};
 use momento::cache::configurations;
 use momento::topics::configurations as topic_configurations;
 use momento::{CacheClient, CredentialProvider, TopicClient};
@@ -30,7 +30,16 @@ struct Settings {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--recover") {
+        let dir = std::path::PathBuf::from(&args[at + 1]);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        return runtime.block_on(recover(dir));
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let settings = if quick {
         Settings {
             unary_seconds: 2,
@@ -55,39 +64,49 @@ fn main() {
     runtime.block_on(run(settings));
 }
 
-async fn run(settings: Settings) {
-    let server = LocalMomento::start(LocalMomentoConfig::default())
+/// A server and SDK clients for it.
+struct Target {
+    server: LocalMomento,
+    cache: CacheClient,
+    topics: TopicClient,
+}
+
+impl Target {
+    async fn start(persistence: Persistence) -> Self {
+        let server = LocalMomento::start(LocalMomentoConfig {
+            persistence,
+            ..LocalMomentoConfig::default()
+        })
         .await
         .expect("server starts");
-    server.ensure_cache(CACHE).await.expect("cache");
-    let credentials = CredentialProvider::from_api_key_v2(
-        server.super_user_key().expose_secret().to_owned(),
-        "localhost",
-    )
-    .expect("v2 key")
-    .full_endpoint_override(&server.grpc_endpoint());
-    let cache = CacheClient::builder()
-        .default_ttl(Duration::from_secs(3600))
-        .configuration(configurations::Laptop::latest())
-        .credential_provider(credentials.clone())
-        .build()
-        .expect("cache client");
-    let topics = TopicClient::builder()
-        .configuration(topic_configurations::Laptop::latest())
-        .credential_provider(credentials)
-        .build()
-        .expect("topic client");
+        server.ensure_cache(CACHE).await.expect("cache");
+        let credentials = CredentialProvider::from_api_key_v2(
+            server.super_user_key().expose_secret().to_owned(),
+            "localhost",
+        )
+        .expect("v2 key")
+        .full_endpoint_override(&server.grpc_endpoint());
+        let cache = CacheClient::builder()
+            .default_ttl(Duration::from_secs(3600))
+            .configuration(configurations::Laptop::latest())
+            .credential_provider(credentials.clone())
+            .build()
+            .expect("cache client");
+        let topics = TopicClient::builder()
+            .configuration(topic_configurations::Laptop::latest())
+            .credential_provider(credentials)
+            .build()
+            .expect("topic client");
+        Self {
+            server,
+            cache,
+            topics,
+        }
+    }
+}
 
-    println!(
-        "# local-momento bench ({} cores)",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    println!();
-    println!(
-        "## Unary calls, {CONCURRENCY} concurrent, {} s each",
-        settings.unary_seconds
-    );
-    let seconds = settings.unary_seconds;
+/// The unary figures of one target: baseline Get, SetIf Absent, DictionaryIncrement.
+async fn unary_figures(cache: &CacheClient, seconds: u64, tag: &str) -> [f64; 3] {
     let baseline = unary(seconds, {
         let cache = cache.clone();
         move |i| {
@@ -96,13 +115,14 @@ async fn run(settings: Settings) {
         }
     })
     .await;
+    let tag = tag.to_owned();
     let set_if_absent = unary(seconds, {
-        let cache = cache.clone();
+        let (cache, tag) = (cache.clone(), tag.clone());
         move |i| {
-            let cache = cache.clone();
+            let (cache, tag) = (cache.clone(), tag.clone());
             async move {
                 cache
-                    .set_if_absent(CACHE, format!("sia-{i}"), "v")
+                    .set_if_absent(CACHE, format!("sia-{tag}-{i}"), "v")
                     .await
                     .map(|_| ())
             }
@@ -127,16 +147,53 @@ async fn run(settings: Settings) {
         }
     })
     .await;
-    println!("| call | ops/s | vs baseline |");
-    println!("|---|---:|---:|");
-    println!("| Get, missing key (baseline) | {baseline:.0} | 1.00 |");
+    [baseline, set_if_absent, dict_incr]
+}
+
+async fn run(settings: Settings) {
+    let dir = tempfile::tempdir().expect("a temporary data dir");
+    let memory = Target::start(Persistence::InMemory).await;
+    let durable = Target::start(Persistence::Durable {
+        dir: dir.path().join("durable"),
+        fsync: FsyncPolicy::Always,
+    })
+    .await;
+
     println!(
-        "| SetIf Absent, unique keys | {set_if_absent:.0} | {:.2} |",
-        set_if_absent / baseline
+        "# local-momento bench ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    println!();
     println!(
-        "| DictionaryIncrement, 8 dictionaries x 5 fields | {dict_incr:.0} | {:.2} |",
-        dict_incr / baseline
+        "## Unary calls, {CONCURRENCY} concurrent, {} s each: in memory and durable (fsync always), interleaved",
+        settings.unary_seconds
+    );
+    let seconds = settings.unary_seconds;
+    let in_memory = unary_figures(&memory.cache, seconds, "m").await;
+    let on_disk = unary_figures(&durable.cache, seconds, "d").await;
+    let journal = durable.server.journal_stats().expect("a journal");
+    println!("| call | in memory ops/s | vs Get | durable ops/s | vs Get | durable / in memory |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let names = [
+        "Get, missing key (baseline)",
+        "SetIf Absent, unique keys",
+        "DictionaryIncrement, 8 dictionaries x 5 fields",
+    ];
+    for (n, name) in names.iter().enumerate() {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} |",
+            in_memory[n],
+            in_memory[n] / in_memory[0],
+            on_disk[n],
+            on_disk[n] / on_disk[0],
+            on_disk[n] / in_memory[n]
+        );
+    }
+    println!(
+        "\nDurable writes: {} records in {} commits ({:.1} per fsync).",
+        journal.records,
+        journal.commits,
+        journal.records as f64 / journal.commits.max(1) as f64
     );
     println!();
 
@@ -144,8 +201,9 @@ async fn run(settings: Settings) {
         "## Publish to receive, {} subscribers, {} msgs/s for {} s",
         settings.subscribers, settings.rate_per_second, settings.pubsub_seconds
     );
-    let topic = pubsub_latency(&topics, &settings).await;
     let bare = broadcast_latency(&settings).await;
+    let topic = pubsub_latency(&memory.topics, &settings).await;
+    let durable_topic = pubsub_latency(&durable.topics, &settings).await;
     println!("| path | p50 ms | p99 ms | max ms | received |");
     println!("|---|---:|---:|---:|---:|");
     println!(
@@ -153,26 +211,98 @@ async fn run(settings: Settings) {
         bare.p50, bare.p99, bare.max, bare.count
     );
     println!(
-        "| SDK publish -> SDK subscribers | {:.3} | {:.3} | {:.3} | {} |",
+        "| SDK publish -> SDK subscribers, in memory | {:.3} | {:.3} | {:.3} | {} |",
         topic.p50, topic.p99, topic.max, topic.count
     );
+    println!(
+        "| SDK publish -> SDK subscribers, durable | {:.3} | {:.3} | {:.3} | {} |",
+        durable_topic.p50, durable_topic.p99, durable_topic.max, durable_topic.count
+    );
     println!();
+    memory.server.shutdown().await;
+    durable.server.shutdown().await;
 
     println!(
-        "## Memory: {} small keys (~10-byte keys, 8-byte values)",
+        "## Memory and recovery: {} small keys (~10-byte keys, 8-byte values), durable",
         settings.memory_keys
     );
+    let data = dir.path().join("keys");
+    let loaded = Target::start(Persistence::Durable {
+        dir: data.clone(),
+        fsync: FsyncPolicy::Always,
+    })
+    .await;
     let before = rss_mb();
-    load_keys(&cache, settings.memory_keys).await;
+    load_keys(&loaded.cache, settings.memory_keys).await;
     let after = rss_mb();
-    println!("| RSS before MB | RSS after MB | delta MB | bytes/key |");
-    println!("|---:|---:|---:|---:|");
+    let stop = Instant::now();
+    loaded.server.shutdown().await;
+    let stopped = stop.elapsed();
+    let on_disk = dir_bytes(&data);
+    println!("| RSS before MB | RSS after MB | delta MB | bytes/key in memory | bytes/key on disk | clean stop (snapshot) s |");
+    println!("|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {before:.1} | {after:.1} | {:.1} | {:.0} |",
+        "| {before:.1} | {after:.1} | {:.1} | {:.0} | {:.0} | {:.2} |",
         after - before,
-        (after - before) * 1024.0 * 1024.0 / settings.memory_keys as f64
+        (after - before) * 1024.0 * 1024.0 / settings.memory_keys as f64,
+        on_disk as f64 / settings.memory_keys as f64,
+        stopped.as_secs_f64()
     );
-    server.shutdown().await;
+    println!();
+    // Recovery, in a fresh process so its memory is its own.
+    let recovered = recover_in_child(&data);
+    println!(
+        "| recovery of {} keys, fresh process | {recovered} |",
+        settings.memory_keys
+    );
+}
+
+/// Runs this bench binary again with `--recover DIR`; returns what it printed.
+fn recover_in_child(dir: &std::path::Path) -> String {
+    let output = std::process::Command::new(std::env::current_exe().expect("the bench binary"))
+        .arg("--recover")
+        .arg(dir)
+        .output()
+        .expect("the recovery child runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The child of [`recover_in_child`]: starts a server on `dir`, prints how long it took, how
+/// many records it replayed and the process's RSS.
+async fn recover(dir: std::path::PathBuf) {
+    let started = Instant::now();
+    let server = LocalMomento::start(LocalMomentoConfig {
+        persistence: Persistence::Durable {
+            dir,
+            fsync: FsyncPolicy::Always,
+        },
+        ..LocalMomentoConfig::default()
+    })
+    .await
+    .expect("recovery");
+    let elapsed = started.elapsed();
+    let recovery = server.recovery().cloned().expect("a recovery");
+    println!(
+        "start {:.2} s (recovery {:.2} s, {} records, journal {} bytes), RSS after {:.1} MB",
+        elapsed.as_secs_f64(),
+        recovery.elapsed.as_secs_f64(),
+        recovery.records,
+        recovery.journal_bytes,
+        rss_mb()
+    );
+    server.stop_without_snapshot().await;
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 /// Runs `op` from [`CONCURRENCY`] tasks for `seconds`; returns successful ops/s. Errors abort:
