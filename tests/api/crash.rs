@@ -492,8 +492,7 @@ async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
     assert_eq!(results["ballots"], 50, "{results}");
     let recovered = log_of(work.path())
         .lines()
-        .filter(|l| l.contains("local Momento state recovered"))
-        .last()
+        .rfind(|l| l.contains("local Momento state recovered"))
         .map(str::to_owned)
         .unwrap_or_default();
     assert!(
