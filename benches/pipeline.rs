@@ -144,8 +144,8 @@ async fn webhook_endpoint(app: &App, http: &reqwest::Client, seconds: u64) {
     println!();
 }
 
-/// 2. End to end through the HTTP topics API (see the module docs); prints the table and
-/// returns votes/s.
+/// Step 2, end to end through the HTTP topics API (see the module docs): prints the table
+/// and returns votes/s.
 async fn end_to_end(app: &App, http: &reqwest::Client, votes: usize, label: &str) -> f64 {
     let poll = open_poll(http, &app.base).await;
     let tokens = mint_tokens(http, &app.base, &poll, votes).await;
