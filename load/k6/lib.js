@@ -1,0 +1,174 @@
+// Shared by vote.js, watch.js and admin.js: settings from the environment, the loopback guard,
+// and the pollcast and HTTP-topics calls each scenario makes. Plain k6 (no extensions, no
+// remote imports). Secrets (the admin key, voter tokens) are sent, never logged.
+
+import http from 'k6/http';
+import exec from 'k6/execution';
+
+/** An environment variable, or `fallback` when unset or empty. */
+export function env(name, fallback) {
+  const value = __ENV[name];
+  return value === undefined || value === '' ? fallback : value;
+}
+
+/** A numeric environment variable. */
+export function num(name, fallback) {
+  const raw = env(name, undefined);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`${name}=${raw} is not a number`);
+  return value;
+}
+
+/** Seconds in a k6 duration such as `45s`, `2m`, `1m30s`, `500ms` or a bare number of seconds. */
+export function seconds(text) {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  let total = 0;
+  let matched = '';
+  for (const m of text.matchAll(re)) {
+    total += Number(m[1]) * unit[m[2]];
+    matched += m[0];
+  }
+  if (matched !== text) throw new Error(`not a duration: ${text}`);
+  return total;
+}
+
+/** pollcast's base URL, without a trailing slash. */
+export const BASE_URL = env('BASE_URL', 'http://127.0.0.1:8080').replace(/\/+$/, '');
+/** Timeout of every request but the long polls and SSE windows. */
+export const TIMEOUT = env('TIMEOUT', '10s');
+/** The admin key, when the scenario needs one (never printed). */
+export const ADMIN_KEY = env('ADMIN_KEY', '');
+
+const LOOPBACK = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
+
+/**
+ * Refuses to send load anywhere but this machine unless ALLOW_REMOTE=1: a load test pointed at
+ * the wrong URL is an attack. Checked for BASE_URL and for every token's `http_endpoint`.
+ */
+export function guard(url) {
+  if (env('ALLOW_REMOTE', '0') !== '1' && !LOOPBACK.test(url)) {
+    exec.test.abort(`refusing to load ${url}: not a loopback address (set ALLOW_REMOTE=1 for a deployment you own)`);
+  }
+  return url;
+}
+guard(BASE_URL);
+
+function admin(op) {
+  if (!ADMIN_KEY) exec.test.abort('ADMIN_KEY is required to create polls');
+  return {
+    headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/json' },
+    tags: { op },
+    timeout: TIMEOUT,
+  };
+}
+
+/** Calls an admin endpoint; returns the parsed body, or null (and logs why) when the status differs. */
+export function adminCall(method, path, body, op, expected) {
+  const r = http.request(method, `${BASE_URL}${path}`, body === null ? null : JSON.stringify(body), admin(op));
+  if (r.status !== expected) {
+    console.warn(`${method} ${path}: ${r.status} ${r.error || ''} ${String(r.body || '').slice(0, 200)}`);
+    return null;
+  }
+  return r.body ? r.json() : {};
+}
+
+/** Poll bodies by kind: `single`, `multi` (up to 2 choices) or `ranked`, with `options` options. */
+export function pollBody(title, kind, options) {
+  const body = {
+    title,
+    kind,
+    options: Array.from({ length: options }, (_, i) => `Option ${i + 1}`),
+    results_visibility: 'live',
+  };
+  if (kind === 'multi') body.max_choices = 2;
+  return body;
+}
+
+/** Creates and opens a poll; returns `{id, kind, options: [option ids]}` or aborts the test. */
+export function openPoll(title, kind, options) {
+  const poll = adminCall('POST', '/v1/polls', pollBody(title, kind, options), 'create', 201);
+  if (!poll) exec.test.abort(`could not create a ${kind} poll`);
+  if (!adminCall('POST', `/v1/polls/${poll.id}/open`, null, 'transition', 200)) {
+    exec.test.abort(`could not open poll ${poll.id}`);
+  }
+  return { id: poll.id, kind, options: poll.options.map((o) => o.id) };
+}
+
+/** Reads `/v1/polls/{id}` for each id (public view) into `{id, kind, options}`. */
+export function describePolls(ids) {
+  return ids.map((id) => {
+    const r = http.get(`${BASE_URL}/v1/polls/${id}`, { tags: { op: 'poll' }, timeout: TIMEOUT });
+    if (r.status !== 200) exec.test.abort(`poll ${id}: ${r.status}`);
+    const poll = r.json();
+    return { id, kind: poll.kind, options: poll.options.map((o) => o.id) };
+  });
+}
+
+/** A fresh anonymous voter token for an open poll, or null when refused. */
+export function takeToken(pollId, op = 'token') {
+  const r = http.post(`${BASE_URL}/v1/polls/${pollId}/tokens`, null, { tags: { op }, timeout: TIMEOUT });
+  if (r.status !== 201) return null;
+  const token = r.json();
+  guard(token.http_endpoint);
+  return token;
+}
+
+/** The choices voter number `i` makes in `poll` (deterministic, so a run can be re-checked). */
+export function choicesFor(poll, i) {
+  const n = poll.options.length;
+  const at = (k) => poll.options[(i + k) % n];
+  switch (poll.kind) {
+    case 'multi':
+      return i % 3 === 0 ? [at(0)] : [at(0), at(1)];
+    case 'ranked':
+      return Array.from({ length: 1 + (i % n) }, (_, k) => at(k));
+    default:
+      return [at(0)];
+  }
+}
+
+/** Publishes a vote with the token through the HTTP topics API; returns the response. */
+export function publishVote(token, pollId, choices, op = 'publish') {
+  const url = `${token.http_endpoint}/topics/${token.cache}/${token.votes_topic}`;
+  return http.post(url, JSON.stringify({ poll_id: pollId, choices }), {
+    headers: { Authorization: token.token, 'Content-Type': 'text/plain' },
+    tags: { op },
+    timeout: TIMEOUT,
+  });
+}
+
+/** Server's longest long-poll wait is 30 s: give each long poll a little more. */
+export const LONG_POLL_TIMEOUT = env('LONG_POLL_TIMEOUT', '40s');
+
+/**
+ * One long poll of the token's results topic from `cursor` (`{seq, page}`; `{0, 0}` = live
+ * only). Returns `{ok, results: [parsed results messages], cursor}`: the cursor to poll from
+ * next (after the last item, or where a discontinuity says).
+ */
+export function pollResults(token, cursor, op = 'results_poll', timeout = LONG_POLL_TIMEOUT) {
+  const url = `${token.http_endpoint}/topics/${token.cache}/${token.results_topic}`
+    + `?sequence_number=${cursor.seq}&sequence_page=${cursor.page}`;
+  const r = http.get(url, { headers: { Authorization: token.token }, tags: { op }, timeout });
+  if (r.status !== 200) return { ok: false, results: [], cursor };
+  let next = cursor;
+  const results = [];
+  for (const element of r.json('items') || []) {
+    if (element.item) {
+      next = { seq: element.item.topic_sequence_number + 1, page: element.item.sequence_page };
+      const text = element.item.value && element.item.value.text;
+      if (text) results.push(JSON.parse(text));
+    } else if (element.discontinuity) {
+      next = { seq: element.discontinuity.new_topic_sequence, page: element.discontinuity.new_sequence_page };
+    }
+  }
+  return { ok: true, results, cursor: next };
+}
+
+/** A deterministic share test: true for about `share` (0..1) of all `i`. */
+export function inShare(i, share) {
+  // Knuth's multiplicative hash spreads consecutive voters evenly.
+  return ((Math.imul(i, 2654435761) >>> 0) % 10000) < share * 10000;
+}
