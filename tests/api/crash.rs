@@ -44,6 +44,17 @@ impl Drop for Server {
 impl Server {
     /// Starts `pollcast serve` on `listen` with `data_dir`; returns once it answers `/readyz`.
     async fn start(listen: &str, data_dir: &Path, log: &Path) -> Self {
+        let flags = vec!["--data-dir".into(), data_dir.as_os_str().to_owned()];
+        Self::start_with(listen, log, flags, &[]).await
+    }
+
+    /// Starts `pollcast serve` on `listen` with more `flags` and environment `vars`.
+    async fn start_with(
+        listen: &str,
+        log: &Path,
+        flags: Vec<std::ffi::OsString>,
+        vars: &[(&str, String)],
+    ) -> Self {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -51,8 +62,8 @@ impl Server {
             .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_pollcast"))
             .args(["serve", "--listen", listen, "--admin-key", ADMIN_KEY])
-            .arg("--data-dir")
-            .arg(data_dir)
+            .args(flags)
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -499,4 +510,143 @@ async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
         recovered.contains("journal_bytes=0") && !recovered.contains("snapshot=None"),
         "after a clean stop the state is one snapshot, nothing to replay: {recovered}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votes_wait_in_the_outbox_while_pollcast_is_killed_and_are_counted_when_it_is_back() {
+    use local_momento::{LocalMomento, LocalMomentoConfig, RetryPolicy, Webhook};
+    use secrecy::ExposeSecret;
+
+    const SECRET: &str = "outbox-test-webhook-secret";
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("pollcast.log");
+    // pollcast's address is fixed before the Momento that delivers to it starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let momento = LocalMomento::start(LocalMomentoConfig {
+        webhook_retry: RetryPolicy::until_delivered(),
+        webhooks: vec![Webhook {
+            name: "pollcast-votes".into(),
+            cache: "pollcast".into(),
+            topic: "votes".into(),
+            url: format!("http://{listen}/v1/webhooks/momento"),
+            secret: SECRET.to_owned().into(),
+        }],
+        ..LocalMomentoConfig::default()
+    })
+    .await
+    .unwrap();
+    momento.ensure_cache("pollcast").await.unwrap();
+    let key = momento.super_user_key().expose_secret().to_owned();
+    let flags = || {
+        [
+            "--in-memory",
+            "--ingest",
+            "webhook",
+            "--webhook-secret",
+            SECRET,
+        ]
+        .map(std::ffi::OsString::from)
+        .to_vec()
+    };
+    let vars = [
+        ("MOMENTO_API_KEY", key.clone()),
+        ("MOMENTO_ENDPOINT", "localhost".to_owned()),
+        (
+            "POLLCAST_MOMENTO_ENDPOINT_OVERRIDE",
+            momento.grpc_endpoint(),
+        ),
+    ];
+    let http = reqwest::Client::new();
+    let server = Server::start_with(&listen, &log, flags(), &vars).await;
+    let base = server.base.clone();
+    let poll = create(
+        &http,
+        &base,
+        json!({"title": "Outbox?", "options": OPTIONS}),
+    )
+    .await;
+    admin(
+        &http,
+        reqwest::Method::POST,
+        format!("{base}/v1/polls/{}/open", poll.id),
+        None,
+    )
+    .await;
+    let mut tokens = Vec::new();
+    for _ in 0..30 {
+        let token: Value = http
+            .post(format!("{base}/v1/polls/{}/tokens", poll.id))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(token);
+    }
+
+    // pollcast dies; voters keep publishing; the votes wait in the outbox.
+    server.kill();
+    for (i, token) in tokens.iter().enumerate() {
+        let credentials =
+            momento::CredentialProvider::from_disposable_token(token["token"].as_str().unwrap())
+                .unwrap()
+                .full_endpoint_override(&momento.grpc_endpoint());
+        let topics = momento::TopicClient::builder()
+            .configuration(momento::topics::configurations::Laptop::latest())
+            .credential_provider(credentials)
+            .build()
+            .unwrap();
+        let choice = &poll.options[i % poll.options.len()];
+        topics
+            .publish(
+                "pollcast",
+                "votes",
+                json!({"poll_id": poll.id, "choices": [choice]}).to_string(),
+            )
+            .await
+            .expect("the Momento takes votes while pollcast is down");
+    }
+    assert_eq!(
+        momento.webhook_stats().outbox_depth,
+        30,
+        "{:?}",
+        momento.webhook_stats()
+    );
+
+    // pollcast is back (same address): every waiting vote is delivered and counted.
+    let server = Server::start_with(&listen, &log, flags(), &vars).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let results: Value = http
+            .get(format!("{}/v1/polls/{}/results", server.base, poll.id))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if results["ballots"] == 30 {
+            for option in &poll.options {
+                assert_eq!(results["counts"][option], 10, "{results}");
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{results}\n{:?}\n{}",
+            momento.webhook_stats(),
+            log_of(work.path())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stats = momento.webhook_stats();
+    assert_eq!(stats.outbox_depth, 0, "{stats:?}");
+    drop(server);
+    momento.shutdown().await;
 }

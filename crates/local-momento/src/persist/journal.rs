@@ -96,7 +96,16 @@ impl Journal {
         policy: FsyncPolicy,
         replayed_bytes: u64,
     ) -> anyhow::Result<Arc<Self>> {
-        let file = Segment::create(dir, segment)?;
+        let segment = Segment::create(dir, segment)?;
+        Self::start(dir, segment, policy, replayed_bytes)
+    }
+
+    fn start(
+        dir: &Path,
+        segment: Segment,
+        policy: FsyncPolicy,
+        replayed_bytes: u64,
+    ) -> anyhow::Result<Arc<Self>> {
         let journal = Arc::new(Self {
             pending: Mutex::new(Pending {
                 buf: Vec::with_capacity(64 * 1024),
@@ -119,7 +128,7 @@ impl Journal {
             journal: journal.clone(),
             dir: dir.to_owned(),
             policy,
-            segment: file,
+            segment,
         };
         let thread = std::thread::Builder::new()
             .name("local-momento-journal".into())
@@ -421,5 +430,62 @@ impl Committer {
         let next = Segment::create(&self.dir, self.segment.number + 1)?;
         self.segment = next;
         Ok(self.segment.number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_bytes::Bytes;
+
+    fn record() -> Record<'static> {
+        Record::Scalar {
+            cache: "c",
+            key: Bytes::new(b"k"),
+            value: Bytes::new(b"v"),
+            expires_at: 0,
+        }
+    }
+
+    /// A journal whose segment is `/dev/full`: every write fails with "no space left on
+    /// device", as on a full disk.
+    fn on_a_full_disk() -> Arc<Journal> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full exists on Linux");
+        let segment = Segment {
+            file,
+            path: PathBuf::from("/dev/full"),
+            number: 1,
+            len: 0,
+        };
+        Journal::start(Path::new("/tmp"), segment, FsyncPolicy::Always, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn on_a_full_disk_a_write_is_not_acknowledged_and_new_writes_are_refused() {
+        let journal = on_a_full_disk();
+        assert_eq!(journal.check(), Ok(()), "nothing has failed yet");
+
+        let lsn = journal.append(&record());
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(10), journal.wait(lsn))
+            .await
+            .expect("the failure is reported, not waited out");
+
+        let Err(Unavailable::Failing(message)) = waited else {
+            panic!("a write that cannot be made durable must fail: {waited:?}");
+        };
+        assert!(
+            message.contains("/dev/full") && message.contains("No space left"),
+            "{message}"
+        );
+        assert!(
+            matches!(journal.check(), Err(Unavailable::Failing(_))),
+            "new writes are refused before they change anything"
+        );
+        assert_eq!(journal.durable(), 0, "nothing was acknowledged");
+        journal.close();
+        assert_eq!(journal.check(), Err(Unavailable::Failing(message)));
     }
 }

@@ -564,3 +564,18 @@ async fn concurrent_writers_share_commits() {
         "64 concurrent writers must share fsyncs: {stats:?}"
     );
 }
+
+#[tokio::test]
+async fn a_data_dir_that_cannot_be_created_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    for unusable in [file.join("data"), file.clone()] {
+        let error = LocalMomento::start(durable(&unusable)).await.err().unwrap();
+        let message = format!("{error:#}");
+        assert!(
+            message.contains(&unusable.display().to_string()),
+            "the error names the path: {message}"
+        );
+    }
+}
