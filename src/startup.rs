@@ -309,9 +309,9 @@ fn app_state(
     }
 }
 
-/// The REST API (CORS on its public endpoints), Swagger UI and the spec; with the embedded
-/// local Momento, Momento's HTTP topics API too (on pollcast's own port, so a voter token's
-/// `http_endpoint` is pollcast's public URL).
+/// The REST API (CORS on its public endpoints), Swagger UI and the spec, the voter and
+/// presenter pages; with the embedded local Momento, Momento's HTTP topics API too (on
+/// pollcast's own port, so a voter token's `http_endpoint` is pollcast's public URL).
 fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'static> {
     let service = api::service();
     let ui = service.swagger_ui();
@@ -319,7 +319,7 @@ fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'s
     let spec_yaml = service.spec_endpoint_yaml();
     let origins = api::cors::AllowedOrigins::parse(&state.settings.cors_origins);
     let rest = api::cors::public_cors(poem::IntoEndpoint::into_endpoint(service), origins);
-    let mut route = Route::new()
+    let mut route = crate::pages::mount(Route::new())
         .nest("/", rest)
         .nest("/docs", ui)
         .at("/openapi.json", spec_json)

@@ -9,6 +9,7 @@ mod keep_alive;
 mod lifecycle;
 mod links;
 mod openapi;
+mod pages;
 mod poll_errors;
 mod polls;
 mod race;
