@@ -96,6 +96,7 @@ async fn presenter_page(Path(id): Path<String>, state: Data<&Arc<AppState>>) -> 
         PRESENT_HTML,
         &[
             ("title", poll.title()),
+            ("description", poll.description().unwrap_or_default()),
             ("poll_id", poll.id().as_str()),
             ("vote_url", &url),
             // The link as people read it out, broken (if at all) before the id.

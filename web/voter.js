@@ -308,13 +308,18 @@
     ui.rankLive.textContent = `${label}: position ${position} of ${list.children.length}.`;
   }
 
-  /** Reorders by dragging the grip with a mouse, a pen or a finger (pointer events). */
+  /**
+   * Reorders by dragging the grip with a mouse, a pen or a finger (pointer events). The item
+   * moves in the list as the pointer passes its neighbours' middles. Moving a node drops any
+   * pointer capture, so the drag is followed on the window.
+   */
   function dragBy(grip, item, list) {
     grip.addEventListener('pointerdown', (down) => {
+      if (down.button !== 0) return;
       down.preventDefault();
-      grip.setPointerCapture(down.pointerId);
       item.classList.add('dragging');
       const move = (event) => {
+        if (event.pointerId !== down.pointerId) return;
         const before = [...list.children]
           .filter((other) => other !== item)
           .find((other) => {
@@ -328,16 +333,17 @@
         }
         renumber(list);
       };
-      const end = () => {
+      const end = (event) => {
+        if (event.pointerId !== down.pointerId) return;
         item.classList.remove('dragging');
-        grip.removeEventListener('pointermove', move);
-        grip.removeEventListener('pointerup', end);
-        grip.removeEventListener('pointercancel', end);
+        window.removeEventListener('pointermove', move);
+        window.removeEventListener('pointerup', end);
+        window.removeEventListener('pointercancel', end);
         announce(item, list);
       };
-      grip.addEventListener('pointermove', move);
-      grip.addEventListener('pointerup', end);
-      grip.addEventListener('pointercancel', end);
+      window.addEventListener('pointermove', move);
+      window.addEventListener('pointerup', end);
+      window.addEventListener('pointercancel', end);
     });
   }
 

@@ -36,6 +36,7 @@ async function tryOut(page, tag, operationId, params = {}, body = undefined) {
   await operation.getByRole('button', { name: 'Execute' }).click();
   const response = operation.locator('.live-responses-table .response').first();
   await response.waitFor({ timeout: WAIT });
+  await response.scrollIntoViewIfNeeded();
   const status = Number((await response.locator('.response-col_status').textContent()).trim());
   const text = await response.locator('.response-col_description pre').first().textContent();
   return { status, json: JSON.parse(text) };

@@ -178,6 +178,11 @@ test('the voter page and the presenter screen have no serious or critical access
   await page.goto(ranked.vote_url);
   await page.getByRole('button', { name: 'Move down: A' }).waitFor({ timeout: WAIT });
   assert.deepEqual(await seriousViolations(page), [], 'the ranked ballot');
+  // Dragged by its handle (pointer events: a mouse here, a finger on a phone): C to the top.
+  const handle = page.locator('.rank-item', { hasText: 'C' }).locator('.grip');
+  await handle.dragTo(page.locator('.rank-item', { hasText: 'A' }), { targetPosition: { x: 10, y: 2 } });
+  assert.deepEqual(await page.locator('.rank-label').allTextContents(), ['C', 'A', 'B']);
+  assert.equal(await page.locator('.rank-item.dragging').count(), 0, 'dropped');
 
   const projector = await browser.newContext(PROJECTOR);
   const stage = await projector.newPage();
@@ -191,5 +196,7 @@ test('the voter page and the presenter screen have no serious or critical access
     await stage.emulateMedia({ colorScheme: scheme });
     assert.deepEqual(await seriousViolations(page), [], `the voter page, ${scheme}`);
     assert.deepEqual(await seriousViolations(stage), [], `the presenter, ${scheme}`);
+    await screenshot(page, `voter-ranked-${scheme}`);
+    await screenshot(stage, `presenter-${scheme}`);
   }
 });
