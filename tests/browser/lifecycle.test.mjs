@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { adminApi, launchBrowser, screenshot, startServer, until, WAIT, watchRequests } from './support.mjs';
+import {
+  adminApi,
+  launchBrowser,
+  layoutFaults,
+  screenshot,
+  startServer,
+  until,
+  WAIT,
+  watchRequests,
+} from './support.mjs';
 
 const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
 const PROJECTOR = { viewport: { width: 1920, height: 1080 } };
@@ -39,6 +48,7 @@ test('a scheduled poll counts down, then opens on its own in the open page', asy
   await page.goto(poll.vote_url);
   await page.getByText(/^Voting opens in 0:0\d\.$/).waitFor({ timeout: WAIT });
   assert.equal(await page.getByRole('radio').count(), 0, 'no ballot before it opens');
+  assert.deepEqual(await layoutFaults(page), []);
 
   await page.getByRole('radio', { name: 'Go' }).click({ timeout: WAIT });
   await page.getByRole('button', { name: 'Vote', exact: true }).click();
@@ -66,6 +76,7 @@ test('a closed poll shows its final results and takes no vote', async () => {
   assert.equal(await page.getByRole('button', { name: 'Vote', exact: true }).count(), 0);
   const token = await fetch(`${server.url}/v1/polls/${poll.id}/tokens`, { method: 'POST' });
   assert.equal(token.status, 409, 'no token, so no vote, for a closed poll');
+  assert.deepEqual(await layoutFaults(page), []);
   await screenshot(page, 'voter-closed');
 });
 

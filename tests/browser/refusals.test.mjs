@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { adminApi, launchBrowser, screenshot, startServer, WAIT, watchRequests } from './support.mjs';
+import {
+  adminApi,
+  launchBrowser,
+  layoutFaults,
+  screenshot,
+  startServer,
+  WAIT,
+  watchRequests,
+} from './support.mjs';
 
 const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
 
@@ -47,6 +55,7 @@ test('a second vote from the same voter is refused visibly and not counted; a re
   await second.getByRole('radio', { name: 'Coffee' }).click();
   await second.getByRole('button', { name: 'Vote', exact: true }).click();
   await status(second, 'Your vote was not counted: you have already voted (Tea)');
+  assert.deepEqual(await layoutFaults(second), []);
   await screenshot(second, 'voter-second-vote-refused');
 
   const results = await admin.resultsWhen(poll.id, (r) => r.ballots >= 1);

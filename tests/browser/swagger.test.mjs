@@ -79,4 +79,5 @@ test('Swagger UI: authorize with the admin key, create a poll, open it, mint a t
   // The vote URL Swagger UI showed is a working voter page.
   await page.goto(token.json.vote_url);
   await page.getByRole('radio', { name: 'Yes' }).waitFor({ timeout: WAIT });
+  await screenshot(page, 'swagger-vote-url');
 });

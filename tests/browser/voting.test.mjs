@@ -89,6 +89,15 @@ test('two voters pick their option and press Vote; a third ranks by keyboard; th
     ['Pizza', { Pizza: 1, Sushi: 0, Tacos: 0 }],
     ['Sushi', { Pizza: 1, Sushi: 1, Tacos: 0 }],
   ];
+  // Where each bar row of the presenter sits: updates must not move any.
+  const rows = (page) =>
+    page.locator('#bars li').evaluateAll((items) =>
+      items.map((li) => {
+        const box = li.getBoundingClientRect();
+        return [li.dataset.id, box.top, box.left, box.width, box.height];
+      }),
+    );
+  const layoutBefore = await rows(lunchScreen.page);
   let voter;
   for (const [i, [choice, expected]] of tallies.entries()) {
     const context = await browser.newContext(PHONE);
@@ -134,6 +143,8 @@ test('two voters pick their option and press Vote; a third ranks by keyboard; th
   rankerRequests.check();
   await screenshot(ranker, 'voter-ranked-counted');
 
+  assert.deepEqual(await rows(lunchScreen.page), layoutBefore, 'no layout jump as results update');
+
   // The counts are the pipeline's, not only the pages'.
   const results = await admin.results(lunch.id);
   assert.deepEqual(results.counts, { o1: 1, o2: 1, o3: 0 });
@@ -146,6 +157,10 @@ test('two voters pick their option and press Vote; a third ranks by keyboard; th
   }
   await screenshot(lunchScreen.page, 'presenter-single');
   await screenshot(talksScreen.page, 'presenter-ranked');
+  // And on a laptop.
+  await lunchScreen.page.setViewportSize({ width: 1366, height: 768 });
+  assert.deepEqual(await layoutFaults(lunchScreen.page), [], 'the presenter at 1366x768');
+  await screenshot(lunchScreen.page, 'presenter-laptop');
 });
 
 test('the voter page and the presenter screen have no serious or critical accessibility violation', async () => {
