@@ -16,6 +16,7 @@
     round: $('round'),
     bars: $('bars'),
     hiddenNote: $('hidden-note'),
+    tally: $('tally'),
     eliminated: $('eliminated'),
   };
 
@@ -43,6 +44,7 @@
     }
     const visible = P.resultsVisible(poll);
     ui.hiddenNote.hidden = visible;
+    ui.tally.hidden = !visible;
     ui.hiddenNote.textContent =
       poll.results_visibility === 'on_close' ? 'Results are shown when the poll closes.' : 'Results are shown once voting opens.';
     if (visible && !stopResults) stopResults = P.watchResults(draw);

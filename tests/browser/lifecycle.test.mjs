@@ -80,8 +80,10 @@ test('a closed poll shows its final results and takes no vote', async () => {
   await screenshot(page, 'voter-closed');
 });
 
-test('an on_close poll shows the voter no count before the close, then the final results', async () => {
+test('an on_close poll shows no count to the voter, nor on the screen, before the close; then the final results', async () => {
   const poll = await admin.openPoll({ title: 'Secret until the end?', options: ['Red', 'Blue'], results_visibility: 'on_close' });
+  const stage = await (await browser.newContext(PROJECTOR)).newPage();
+  await stage.goto(poll.present_url);
   const page = await (await browser.newContext(PHONE)).newPage();
   const requests = watchRequests(page, [server.url]);
   await page.goto(poll.vote_url);
@@ -97,10 +99,14 @@ test('an on_close poll shows the voter no count before the close, then the final
     'the page did not even ask for results',
   );
   await screenshot(page, 'voter-on-close-hidden');
+  await stage.getByText('Results are shown when the poll closes.').waitFor({ timeout: WAIT });
+  assert.equal(await stage.locator('#tally').isVisible(), false, 'no ballot count on the screen');
+  assert.equal(await stage.locator('#bars li').count(), 0, 'no bars on the screen');
 
   await admin.transition(poll.id, 'close');
   await page.getByRole('heading', { name: 'Final results' }).waitFor({ timeout: WAIT });
   await until(page, () => document.getElementById('ballots').textContent === '1 ballot counted.');
+  await until(stage, () => document.getElementById('ballots').textContent === '1');
   await screenshot(page, 'voter-on-close-final');
 });
 
