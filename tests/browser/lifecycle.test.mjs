@@ -38,7 +38,7 @@ const status = (page, text) => page.getByRole('status').filter({ hasText: text }
 const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
 
 test('a scheduled poll counts down, then opens on its own in the open page', async () => {
-  const poll = await admin.createPoll({ title: 'Ready?', options: ['Go', 'Wait'], opens_at: inSeconds(4) });
+  const poll = await admin.createPoll({ title: 'Ready?', options: ['Go', 'Wait'], opens_at: inSeconds(8) });
   assert.equal(poll.state, 'scheduled');
   const page = await (await browser.newContext(PHONE)).newPage();
   let navigations = 0;
