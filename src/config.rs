@@ -141,6 +141,22 @@ pub struct ServeArgs {
         requires = "momento_api_key"
     )]
     pub momento_endpoint_override: Option<String>,
+    /// Origins whose web pages may call the public REST endpoints (a poll's view, voter tokens,
+    /// results, ballot status): comma-separated origins (`https://app.example.com`), which
+    /// may also send the voter cookie, or `*` for any origin, without cookies. Empty: none
+    /// but pollcast's own pages.
+    #[arg(
+        long,
+        env = "POLLCAST_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
+    pub cors_origins: Vec<String>,
+    /// Secret that signs the voter cookie (one browser, one voter on open polls). Replicas
+    /// must share it. Default: derived from the admin key (so rotating the admin key makes
+    /// every browser a new voter).
+    #[arg(long, env = "POLLCAST_VOTER_COOKIE_SECRET", hide_env_values = true)]
+    pub voter_cookie_secret: Option<SecretString>,
 }
 
 impl ServeArgs {

@@ -11,6 +11,7 @@
 //! - [`ingest`]: votes in: the signed webhook, the votes-topic subscription, one pipeline.
 //! - [`results`]: live results: counted from the ballot ledger, coalesced, published, SSE, CSV.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
+//! - [`pages`]: the voter page `/p/{id}` and the presenter screen `/present/{id}`, from `web/`.
 //! - [`scheduler`]: the lifecycle clock: polls open and close on time.
 //! - [`domain`]: pure rules: ids, polls, the lifecycle state machine, ballots, tally, IRV.
 //! - [`standalone`]: `pollcast local-momento`, the local Momento as a server of its own.
@@ -35,6 +36,7 @@ pub mod domain;
 pub mod ingest;
 pub mod metrics;
 pub mod momento;
+pub mod pages;
 pub mod recount;
 pub mod results;
 pub mod scheduler;

@@ -32,6 +32,7 @@ use crate::momento::ballots::BallotStore;
 use crate::momento::keys::VOTES_TOPIC;
 use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
+use crate::momento::status::{VoteStatusStore, VoterTokenRegistry};
 use crate::momento::{Location, Momento};
 use crate::results::Publisher;
 use crate::scheduler::Scheduler;
@@ -273,20 +274,24 @@ fn app_state(
         let publisher = publisher.clone();
         Arc::new(move |id: &crate::domain::PollId| publisher.mark(id))
     };
-    let pipeline = Arc::new(Pipeline::new(
-        polls.clone(),
-        ballots.clone(),
-        metrics.clone(),
-        dirty,
-    ));
+    let status = VoteStatusStore::new(momento.clone(), ballots.clone(), record_ttl);
+    let pipeline = Arc::new(
+        Pipeline::new(polls.clone(), ballots.clone(), metrics.clone(), dirty)
+            .with_status(status.clone()),
+    );
     let public_url = settings
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_owned();
+    let cookie_key = api::voter_cookie::key(settings.voter_cookie_secret.as_ref(), &admin_key);
     AppState {
         http_endpoint: mode.http_endpoint(&public_url, &momento),
+        voter_tokens: VoterTokenRegistry::new(momento.clone(), record_ttl),
+        status,
+        cookie_key,
+        record_ttl,
         ingest: mode.ingest(&settings),
         momento,
         polls,
@@ -300,22 +305,23 @@ fn app_state(
         metrics,
         admin_key,
         public_url,
-        record_ttl,
         settings,
         embedded,
     }
 }
 
-/// The REST API, Swagger UI and the spec; with the embedded local Momento, Momento's HTTP
-/// topics API too (on pollcast's own port, so a voter token's `http_endpoint` is pollcast's
-/// public URL).
+/// The REST API (CORS on its public endpoints), Swagger UI and the spec, the voter and
+/// presenter pages; with the embedded local Momento, Momento's HTTP topics API too (on
+/// pollcast's own port, so a voter token's `http_endpoint` is pollcast's public URL).
 fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'static> {
     let service = api::service();
     let ui = service.swagger_ui();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
-    let mut route = Route::new()
-        .nest("/", service)
+    let origins = api::cors::AllowedOrigins::parse(&state.settings.cors_origins);
+    let rest = api::cors::public_cors(poem::IntoEndpoint::into_endpoint(service), origins);
+    let mut route = crate::pages::mount(Route::new())
+        .nest("/", rest)
         .nest("/docs", ui)
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml);

@@ -3,6 +3,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use poem::web::cookie::CookieKey;
 use secrecy::SecretString;
 
 use crate::config::{IngestMode, ServeArgs};
@@ -12,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
 use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
+use crate::momento::status::{VoteStatusStore, VoterTokenRegistry};
 use crate::momento::Momento;
 use crate::results::Publisher;
 use crate::scheduler::Scheduler;
@@ -48,10 +50,16 @@ pub struct AppState {
     /// Base URL of the HTTP topics API voter tokens work with: pollcast's own URL when the
     /// local Momento is embedded (it is mounted there), Momento's otherwise.
     pub http_endpoint: String,
-    /// How long records live after their last write (`--record-ttl` or the mode's default).
-    pub record_ttl: std::time::Duration,
     /// Settings of the run.
     pub settings: ServeArgs,
+    /// How long records live in the cache (`--record-ttl` or the mode's default).
+    pub record_ttl: std::time::Duration,
+    /// What became of voters' votes (`GET /v1/polls/{id}/ballot`).
+    pub status: VoteStatusStore,
+    /// The voter tokens pollcast minted, which voters authenticate with.
+    pub voter_tokens: VoterTokenRegistry,
+    /// The key voter cookies are signed with (`api/voter_cookie.rs`).
+    pub cookie_key: CookieKey,
     /// The embedded local Momento's counters (`None` against Momento's service).
     pub embedded: Option<local_momento::Observer>,
 }

@@ -4,18 +4,22 @@
 //! - [`AdminAuth`]: admins only; a missing or wrong key is 401.
 //! - [`MaybeAdmin`]: anyone, and admins may do more; no `Authorization` header is anonymous,
 //!   a wrong key is 401 (it never passes as anonymous).
+//!
+//! Voters authenticate with their own voter token: [`VoterAuth`] (`Authorization: <token>`)
+//! accepts a token pollcast minted that has not expired, and yields its `token_id`.
 
 use std::sync::Arc;
 
 use poem::http::header::AUTHORIZATION;
 use poem::{Request, RequestBody};
-use poem_openapi::auth::Bearer;
+use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::registry::Registry;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use crate::api::errors::ApiError;
+use crate::domain::TokenId;
 use crate::state::AppState;
 
 /// What a wrong key is told.
@@ -86,5 +90,32 @@ impl<'a> ApiExtractor<'a> for MaybeAdmin {
             // Not a bearer token at all, or the wrong one: the same answer.
             Err(_) => Err(ApiError::unauthorized(WRONG_KEY).into()),
         }
+    }
+}
+
+/// A voter, proven by a voter token pollcast minted (`Authorization: <token>`, the token as
+/// minted or its raw key, `Bearer ` optional): the token's `token_id`. An unknown or expired
+/// token is 401. The registry of minted tokens is in `momento/status.rs`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "Authorization",
+    key_in = "header",
+    rename = "VoterToken",
+    checker = "check_voter_token"
+)]
+pub struct VoterAuth(pub TokenId);
+
+async fn check_voter_token(request: &Request, key: ApiKey) -> poem::Result<TokenId> {
+    let state = request
+        .data::<Arc<AppState>>()
+        .expect("AppState is attached to every route");
+    match state.voter_tokens.owner(&key.key).await {
+        Ok(Some(token_id)) => Ok(token_id),
+        Ok(None) => Err(ApiError::unauthorized(
+            "the voter token is unknown or has expired: take a new one",
+        )
+        .into()),
+        Err(error) => Err(ApiError::from(error).into()),
     }
 }

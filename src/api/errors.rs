@@ -181,7 +181,11 @@ pub async fn json_errors<E: Endpoint>(next: E, request: Request) -> poem::Result
         Err(error) => error.into_response(),
     };
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+    // JSON errors are in shape already; HTML ones are pages' (a poll that does not exist).
+    if !(status.is_client_error() || status.is_server_error())
+        || is_json(&response)
+        || is_html(&response)
+    {
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
@@ -207,6 +211,14 @@ fn is_json(response: &Response) -> bool {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"))
+}
+
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 fn code_for(status: StatusCode) -> &'static str {

@@ -1,25 +1,35 @@
 //! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
 //!
-//! - `polls.rs`, `tokens.rs`, `results.rs`, `webhooks.rs`, `health.rs`: the resources.
+//! - `polls.rs`, `tokens.rs`, `results.rs`, `ballot.rs`, `links.rs` (the QR code and the
+//!   pages' URLs), `webhooks.rs`, `health.rs`: the resources; `topics.rs` describes Momento's
+//!   HTTP topics API, which voters publish to.
 //! - `auth.rs`: the admin-key check, in the extractors `AdminAuth` (admin only) and
-//!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous).
+//!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous); `VoterAuth`, a
+//!   voter's own token. `voter_cookie.rs`: one browser, one voter on open polls.
+//! - [`cors`]: CORS on the public endpoints, for web clients on other origins.
 //! - `errors.rs`: the one error shape, and every mapping from an area's error to a status.
 //! - `body.rs`: the request body extractors; `path.rs`: the poll a path's `{id}` names;
 //!   [`views`]: what the API reads and writes; `tags.rs`: the groups of Swagger UI.
 
 mod auth;
+mod ballot;
 mod body;
+pub mod cors;
 mod errors;
 mod health;
+pub mod links;
 mod path;
 mod polls;
 mod results;
 mod tags;
 mod tokens;
+mod topics;
 pub mod views;
+pub mod voter_cookie;
 mod webhooks;
 
 pub use errors::{json_errors, ApiError, ErrorBody};
+pub use path::load_poll;
 pub use tags::ApiTags;
 
 use poem_openapi::OpenApiService;
@@ -27,8 +37,11 @@ use poem_openapi::OpenApiService;
 /// Every API of the service, for [`service`].
 pub type Apis = (
     polls::PollsApi,
+    links::LinksApi,
     tokens::TokensApi,
     results::ResultsApi,
+    ballot::BallotApi,
+    topics::TopicsApi,
     webhooks::WebhooksApi,
     health::HealthApi,
 );
@@ -39,8 +52,11 @@ pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             polls::PollsApi,
+            links::LinksApi,
             tokens::TokensApi,
             results::ResultsApi,
+            ballot::BallotApi,
+            topics::TopicsApi,
             webhooks::WebhooksApi,
             health::HealthApi,
         ),
@@ -50,7 +66,9 @@ pub fn service() -> OpenApiService<Apis, ()> {
     .description(
         "Real-time polls on Momento. Admins create and run polls; voters get short-lived \
          Momento tokens, publish votes on the `votes` topic and watch live results on \
-         `results.{poll_id}`. Admin operations take `Authorization: Bearer <admin key>`.",
+         `results.{poll_id}`. Admin operations take `Authorization: Bearer <admin key>`; a \
+         voter's take the voter's own token (`Authorization: <token>`). Voters can also \
+         use the pages: `/p/{id}` to vote, `/present/{id}` for a projector.",
     )
 }
 

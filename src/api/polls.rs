@@ -77,7 +77,11 @@ impl PollsApi {
             let poll = new.clone().validate(PollId::generate(), now)?;
             if state.polls.create(&poll).await? {
                 state.scheduler.watch(&poll);
-                return Ok(Created::Created(Json(AdminPoll::of(&poll, now))));
+                return Ok(Created::Created(Json(AdminPoll::of(
+                    &poll,
+                    now,
+                    &state.public_url,
+                ))));
             }
         }
         Err(ApiError::internal(&anyhow::anyhow!(
@@ -138,6 +142,7 @@ impl PollsApi {
         Ok(PublicPollResponse::Ok(Json(PublicPoll::of(
             &poll,
             Utc::now(),
+            &state.public_url,
         ))))
     }
 
@@ -242,7 +247,7 @@ async fn page(
         for (id, read) in chunk.iter().zip(reads) {
             last_seen = Some(id.as_str().to_owned());
             let Some(stored) = read? else { continue };
-            let view = AdminPoll::of(&stored.poll, now);
+            let view = AdminPoll::of(&stored.poll, now, &state.public_url);
             if filter.is_none_or(|f| f == view.state) {
                 polls.push(view);
                 if polls.len() == limit {
@@ -267,5 +272,9 @@ async fn change(
     state.scheduler.watch(&poll);
     state.pipeline.forget(poll.id());
     state.publisher.mark(poll.id());
-    Ok(AdminPollResponse::Ok(Json(AdminPoll::of(&poll, now))))
+    Ok(AdminPollResponse::Ok(Json(AdminPoll::of(
+        &poll,
+        now,
+        &state.public_url,
+    ))))
 }

@@ -65,7 +65,7 @@ impl ResultsApi {
     ) -> Result<ResultsResponse, ApiError> {
         let poll = visible_poll(&state, &id.0, auth).await?;
         let results = state.publisher.current(&poll).await?;
-        Ok(ResultsResponse::Ok(Json(ResultsView::from(results))))
+        Ok(ResultsResponse::Ok(Json(ResultsView::of(results, &poll))))
     }
 
     /// Live results as Server-Sent Events: the current results, then each update (event
@@ -83,8 +83,10 @@ impl ResultsApi {
         id: Path<String>,
     ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
         let poll = visible_poll(&state, &id.0, auth).await?;
+        let labels = poll.clone();
         let updates = crate::results::sse::updates(&state.results, &state.publisher, poll).await?;
-        Ok(EventStream::new(updates.map(ResultsView::from).boxed())
+        let views = updates.map(move |results| ResultsView::of(results, &labels));
+        Ok(EventStream::new(views.boxed())
             .keep_alive(std::time::Duration::from_secs(15))
             .to_event(|view| {
                 Event::message(view.to_json_string())
@@ -110,7 +112,7 @@ impl ResultsApi {
     ) -> Result<RecountResponse, ApiError> {
         let poll = load_poll(&state, &id.0).await?;
         let recount = state.publisher.recount(&poll).await?;
-        Ok(RecountResponse::Ok(Json(RecountView::from(recount))))
+        Ok(RecountResponse::Ok(Json(RecountView::of(recount, &poll))))
     }
 
     /// The results as CSV (admin).

@@ -11,6 +11,13 @@ pub enum ApiTags {
     Tokens,
     /// Live results: JSON, Server-Sent Events, CSV.
     Results,
+    /// What became of a voter's vote: pending, counted or rejected (with the reason).
+    Ballot,
+    /// Momento's HTTP topics API, where voters publish votes with their own token (served on
+    /// pollcast's port with the embedded local Momento; at the token's `http_endpoint`
+    /// otherwise).
+    #[oai(rename = "Momento topics")]
+    MomentoTopics,
     /// Vote ingest from Momento.
     Ingest,
     /// Liveness, readiness and metrics.

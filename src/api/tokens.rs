@@ -2,16 +2,19 @@
 //! `{poll_id}:{voter_id}`, allowed to publish on `votes` and subscribe to the poll's results
 //! topic only.
 //!
-//! Open polls: anyone may take a token, for a random voter id (an admin may name one). Invite
-//! polls: only an admin, for named voter ids (one, or a batch). Only while the poll is
+//! Open polls: anyone may take a token, for a random voter id (an admin may name one); a
+//! browser keeps its voter in a signed cookie (`voter_cookie.rs`), so it gets tokens for the
+//! same voter again. Invite polls: only an admin, for named voter ids (one, or a batch). Only while the poll is
 //! `scheduled` or `open`. A token lives `--token-ttl` (default 1 h), never past the poll's
-//! `closes_at` + 1 minute, never over 25 h.
+//! `closes_at` + 1 minute, never over 25 h. Every token minted is registered (a hash of it, for
+//! its lifetime) so the voter can authenticate with it (`GET /v1/polls/{id}/ballot`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
+use poem::web::cookie::CookieJar;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -22,8 +25,10 @@ use serde::Deserialize;
 use crate::api::auth::{AdminAuth, MaybeAdmin};
 use crate::api::body::{OptionalJson, StrictJson};
 use crate::api::errors::ApiError;
+use crate::api::links::token_vote_url;
 use crate::api::path::load_poll;
 use crate::api::tags::ApiTags;
+use crate::api::voter_cookie;
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
 use crate::momento::keys::{results_topic, VOTES_TOPIC};
 use crate::state::AppState;
@@ -77,6 +82,9 @@ pub struct VoterToken {
     pub results_topic: String,
     /// Base URL of Momento's HTTP topics API for this token (`{http_endpoint}/topics/...`).
     pub http_endpoint: String,
+    /// The voter page with this token in the URL fragment (`/p/{id}#token=...`): the link to
+    /// send an invited voter. The fragment never reaches a server.
+    pub vote_url: String,
 }
 
 /// A batch of voter tokens.
@@ -104,13 +112,15 @@ pub enum TokensCreated {
 
 #[OpenApi(prefix_path = "/v1/polls", tag = "ApiTags::Tokens")]
 impl TokensApi {
-    /// Get a voter token. Open polls: anyone (a random voter id). Invite polls: admin only,
-    /// with `voter_id`. Only for `scheduled` or `open` polls.
+    /// Get a voter token. Open polls: anyone (a random voter id, kept in a cookie so the same
+    /// browser stays the same voter). Invite polls: admin only, with `voter_id`. Only for
+    /// `scheduled` or `open` polls.
     #[oai(path = "/:id/tokens", method = "post", operation_id = "create_token")]
     async fn create(
         &self,
         auth: MaybeAdmin,
         state: Data<&Arc<AppState>>,
+        cookies: &CookieJar,
         /// The poll's id.
         id: Path<String>,
         body: OptionalJson<TokenRequest>,
@@ -134,7 +144,19 @@ impl TokensApi {
                 ))
             }
             (_, _, Some(raw)) => parse_voter(&raw)?,
-            (Access::Open, _, None) => VoterId::generate(),
+            (Access::Open, true, None) => VoterId::generate(),
+            (Access::Open, false, None) => {
+                let voter = voter_cookie::voter(cookies, &state.cookie_key, poll.id())
+                    .unwrap_or_else(VoterId::generate);
+                voter_cookie::remember(
+                    cookies,
+                    &state.cookie_key,
+                    &TokenId::new(poll.id(), &voter),
+                    state.record_ttl,
+                    state.public_url.starts_with("https://"),
+                );
+                voter
+            }
         };
         let token = mint(&state, &poll, voter).await?;
         Ok(TokenCreated::Created(Json(token)))
@@ -198,8 +220,14 @@ async fn mint(state: &AppState, poll: &Poll, voter: VoterId) -> Result<VoterToke
         .ok_or_else(|| ApiError::conflict("the poll closes too soon to issue a token"))?;
     let token_id = TokenId::new(poll.id(), &voter);
     let minted = state.momento.mint_voter_token(&token_id, valid_for).await?;
+    state
+        .voter_tokens
+        .register(&minted.token, &token_id, valid_for)
+        .await?;
+    let token = minted.token.expose_secret();
     Ok(VoterToken {
-        token: minted.token.expose_secret().to_owned(),
+        vote_url: token_vote_url(&state.public_url, poll.id(), token),
+        token: token.to_owned(),
         token_id: token_id.to_string(),
         voter_id: voter.as_str().to_owned(),
         expires_at: minted.expires_at,

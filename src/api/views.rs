@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
+use crate::api::links;
 use crate::domain::{self, Poll};
 
 /// How voters answer a poll.
@@ -132,6 +133,10 @@ pub struct AdminPoll {
     pub version: u64,
     /// When the poll was created.
     pub created_at: DateTime<Utc>,
+    /// The voter page: share it (a QR code of it is at `/v1/polls/{id}/qr.svg`).
+    pub vote_url: String,
+    /// The presenter screen: the question, live results and the QR code, for a projector.
+    pub present_url: String,
 }
 
 /// What anyone may read of a poll.
@@ -161,6 +166,10 @@ pub struct PublicPoll {
     pub closes_at: Option<DateTime<Utc>>,
     /// The lifecycle state, with any deadline already passed applied.
     pub state: PollState,
+    /// The voter page: share it (a QR code of it is at `/v1/polls/{id}/qr.svg`).
+    pub vote_url: String,
+    /// The presenter screen: the question, live results and the QR code, for a projector.
+    pub present_url: String,
 }
 
 /// A page of polls, newest first.
@@ -200,8 +209,8 @@ impl From<NewPoll> for domain::NewPoll {
 }
 
 impl AdminPoll {
-    /// The admin view of `poll` as of `now`.
-    pub fn of(poll: &Poll, now: DateTime<Utc>) -> Self {
+    /// The admin view of `poll` as of `now`, its links under `public_url`.
+    pub fn of(poll: &Poll, now: DateTime<Utc>, public_url: &str) -> Self {
         Self {
             id: poll.id().as_str().to_owned(),
             title: poll.title().to_owned(),
@@ -218,14 +227,16 @@ impl AdminPoll {
             state: poll.state_at(now).into(),
             version: poll.version(),
             created_at: poll.created_at(),
+            vote_url: links::vote_url(public_url, poll.id()),
+            present_url: links::present_url(public_url, poll.id()),
         }
     }
 }
 
 impl PublicPoll {
     /// The public view of `poll` as of `now`: the admin view without admin-only fields.
-    pub fn of(poll: &Poll, now: DateTime<Utc>) -> Self {
-        let a = AdminPoll::of(poll, now);
+    pub fn of(poll: &Poll, now: DateTime<Utc>, public_url: &str) -> Self {
+        let a = AdminPoll::of(poll, now, public_url);
         Self {
             id: a.id,
             title: a.title,
@@ -239,6 +250,8 @@ impl PublicPoll {
             opens_at: a.opens_at,
             closes_at: a.closes_at,
             state: a.state,
+            vote_url: a.vote_url,
+            present_url: a.present_url,
         }
     }
 }
@@ -286,7 +299,22 @@ pub struct RoundView {
     pub eliminated: Vec<String>,
 }
 
-/// A poll's results, as published on `results.{poll_id}`.
+/// One option's result.
+#[derive(Debug, Clone, Object)]
+pub struct OptionResult {
+    /// The option id.
+    pub id: String,
+    /// What voters see.
+    pub label: String,
+    /// Its votes (first preferences for ranked polls), as in `counts`.
+    pub votes: u64,
+    /// Its votes as a percentage of the ballots counted, rounded to one decimal (0 when there
+    /// are none). Single-choice shares add up to 100 (give or take the rounding); `multi`
+    /// ballots name several options, so theirs can add up to more.
+    pub share: f64,
+}
+
+/// A poll's results, as published on `results.{poll_id}`, with each option's label and share.
 #[derive(Debug, Clone, Object)]
 pub struct ResultsView {
     /// The poll.
@@ -300,6 +328,9 @@ pub struct ResultsView {
     pub ballots: u64,
     /// Votes per option id, every option present; first preferences for ranked polls.
     pub counts: std::collections::BTreeMap<String, u64>,
+    /// Every option in the poll's order, with its label, votes and share: what `counts` says,
+    /// ready to show.
+    pub options: Vec<OptionResult>,
     /// Ranked polls: the instant-runoff rounds.
     pub rounds: Option<Vec<RoundView>>,
     /// Ranked polls: the winner, if any.
@@ -310,18 +341,41 @@ pub struct ResultsView {
     pub at: DateTime<Utc>,
 }
 
-impl From<domain::Results> for ResultsView {
-    fn from(r: domain::Results) -> Self {
+/// `votes` as a percentage of `ballots`, to one decimal.
+pub fn share(votes: u64, ballots: u64) -> f64 {
+    if ballots == 0 {
+        return 0.0;
+    }
+    (votes as f64 * 1000.0 / ballots as f64).round() / 10.0
+}
+
+impl ResultsView {
+    /// The view of `r`, the results of `poll` (which gives the labels).
+    pub fn of(r: domain::Results, poll: &Poll) -> Self {
         let ids = |v: Vec<domain::OptionId>| v.into_iter().map(|o| o.to_string()).collect();
         let counts = |c: std::collections::BTreeMap<domain::OptionId, u64>| {
             c.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
         };
+        let options = poll
+            .options()
+            .iter()
+            .map(|option| {
+                let votes = r.counts.get(&option.id).copied().unwrap_or(0);
+                OptionResult {
+                    id: option.id.to_string(),
+                    label: option.label.clone(),
+                    votes,
+                    share: share(votes, r.ballots),
+                }
+            })
+            .collect();
         Self {
             poll_id: r.poll_id.as_str().to_owned(),
             state: r.state.into(),
             seq: r.seq,
             ballots: r.ballots,
             counts: counts(r.counts),
+            options,
             rounds: r.rounds.map(|rounds| {
                 rounds
                     .into_iter()
@@ -369,13 +423,14 @@ pub struct CountDifference {
     pub recounted: u64,
 }
 
-impl From<crate::results::recount::Recount> for RecountView {
-    fn from(recount: crate::results::recount::Recount) -> Self {
+impl RecountView {
+    /// The view of what a recount of `poll` found.
+    pub fn of(recount: crate::results::recount::Recount, poll: &domain::Poll) -> Self {
         Self {
             poll_id: recount.recounted.poll_id.as_str().to_owned(),
             matched: recount.matched(),
             republished: recount.republished,
-            published: recount.published.map(ResultsView::from),
+            published: recount.published.map(|r| ResultsView::of(r, poll)),
             differences: recount
                 .differences
                 .into_iter()
@@ -385,7 +440,20 @@ impl From<crate::results::recount::Recount> for RecountView {
                     recounted,
                 })
                 .collect(),
-            recounted: ResultsView::from(recount.recounted),
+            recounted: ResultsView::of(recount.recounted, poll),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn shares_are_percentages_of_ballots_to_one_decimal() {
+        assert_eq!(share(0, 0), 0.0);
+        assert_eq!(share(1, 3), 33.3);
+        assert_eq!(share(2, 3), 66.7);
+        assert_eq!(share(3, 3), 100.0);
     }
 }

@@ -23,6 +23,7 @@ use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VoterId};
 use crate::metrics::Metrics;
 use crate::momento::ballots::{BallotStore, Claim, StoredBallot};
 use crate::momento::polls::PollStore;
+use crate::momento::status::VoteStatusStore;
 use crate::momento::StoreResult;
 
 /// Tries at writing the ledger before the vote is given back.
@@ -84,6 +85,7 @@ pub struct Pipeline {
     metrics: Arc<Metrics>,
     poll_cache: DashMap<PollId, (Instant, Arc<Poll>)>,
     dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
+    status: Option<VoteStatusStore>,
 }
 
 impl Pipeline {
@@ -100,6 +102,15 @@ impl Pipeline {
             metrics,
             poll_cache: DashMap::new(),
             dirty,
+            status: None,
+        }
+    }
+
+    /// Keeps each rejection where the voter can ask for it (`GET /v1/polls/{id}/ballot`).
+    pub fn with_status(self, status: VoteStatusStore) -> Self {
+        Self {
+            status: Some(status),
+            ..self
         }
     }
 
@@ -145,6 +156,21 @@ impl Pipeline {
                     "vote not counted: backend failed"
                 );
                 self.metrics.backend_errors.inc()
+            }
+        }
+        if let (Ok(Outcome::Rejected(rejection)), Some(status)) = (&outcome, &self.status) {
+            // Best effort: a failure here costs the voter a clear message, never a vote.
+            let kept = status.record_rejection(
+                &delivery.token_id,
+                &delivery.text,
+                delivery.seq,
+                rejection,
+            );
+            if let Err(error) = kept.await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "rejection not kept for the voter"
+                );
             }
         }
         outcome

@@ -12,6 +12,8 @@
 //! | results snapshot | `results:{poll_id}` |
 //! | readiness probe (read, never written) | `pollcast:readiness` |
 //! | where the subscription ingest is in the votes topic | `ingest_cursor:votes` = `"{page}:{seq}"` |
+//! | a voter's last rejected vote | `vote_status:{poll_id}:{voter_id}` |
+//! | a voter token pollcast minted | `voter_token:{sha3-256 of the token's key, hex}` |
 //! | votes topic | `votes` |
 //! | results topic | `results.{poll_id}` |
 
@@ -85,6 +87,16 @@ pub fn results(poll: &PollId) -> String {
     format!("results:{}", poll.as_str())
 }
 
+/// The last rejected vote of a voter (why, and which vote), for `GET /v1/polls/{id}/ballot`.
+pub fn vote_status(poll: &PollId, voter: &VoterId) -> String {
+    format!("vote_status:{}:{}", poll.as_str(), voter.as_str())
+}
+
+/// A voter token pollcast minted, by the hex SHA3-256 of its raw key: holds its `token_id`.
+pub fn voter_token(key_hash_hex: &str) -> String {
+    format!("voter_token:{key_hash_hex}")
+}
+
 /// Every key of a poll the scheduler keeps alive: the record, the ledger shards, the seat
 /// counter, the results seq and snapshot. Voters' ballot keys cannot be listed and are not
 /// among them.
@@ -111,6 +123,8 @@ mod tests {
         assert_eq!(results(&poll), "results:p7Kx2");
         assert_eq!(results_topic(&poll), "results.p7Kx2");
         assert_eq!(SUBSCRIPTION_CURSOR, "ingest_cursor:votes");
+        assert_eq!(vote_status(&poll, &voter), "vote_status:p7Kx2:alice");
+        assert_eq!(voter_token("ab12"), "voter_token:ab12");
         assert_eq!(kept_alive(&poll).len(), 1 + 16 + 3);
         assert!(ledger_shards(&poll).any(|k| k == ledger_shard_of(&poll, &voter)));
     }

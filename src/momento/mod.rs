@@ -9,6 +9,7 @@
 //! - [`results`]: [`ResultsStore`](results::ResultsStore), the results seq, snapshot and topic.
 //! - [`votes`]: the votes-topic subscription the subscription ingest reads.
 //! - [`tokens`]: voter tokens (Momento disposable tokens).
+//! - [`status`]: what became of a voter's vote, and the registry of minted voter tokens.
 //!
 //! The SDK clients are private to this module: every call goes through a method here, so
 //! errors come back as [`StoreError`] (with what was being done as context) and no SDK type
@@ -18,6 +19,7 @@ pub mod ballots;
 pub mod keys;
 pub mod polls;
 pub mod results;
+pub mod status;
 pub mod tokens;
 pub mod votes;
 

@@ -28,6 +28,8 @@ async fn two_replicas() -> (LocalMomento, TestApp, TestApp) {
         ));
         settings.momento_endpoint = Some("localhost".into());
         settings.momento_endpoint_override = Some(momento.grpc_endpoint());
+        // Replicas behind one load balancer share its URL (polls carry links under it).
+        settings.public_url = Some("http://pollcast.test".into());
         spawn_app_with(settings)
     };
     let a = replica().await;

@@ -58,6 +58,7 @@ async fn anyone_gets_a_token_for_an_open_poll_with_a_fresh_random_voter_id() {
             "votes_topic",
             "results_topic",
             "http_endpoint",
+            "vote_url",
         ];
         assert_eq!(fields, expected.into_iter().collect());
     }

@@ -22,7 +22,7 @@ let apiKey;
 before(async () => {
   const keyFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lm-')), 'key');
   server = spawn(bin, ['local-momento', '--grpc', '127.0.0.1:0', '--http', '127.0.0.1:0',
-    '--api-key-file', keyFile, '--create-cache', 'js'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--api-key-file', keyFile, '--create-cache', 'js', '--in-memory'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15000);

@@ -1,11 +1,13 @@
 //! What the tests share; no tests here.
 //!
 //! - [`app`]: `spawn_app()`, the [`app::TestApp`] and its typed request helpers, assertions.
+//! - [`ballot`]: a voter's ballot status, asked with the voter's token.
 //! - [`voting`]: voter tokens in bulk, votes published and delivered, results and metrics read.
 //! - [`runoff`]: instant-runoff counted by the tests on their own.
 //! - [`sdk`]: the official `momento` crate as a voter or an operator would use it.
 
 pub mod app;
+pub mod ballot;
 pub mod runoff;
 pub mod sdk;
 pub mod voting;

@@ -1,0 +1,220 @@
+//! `GET /v1/polls/{id}/ballot`: a voter learns what became of their vote (every publish is
+//! answered 204 before the vote is processed), authorised by their own token only.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::json;
+
+use crate::support::app::{
+    a_poll, a_poll_with, assert_error, spawn_app, spawn_app_with, test_settings, within, ADMIN_KEY,
+};
+use crate::support::ballot::vote_with_ref;
+
+#[tokio::test]
+async fn a_vote_is_pending_until_it_is_counted_with_its_choices() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app.open_poll(&a_poll()).await;
+    let token = app.minted_token(&id).await;
+
+    // Act
+    let before = app.ballot(&id, &token).await;
+    let published = app
+        .publish_http(&token, &vote_with_ref(&id, &["o2"], "r-1"))
+        .await;
+    let after = app.ballot_once(&id, &token, "counted").await;
+
+    // Assert
+    assert_eq!(before["status"], "pending", "{before}");
+    assert_eq!(before["choices"], json!(null), "{before}");
+    assert_eq!(published, 204);
+    assert_eq!(after["choices"], json!(["o2"]), "{after}");
+    assert_eq!(after["voter_id"], token["voter_id"], "{after}");
+    assert_eq!(after["reason"], json!(null), "{after}");
+}
+
+#[tokio::test]
+async fn a_vote_sent_after_the_close_is_rejected_with_its_reason_and_ref_and_not_counted() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app.open_poll(&a_poll()).await;
+    let token = app.minted_token(&id).await;
+    assert_eq!(app.transition(&id, "close").await.status(), 200);
+
+    // Act
+    let published = app
+        .publish_http(&token, &vote_with_ref(&id, &["o1"], "r-late"))
+        .await;
+    let ballot = app.ballot_once(&id, &token, "rejected").await;
+
+    // Assert
+    assert_eq!(published, 204, "publishing is answered before processing");
+    assert_eq!(ballot["reason"], "poll_not_open", "{ballot}");
+    assert_eq!(ballot["ref"], "r-late", "{ballot}");
+    assert!(
+        ballot["message"].as_str().unwrap().contains("closed"),
+        "{ballot}"
+    );
+    assert!(ballot["rejected_at"].is_string(), "{ballot}");
+    assert_eq!(ballot["choices"], json!(null), "nothing counted: {ballot}");
+    assert_eq!(app.results(&id).await["ballots"], 0);
+}
+
+#[tokio::test]
+async fn a_second_vote_without_revoting_is_rejected_while_the_first_stays_counted() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app.open_poll(&a_poll()).await;
+    let token = app.minted_token(&id).await;
+    app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
+        .await;
+    app.ballot_once(&id, &token, "counted").await;
+
+    // Act
+    app.publish_http(&token, &vote_with_ref(&id, &["o2"], "r-2"))
+        .await;
+    let ballot = app.ballot_once(&id, &token, "rejected").await;
+
+    // Assert
+    assert_eq!(ballot["reason"], "already_voted", "{ballot}");
+    assert_eq!(ballot["ref"], "r-2", "{ballot}");
+    assert_eq!(
+        ballot["choices"],
+        json!(["o1"]),
+        "the first ballot stands: {ballot}"
+    );
+    let results = app.results_with(&id, 1).await;
+    assert_eq!(results["counts"], json!({"o1": 1, "o2": 0}), "{results}");
+}
+
+#[tokio::test]
+async fn a_revote_is_counted_with_its_new_choices() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app
+        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
+        .await;
+    let token = app.minted_token(&id).await;
+    app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
+        .await;
+    app.ballot_once(&id, &token, "counted").await;
+
+    // Act
+    app.publish_http(&token, &vote_with_ref(&id, &["o2"], "r-2"))
+        .await;
+    let ballot = within(10, "the revote to be counted", async {
+        loop {
+            let ballot = app.ballot(&id, &token).await;
+            if ballot["choices"] == json!(["o2"]) {
+                return ballot;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+
+    // Assert
+    assert_eq!(ballot["status"], "counted", "{ballot}");
+}
+
+#[tokio::test]
+async fn a_ballot_naming_an_unknown_option_is_rejected_as_such() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app.open_poll(&a_poll()).await;
+    let token = app.minted_token(&id).await;
+
+    // Act
+    app.publish_http(&token, &vote_with_ref(&id, &["o9"], "r-x"))
+        .await;
+    let ballot = app.ballot_once(&id, &token, "rejected").await;
+
+    // Assert
+    assert_eq!(ballot["reason"], "unknown_option", "{ballot}");
+    assert_eq!(ballot["choices"], json!(null), "{ballot}");
+}
+
+#[tokio::test]
+async fn a_vote_naming_another_poll_is_reported_on_the_poll_of_the_token() {
+    // Arrange
+    let app = spawn_app().await;
+    let mine = app.open_poll(&a_poll()).await;
+    let other = app.open_poll(&a_poll()).await;
+    let token = app.minted_token(&mine).await;
+
+    // Act
+    app.publish_http(&token, &vote_with_ref(&other, &["o1"], "r-w"))
+        .await;
+    let ballot = app.ballot_once(&mine, &token, "rejected").await;
+
+    // Assert
+    assert_eq!(ballot["reason"], "wrong_poll", "{ballot}");
+    assert_eq!(app.results(&other).await["ballots"], 0);
+}
+
+#[tokio::test]
+async fn only_the_voters_own_token_for_this_poll_is_accepted() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app.open_poll(&a_poll()).await;
+    let other = app.open_poll(&a_poll()).await;
+    let token = app.minted_token(&id).await;
+    let other_token = app.minted_token(&other).await;
+    let raw = token["token"].as_str().unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .expect("a token is base64");
+    let key: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
+    let raw_key = key["api_key"].as_str().unwrap();
+
+    // Act and Assert: the token as minted, its raw key, either after `Bearer `.
+    for presented in [raw.to_owned(), raw_key.to_owned(), format!("Bearer {raw}")] {
+        assert_eq!(app.ballot_as(&id, &presented).await.status(), 200);
+    }
+    let without = app
+        .http
+        .get(format!("{}/v1/polls/{id}/ballot", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_error(without, 401, "unauthorized").await;
+    for wrong in [
+        "not-a-token".to_owned(),
+        format!("Bearer {ADMIN_KEY}"),
+        format!("{}x", &raw_key[..raw_key.len() - 1]),
+    ] {
+        assert_error(app.ballot_as(&id, &wrong).await, 401, "unauthorized").await;
+    }
+    let foreign = other_token["token"].as_str().unwrap();
+    assert_error(app.ballot_as(&id, foreign).await, 403, "wrong_poll").await;
+}
+
+#[tokio::test]
+async fn an_expired_token_no_longer_opens_the_ballot_status() {
+    // Arrange
+    let app = spawn_app_with(pollcast::config::ServeArgs {
+        token_ttl: Duration::from_secs(2),
+        ..test_settings()
+    })
+    .await;
+    let id = app.open_poll(&a_poll()).await;
+    let token = app.minted_token(&id).await;
+    let raw = token["token"].as_str().unwrap().to_owned();
+    assert_eq!(app.ballot_as(&id, &raw).await.status(), 200);
+
+    // Act: wait for the token's expiry to pass.
+    let status = within(10, "the token to expire", async {
+        loop {
+            let status = app.ballot_as(&id, &raw).await.status().as_u16();
+            if status != 200 {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+
+    // Assert
+    assert_eq!(status, 401);
+}
