@@ -318,6 +318,14 @@ async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
     // duplicate, which must not count twice.
     let rest: Vec<usize> = {
         let outcomes = outcomes.lock().unwrap();
+        let count = |o: Outcome| outcomes.iter().filter(|&&x| x == o).count();
+        eprintln!(
+            "crash test: {voters} voters, {kills} SIGKILLs: {} acknowledged before the last restart, \
+             {} publishes cut off by a kill (outcome unknown, published again), {} not yet published",
+            count(Outcome::Acknowledged),
+            count(Outcome::Unknown),
+            count(Outcome::NotYet)
+        );
         (0..voters)
             .filter(|&i| outcomes[i] != Outcome::Acknowledged)
             .collect()
