@@ -74,8 +74,10 @@ impl ResultsApi {
         /// The poll's id.
         id: Path<String>,
     ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
+        let admin = auth.is_admin();
         let poll = visible_poll(&state, &id.0, auth).await?;
-        let updates = crate::results::sse::updates(&state.results, &state.publisher, poll).await?;
+        let updates =
+            crate::results::sse::updates(&state.results, &state.publisher, poll, admin).await?;
         Ok(EventStream::new(updates.map(ResultsView::from).boxed())
             .keep_alive(std::time::Duration::from_secs(15))
             .to_event(|view| {

@@ -172,8 +172,13 @@ impl Poll {
     /// applied): `live` polls once they are open, `on_close` polls once they are closed.
     /// Draft, scheduled and cancelled polls have no results to show.
     pub fn results_public_at(&self, at: DateTime<Utc>) -> bool {
+        self.results_public_in(self.state_at(at))
+    }
+
+    /// Whether voters may see results while the poll is in `state`.
+    pub fn results_public_in(&self, state: PollState) -> bool {
         matches!(
-            (self.results_visibility, self.state_at(at)),
+            (self.results_visibility, state),
             (_, PollState::Closed | PollState::Archived)
                 | (ResultsVisibility::Live, PollState::Open)
         )

@@ -12,7 +12,8 @@
 //! | results snapshot | `results:{poll_id}` |
 //! | readiness probe (read, never written) | `pollcast:readiness` |
 //! | votes topic | `votes` |
-//! | results topic | `results.{poll_id}` |
+//! | results topic (what voters may see) | `results.{poll_id}` |
+//! | admins' results topic (results voters may not see yet) | `results-admin.{poll_id}` |
 
 use crate::domain::{PollId, VoterId};
 
@@ -29,9 +30,17 @@ pub const READINESS_PROBE: &str = "pollcast:readiness";
 /// Momento's 5 MB item limit: about 100,000 ballots per shard).
 pub const LEDGER_SHARDS: u64 = 16;
 
-/// The results topic of a poll.
+/// The results topic of a poll: voter tokens may subscribe to it, so only results voters may
+/// see are published there.
 pub fn results_topic(poll: &PollId) -> String {
     format!("results.{}", poll.as_str())
+}
+
+/// The admins' results topic of a poll: results voters may not see yet (an `on_close` poll
+/// before it closes) are published there instead. No voter token can subscribe to it (theirs
+/// name `results.{poll_id}` exactly).
+pub fn admin_results_topic(poll: &PollId) -> String {
+    format!("results-admin.{}", poll.as_str())
 }
 
 /// The poll record.
@@ -105,6 +114,7 @@ mod tests {
         assert_eq!(results_seq(&poll), "results_seq:p7Kx2");
         assert_eq!(results(&poll), "results:p7Kx2");
         assert_eq!(results_topic(&poll), "results.p7Kx2");
+        assert_eq!(admin_results_topic(&poll), "results-admin.p7Kx2");
         assert_eq!(kept_alive(&poll).len(), 1 + 16 + 3);
         assert!(ledger_shards(&poll).any(|k| k == ledger_shard_of(&poll, &voter)));
     }

@@ -1,7 +1,9 @@
 //! Results in Momento cache and topics: the counter `results_seq:{poll_id}` every `seq` is
 //! taken from, the snapshot `results:{poll_id}` (JSON of [`Results`]) that
-//! `GET /v1/polls/{id}/results` serves, and the topic `results.{poll_id}` they are published on.
-//! When and what to publish is decided in `results/` (the publisher); this is only the I/O.
+//! `GET /v1/polls/{id}/results` serves, and the topics they are published on: `results.{poll_id}`
+//! (voter tokens may subscribe to it) for results voters may see, `results-admin.{poll_id}` for
+//! the others. When and what to publish is decided in `results/` (the publisher); this is only
+//! the I/O.
 
 use std::time::Duration;
 
@@ -38,9 +40,10 @@ impl ResultsStore {
         Ok(response.value as u64)
     }
 
-    /// Stores `results` as their poll's snapshot, then publishes them on its results topic.
+    /// Stores `results` as their poll's snapshot, then publishes them: on the poll's results
+    /// topic when voters may see them (`public`), else on the admins' results topic.
     #[tracing::instrument(skip_all, fields(poll_id = %results.poll_id.as_str(), seq = results.seq))]
-    pub async fn publish(&self, results: &Results) -> StoreResult<()> {
+    pub async fn publish(&self, results: &Results, public: bool) -> StoreResult<()> {
         let poll = &results.poll_id;
         let json = serde_json::to_string(results).context("encoding results")?;
         let snapshot =
@@ -49,9 +52,13 @@ impl ResultsStore {
         self.momento
             .send(snapshot, "storing the results snapshot")
             .await?;
+        let topic = match public {
+            true => keys::results_topic(poll),
+            false => keys::admin_results_topic(poll),
+        };
         self.momento
             .topics()
-            .publish(self.momento.cache_name(), keys::results_topic(poll), json)
+            .publish(self.momento.cache_name(), topic, json)
             .await
             .context("publishing results")?;
         Ok(())
@@ -72,22 +79,34 @@ impl ResultsStore {
         Ok(Some(results))
     }
 
-    /// Every results message published on `poll`'s topic from now on, in order (a message
-    /// that is not results is skipped).
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    /// Every results message published for `poll` from now on that the caller may see: the
+    /// results topic's, and for an admin the admins' results topic's too (merged as they
+    /// arrive: the caller orders them by `seq`). A message that is not results is skipped.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str(), admin))]
     pub async fn subscribe(
         &self,
         poll: &PollId,
+        admin: bool,
+    ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
+        let public = self.subscribe_to(keys::results_topic(poll)).await?;
+        let hidden = match admin {
+            true => Some(self.subscribe_to(keys::admin_results_topic(poll)).await?),
+            false => None,
+        };
+        let hidden = futures::stream::iter(hidden).flatten();
+        Ok(futures::stream::select(public, hidden))
+    }
+
+    async fn subscribe_to(
+        &self,
+        topic: String,
     ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
         let subscription = self
             .momento
             .topics()
-            .subscribe(
-                self.momento.cache_name().to_owned(),
-                keys::results_topic(poll),
-            )
+            .subscribe(self.momento.cache_name().to_owned(), topic)
             .await
-            .context("subscribing to the results topic")?;
+            .context("subscribing to a results topic")?;
         Ok(subscription.filter_map(|item| {
             let results = String::try_from(item)
                 .ok()

@@ -1,7 +1,12 @@
-//! Live results: counted from the ballot ledger, coalesced per poll, published on
-//! `results.{poll_id}` with a strictly increasing `seq`, and kept as a snapshot
-//! (`results:{poll_id}`) that `GET /v1/polls/{id}/results` serves.
+//! Live results: counted from the ballot ledger, coalesced per poll, published with a strictly
+//! increasing `seq`, and kept as a snapshot (`results:{poll_id}`) that
+//! `GET /v1/polls/{id}/results` serves.
 //!
+//! - Results voters may see (per `results_visibility`) are published on `results.{poll_id}`,
+//!   which voter tokens may subscribe to; the others (an `on_close` poll before it closes, a
+//!   poll not open yet) on `results-admin.{poll_id}`, which only the admins' SSE stream reads.
+//!   So no voter reaches a count early, whether over the topic, Momento's HTTP long poll, SSE
+//!   or REST.
 //! - A poll is marked dirty when a ballot of it is counted or its state changes; every
 //!   `interval` (default 100 ms) each dirty poll is counted and published once, so a poll gets
 //!   at most one publish per interval however fast votes arrive.
@@ -137,7 +142,10 @@ impl Publisher {
             anyhow::bail!("poll {} is gone", id.as_str());
         };
         let results = self.count(&stored.poll, seq).await?;
-        self.results.publish(&results).await?;
+        // Voter tokens may subscribe to the results topic: results voters may not see yet go
+        // to the admins' topic instead.
+        let public = stored.poll.results_public_in(results.state);
+        self.results.publish(&results, public).await?;
         self.metrics.results_published.inc();
         Ok(results)
     }

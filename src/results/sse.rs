@@ -9,14 +9,15 @@ use crate::momento::results::ResultsStore;
 use crate::momento::StoreResult;
 use crate::results::Publisher;
 
-/// The results of `poll`, now and as they change.
+/// The results of `poll`, now and as they change, as an admin (`admin`) or a voter sees them.
 pub async fn updates(
     store: &ResultsStore,
     publisher: &Publisher,
     poll: Poll,
+    admin: bool,
 ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
     // Subscribe before reading the snapshot, so nothing published in between is missed.
-    let published = store.subscribe(poll.id()).await?;
+    let published = store.subscribe(poll.id(), admin).await?;
     let first = publisher.current(&poll).await?;
     let mut last_seq = first.seq;
     let later = published.filter(move |results| {

@@ -10,6 +10,7 @@ use crate::support::app::{
     Caller, TestApp, NOT_ADMIN,
 };
 use crate::support::runoff::{expected_runoff, runoff_of};
+use crate::support::sdk::{next_value, text};
 use crate::support::voting::{token_id, vote, webhook_settings, Event};
 
 /// Casts `choices` for `voter` by webhook and asserts it was counted.
@@ -25,6 +26,24 @@ struct Events {
 }
 
 impl Events {
+    fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200);
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event whose data satisfies `done`, skipping the others.
+    async fn until(&mut self, done: impl Fn(&Value) -> bool) -> (String, u64, Value) {
+        loop {
+            let event = self.next().await;
+            if done(&event.2) {
+                return event;
+            }
+        }
+    }
+
     /// The next event's type, id and data (comments and keep-alives skipped), within 10 s.
     async fn next(&mut self) -> (String, u64, Value) {
         loop {
@@ -108,14 +127,31 @@ async fn live_results_are_public_while_open_but_not_before() {
 
 #[tokio::test]
 async fn on_close_results_are_hidden_from_voters_until_the_poll_closes() {
-    // Arrange
+    // Arrange: a voter of an on_close poll holds a token (open polls give one to anyone) and
+    // listens on the poll's results topic with it, as a voter page would; an admin watches the
+    // results stream.
     let app = spawn_app_with(webhook_settings()).await;
     let id = app
         .open_poll(&a_poll_with(json!({ "results_visibility": "on_close" })))
         .await;
+    let token = app.minted_token(&id).await;
+    let topic = token["results_topic"].as_str().unwrap().to_owned();
+    let mut voter_feed = app
+        .voter_topics(token["token"].as_str().unwrap())
+        .subscribe("pollcast", topic.clone())
+        .await
+        .expect("a voter token subscribes to its poll's results topic");
+    let mut admin = Events::new(app.results_stream(&id, Caller::Admin).await);
+    admin.next().await;
+
+    // Act: a vote is counted and published while the poll is open.
     cast(&app, &id, "bo", &["o1"]).await;
 
-    // Act and Assert: hidden from voters while open, in every form; admins see them.
+    // Assert: admins see the count live (REST and SSE) ...
+    let (_, _, update) = admin.until(|r| r["ballots"] == 1).await;
+    assert_eq!(update["state"], "open");
+    assert_eq!(app.results(&id).await["ballots"], 1);
+    // ... voters get no count over REST or SSE ...
     assert_error(
         app.results_as(&id, Caller::Anonymous).await,
         403,
@@ -128,9 +164,33 @@ async fn on_close_results_are_hidden_from_voters_until_the_poll_closes() {
         "results_hidden",
     )
     .await;
-    assert_eq!(app.results_with(&id, 1).await["state"], "open");
 
+    // ... nor on the results topic: the first message a voter receives there is the closed one.
     assert_eq!(app.transition(&id, "close").await.status(), 200);
+    let first = next_value(&mut voter_feed).await;
+    let results: Value = serde_json::from_str(text(&first)).unwrap();
+    assert_eq!(
+        (&results["state"], &results["ballots"]),
+        (&json!("closed"), &json!(1)),
+        "{results}"
+    );
+    // The topic's whole history, read with the voter's token over the HTTP long poll, holds
+    // nothing published before the close either.
+    let (status, history) = app
+        .long_poll_http(&token, &topic, 1, first.topic_sequence_page)
+        .await;
+    assert_eq!(status, 200, "{history}");
+    let states: Vec<Value> = history["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| {
+            let text = item["item"]["value"]["text"].as_str().expect("a text item");
+            serde_json::from_str::<Value>(text).unwrap()["state"].clone()
+        })
+        .collect();
+    assert!(!states.is_empty(), "{history}");
+    assert!(states.iter().all(|s| s == "closed"), "{history}");
     let (status, results) = status_and_json(app.results_as(&id, Caller::Anonymous).await).await;
     assert_eq!(status, 200, "{results}");
     assert_eq!(
