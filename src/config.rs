@@ -89,6 +89,11 @@ pub struct ServeArgs {
     /// protection, as Momento advises).
     #[arg(long, env = "POLLCAST_WEBHOOK_MAX_AGE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub webhook_max_age: Duration,
+    /// How long after a poll closes the votes published while it was open still count: a vote
+    /// in flight at the close (in the subscription's queue, a webhook delivery retried) is
+    /// judged by when it was published, if it is processed within this window.
+    #[arg(long, env = "POLLCAST_CLOSE_GRACE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub close_grace: Duration,
     /// At most one results publish per poll per this interval.
     #[arg(long, env = "POLLCAST_RESULTS_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub results_interval: Duration,

@@ -277,6 +277,7 @@ fn app_state(
         ballots.clone(),
         metrics.clone(),
         dirty,
+        settings.close_grace,
     ));
     let public_url = settings
         .public_url

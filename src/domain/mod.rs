@@ -25,7 +25,9 @@ pub mod validation;
 #[cfg(test)]
 mod test_support;
 
-pub use ballot::{Ballot, Rejection, StoredBallotError, VoteMessage, MAX_VOTE_MESSAGE_BYTES};
+pub use ballot::{
+    Ballot, Rejection, StoredBallotError, VoteMessage, VoteTiming, MAX_VOTE_MESSAGE_BYTES,
+};
 pub use ids::{IdError, IdKind, OptionId, PollId, TokenId, VoterId};
 pub use irv::{instant_runoff, Round, Runoff};
 pub use lifecycle::{

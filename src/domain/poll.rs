@@ -218,10 +218,38 @@ impl Poll {
         })
     }
 
+    /// Whether the poll counts a vote cast (published) at `cast_at` and judged at `judged_at`:
+    /// the poll was open at `cast_at` (on or after `opens_at`, before `closes_at`), and at
+    /// `judged_at` it is still open, or closed no more than `grace` ago. So a vote published in
+    /// time counts however long a queue held it, within the grace window; `closes_at` is the
+    /// actual close for polls closed early, so a manual close is judged the same way. Archived
+    /// and cancelled polls count nothing more. `Err` names the state the vote meets.
+    pub fn counts_vote(
+        &self,
+        cast_at: DateTime<Utc>,
+        judged_at: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<(), PollState> {
+        let now = self.state_at(judged_at);
+        if !matches!(now, PollState::Open | PollState::Closed) {
+            return Err(now);
+        }
+        // Open and closed polls have opened, so they have `opens_at`.
+        if self.opens_at.is_none_or(|opened| cast_at < opened) {
+            return Err(PollState::Scheduled);
+        }
+        match self.closes_at {
+            Some(closed) if cast_at >= closed => Err(PollState::Closed),
+            Some(closed) if now == PollState::Closed && judged_at > closed + grace => {
+                Err(PollState::Closed)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The state the poll is in at `at` once due deadlines are applied: what a clock event
-    /// at `at` would make it, or its stored state when nothing is due. Ballots are judged
-    /// against this, so a vote published after `closes_at` is refused even if the scheduler
-    /// has not closed the stored poll yet.
+    /// at `at` would make it, or its stored state when nothing is due (so a poll whose
+    /// `closes_at` has passed reads closed before any scheduler has stored it closed).
     pub fn state_at(&self, at: DateTime<Utc>) -> PollState {
         transition(self.state, self.times(), &Event::Clock, at).map_or(self.state, |(s, _)| s)
     }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 
-use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VoterId};
+use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VoteTiming, VoterId};
 use crate::metrics::Metrics;
 use crate::momento::ballots::{BallotStore, Claim, StoredBallot};
 use crate::momento::polls::PollStore;
@@ -58,7 +58,9 @@ pub struct Delivery {
     pub text: String,
     /// Topic sequence number of the message.
     pub seq: u64,
-    /// When it was published, when the source says.
+    /// When it was published: the webhook's `event_timestamp`; for the subscription, when it
+    /// was read (a bound from above on its publish time, taken before any queue). `None`: judged
+    /// as published when processed.
     pub published_at: Option<DateTime<Utc>>,
     /// Which path brought it.
     pub source: Source,
@@ -84,15 +86,18 @@ pub struct Pipeline {
     metrics: Arc<Metrics>,
     poll_cache: DashMap<PollId, (Instant, Arc<Poll>)>,
     dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
+    close_grace: chrono::Duration,
 }
 
 impl Pipeline {
-    /// A pipeline over the stores; `dirty` hears of every poll whose ballots changed.
+    /// A pipeline over the stores; `dirty` hears of every poll whose ballots changed; a vote
+    /// published while its poll was open counts up to `close_grace` after the close.
     pub fn new(
         polls: PollStore,
         ballots: BallotStore,
         metrics: Arc<Metrics>,
         dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
+        close_grace: Duration,
     ) -> Self {
         Self {
             polls,
@@ -100,6 +105,7 @@ impl Pipeline {
             metrics,
             poll_cache: DashMap::new(),
             dirty,
+            close_grace: chrono::Duration::from_std(close_grace).unwrap_or(chrono::Duration::MAX),
         }
     }
 
@@ -164,8 +170,13 @@ impl Pipeline {
                 poll_id: message.poll_id().clone(),
             }));
         };
-        let at = delivery.published_at.unwrap_or_else(Utc::now);
-        let ballot = match Ballot::validate(&poll, &message, at) {
+        let now = Utc::now();
+        let timing = VoteTiming {
+            cast_at: delivery.published_at.unwrap_or(now),
+            judged_at: now,
+            close_grace: self.close_grace,
+        };
+        let ballot = match Ballot::validate(&poll, &message, timing) {
             Ok(ballot) => ballot,
             Err(rejection) => return Ok(Outcome::Rejected(rejection)),
         };

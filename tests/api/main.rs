@@ -4,6 +4,7 @@
 mod crash;
 mod health;
 mod keep_alive;
+mod late_votes;
 mod lifecycle;
 mod openapi;
 mod poll_errors;
