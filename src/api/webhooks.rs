@@ -113,6 +113,7 @@ impl WebhooksApi {
             token_id: event.token_id().to_owned(),
             text: event.text().unwrap_or_default().to_owned(),
             seq: event.sequence_number(),
+            page: None,
             published_at: event.published_at(),
             source: Source::Webhook,
         };

@@ -4,8 +4,9 @@
 //! Guarantees, for a vote the pipeline answered `Ok` (acknowledged):
 //! - **counted exactly once**: its choices are in the ledger under its voter id, and tallies
 //!   are counted from the ledger, a map keyed by voter: writing it again changes nothing;
-//! - **the voter's latest vote wins**: votes are ordered by topic sequence number, so a late
-//!   copy of an older vote (both ingest paths on, a redelivery) never undoes a revote;
+//! - **the voter's latest vote wins**: votes are ordered by their place in the votes topic
+//!   ([`VotePosition::supersedes`]: sequence page and number), so a late copy of an older vote
+//!   (both ingest paths on, a redelivery) never undoes a revote;
 //! - **nothing half-done on failure**: if the ledger cannot be written (after
 //!   [`LEDGER_ATTEMPTS`]), the claim on the ballot key is given back (or the previous ballot
 //!   restored, for a revote) and the vote answered `Err`: not counted, free to be cast again.
@@ -19,7 +20,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 
-use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VoteTiming, VoterId};
+use crate::domain::{
+    Ballot, Poll, PollId, Rejection, VoteMessage, VotePosition, VoteTiming, VoterId,
+};
 use crate::metrics::Metrics;
 use crate::momento::ballots::{BallotStore, Claim, StoredBallot};
 use crate::momento::polls::PollStore;
@@ -58,6 +61,9 @@ pub struct Delivery {
     pub text: String,
     /// Topic sequence number of the message.
     pub seq: u64,
+    /// The topic's sequence page when the source says (the subscription does, the webhook
+    /// does not): the numbering restarts on a new page.
+    pub page: Option<u64>,
     /// When it was published: the webhook's `event_timestamp`; for the subscription, when it
     /// was read (a bound from above on its publish time, taken before any queue). `None`: judged
     /// as published when processed.
@@ -115,7 +121,7 @@ impl Pipeline {
     }
 
     /// Runs one vote through; `Err` means the backend failed and nothing was counted.
-    #[tracing::instrument(skip_all, fields(source = delivery.source.label(), seq = delivery.seq))]
+    #[tracing::instrument(skip_all, fields(source = delivery.source.label(), seq = delivery.seq, page = delivery.page))]
     pub async fn process(&self, delivery: Delivery) -> StoreResult<Outcome> {
         let started = Instant::now();
         self.metrics
@@ -181,7 +187,15 @@ impl Pipeline {
             Err(rejection) => return Ok(Outcome::Rejected(rejection)),
         };
         let mine = StoredBallot {
-            seq: delivery.seq,
+            position: VotePosition {
+                seq: delivery.seq,
+                page: delivery.page,
+                // Only the webhook's time is Momento's; the subscription's is when it read.
+                published_ms: match delivery.source {
+                    Source::Webhook => delivery.published_at.map(|at| at.timestamp_millis()),
+                    Source::Subscription => None,
+                },
+            },
             choices: ballot.to_bytes(),
         };
         let outcome = self.record(&poll, &voter, mine).await?;
@@ -237,7 +251,7 @@ impl Pipeline {
                 // A newer vote with the ballot's choices is still the voter's latest: record its
                 // sequence number, so that a late older vote cannot undo it.
                 if poll.allow_revote()
-                    && mine.seq > held.seq
+                    && mine.position.supersedes(&held.position)
                     && !self.ballots.replace(id, voter, &held, &mine).await?
                 {
                     continue;
@@ -248,7 +262,7 @@ impl Pipeline {
                 self.settle_ledger(poll, voter, &held.choices).await?;
                 return Ok(Outcome::Duplicate);
             }
-            if mine.seq <= held.seq {
+            if !mine.position.supersedes(&held.position) {
                 // An older vote than the one that set the ballot: already superseded.
                 return Ok(Outcome::Duplicate);
             }

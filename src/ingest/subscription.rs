@@ -152,6 +152,7 @@ async fn forward(
             token_id: item.publisher_id,
             text: item.text,
             seq: position.seq,
+            page: Some(position.page),
             // Stamped when read, before the queue: votes are judged by when they were cast.
             published_at: Some(chrono::Utc::now()),
             source: Source::Subscription,

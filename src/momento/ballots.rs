@@ -1,7 +1,9 @@
 //! Ballots in Momento cache.
 //!
-//! - `ballot:{poll_id}:{voter_id}`: the voter's current ballot, `"{seq}|{choices}"` where `seq`
-//!   is the topic sequence number of the vote that set it. This key **decides**: the first
+//! - `ballot:{poll_id}:{voter_id}`: the voter's current ballot, `"{position}|{choices}"` where
+//!   the position is that of the vote that set it in the votes topic: its sequence number, then
+//!   `p{page}` when the page is known (subscription), `t{ms}` when Momento's publish time is
+//!   (webhook); e.g. `42p1723456789|o1`. This key **decides**: the first
 //!   ballot is claimed with `SetIf` (absent, or equal to [`RELEASED`]), a revote replaces it
 //!   with `SetIf` Equal on the old value, so concurrent deliveries and revotes of one voter are
 //!   serialised by Momento.
@@ -24,7 +26,9 @@ use momento::cache::{
     SetIfAbsentOrEqualResponse, SetIfEqualRequest, SetIfEqualResponse,
 };
 
-use crate::domain::{PollId, VoterId};
+use std::fmt::Write;
+
+use crate::domain::{PollId, VotePosition, VoterId};
 use crate::momento::{keys, Momento, StoreResult};
 
 /// The value of a ballot key whose claim was given back after a failed ledger write; a new
@@ -34,24 +38,47 @@ pub const RELEASED: &[u8] = b"-";
 /// A ballot key's value: which vote set it, and the choices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBallot {
-    /// Topic sequence number of the vote that set it.
-    pub seq: u64,
+    /// Where the vote that set it stands in the votes topic.
+    pub position: VotePosition,
     /// The canonical choices (`Ballot::to_bytes`).
     pub choices: Vec<u8>,
 }
 
 impl StoredBallot {
     fn encode(&self) -> Vec<u8> {
-        let mut out = format!("{}|", self.seq).into_bytes();
+        let position = &self.position;
+        let mut head = position.seq.to_string();
+        if let Some(page) = position.page {
+            let _ = write!(head, "p{page}");
+        }
+        if let Some(ms) = position.published_ms {
+            let _ = write!(head, "t{ms}");
+        }
+        head.push('|');
+        let mut out = head.into_bytes();
         out.extend_from_slice(&self.choices);
         out
     }
 
+    /// Decodes what [`StoredBallot::encode`] wrote (and the plain `"{seq}|{choices}"` of
+    /// earlier releases).
     fn decode(raw: &[u8]) -> Option<Self> {
         let bar = raw.iter().position(|&b| b == b'|')?;
-        let seq = std::str::from_utf8(&raw[..bar]).ok()?.parse().ok()?;
+        let head = std::str::from_utf8(&raw[..bar]).ok()?;
+        let (head, published_ms) = match head.split_once('t') {
+            Some((head, ms)) => (head, Some(ms.parse().ok()?)),
+            None => (head, None),
+        };
+        let (seq, page) = match head.split_once('p') {
+            Some((seq, page)) => (seq, Some(page.parse().ok()?)),
+            None => (head, None),
+        };
         Some(Self {
-            seq,
+            position: VotePosition {
+                seq: seq.parse().ok()?,
+                page,
+                published_ms,
+            },
             choices: raw[bar + 1..].to_vec(),
         })
     }
@@ -232,11 +259,33 @@ mod tests {
 
     #[test]
     fn stored_ballots_round_trip_and_released_is_not_one() {
-        let b = StoredBallot {
-            seq: 42,
-            choices: b"o1,o3".to_vec(),
-        };
-        assert_eq!(StoredBallot::decode(&b.encode()), Some(b));
+        for (page, published_ms) in [(None, None), (Some(1_723_456_789), None), (None, Some(-3))] {
+            let b = StoredBallot {
+                position: VotePosition {
+                    seq: 42,
+                    page,
+                    published_ms,
+                },
+                choices: b"o1,o3".to_vec(),
+            };
+            assert_eq!(StoredBallot::decode(&b.encode()), Some(b));
+        }
         assert_eq!(StoredBallot::decode(RELEASED), None);
+        let earlier_release = StoredBallot::decode(b"7|o2").unwrap();
+        assert_eq!(
+            (earlier_release.position.seq, earlier_release.position.page),
+            (7, None)
+        );
+        assert_eq!(
+            StoredBallot::encode(&StoredBallot {
+                position: VotePosition {
+                    seq: 42,
+                    page: Some(9),
+                    published_ms: None
+                },
+                choices: b"o1".to_vec()
+            }),
+            b"42p9|o1"
+        );
     }
 }

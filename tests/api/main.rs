@@ -17,6 +17,7 @@ mod support;
 mod token_permissions;
 mod tokens;
 mod vote_faults;
+mod vote_order;
 mod vote_races;
 mod votes_e2e;
 mod webhook;
