@@ -7,7 +7,7 @@
 //! `multi` polls, `closes_at` after `opens_at`, and `opens_at` set whenever the poll is
 //! `scheduled`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{OptionId, PollId};
@@ -234,8 +234,13 @@ impl Poll {
         if !matches!(now, PollState::Open | PollState::Closed) {
             return Err(now);
         }
-        // Open and closed polls have opened, so they have `opens_at`.
-        if self.opens_at.is_none_or(|opened| cast_at < opened) {
+        // Open and closed polls have opened, so they have `opens_at`. Publish times come in
+        // whole milliseconds (Momento's timestamps): a vote published in the millisecond the
+        // poll opened counts.
+        if self
+            .opens_at
+            .is_none_or(|opened| cast_at < opened.trunc_subsecs(3))
+        {
             return Err(PollState::Scheduled);
         }
         match self.closes_at {

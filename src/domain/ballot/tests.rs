@@ -215,6 +215,30 @@ fn a_vote_cast_while_open_counts_when_judged_within_the_grace_window_after_the_c
 }
 
 #[test]
+fn a_vote_published_in_the_millisecond_its_poll_opened_counts() {
+    let opened_at = at(0) + chrono::Duration::microseconds(123_456);
+    let poll = open_poll(PollKind::Single, 2)
+        .apply(&Event::Close, at(1))
+        .unwrap();
+    let poll = Poll {
+        opens_at: Some(opened_at),
+        ..poll
+    };
+    let cast = |ms: i64| VoteTiming {
+        cast_at: at(0) + chrono::Duration::milliseconds(ms),
+        judged_at: at(1),
+        close_grace: chrono::Duration::minutes(1),
+    };
+    assert!(Ballot::validate(&poll, &vote(&["o1"]), cast(123)).is_ok());
+    assert_eq!(
+        Ballot::validate(&poll, &vote(&["o1"]), cast(122)),
+        Err(Rejection::PollNotOpen {
+            state: PollState::Scheduled
+        })
+    );
+}
+
+#[test]
 fn message_for_another_poll_than_the_one_loaded_is_unknown_poll() {
     let poll = open_poll(PollKind::Single, 2);
     let message = VoteMessage::parse(r#"{"poll_id":"other","choices":["o1"]}"#).unwrap();
