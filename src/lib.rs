@@ -18,7 +18,8 @@
 //!
 //! Where to find:
 //! - the dedupe decision (first ballot, duplicate, revote, or given back): `record` in
-//!   [`ingest::pipeline`], on the ballot key [`momento::ballots`] claims;
+//!   [`ingest::pipeline`] (its file `src/ingest/pipeline/record.rs`), on the ballot key
+//!   [`momento::ballots`] claims;
 //! - the results publish: [`results::Publisher::publish`] decides when and counts,
 //!   [`momento::results::ResultsStore::publish`] stores the snapshot and publishes it;
 //! - the admin-key check: `api/auth.rs` (the extractors `AdminAuth` and `MaybeAdmin`); where

@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 
-use crate::domain::{
-    Ballot, Poll, PollId, Rejection, VoteMessage, VotePosition, VoteTiming, VoterId,
-};
+use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VotePosition, VoteTiming};
 use crate::metrics::Metrics;
-use crate::momento::ballots::{BallotStore, Claim, StoredBallot};
+use crate::momento::ballots::{BallotStore, StoredBallot};
 use crate::momento::polls::PollStore;
 use crate::momento::StoreResult;
+
+mod record;
 
 /// Tries at writing the ledger before the vote is given back.
 pub const LEDGER_ATTEMPTS: u32 = 3;
@@ -186,18 +186,16 @@ impl Pipeline {
             Ok(ballot) => ballot,
             Err(rejection) => return Ok(Outcome::Rejected(rejection)),
         };
-        let mine = StoredBallot {
-            position: VotePosition {
-                seq: delivery.seq,
-                page: delivery.page,
-                // Only the webhook's time is Momento's; the subscription's is when it read.
-                published_ms: match delivery.source {
-                    Source::Webhook => delivery.published_at.map(|at| at.timestamp_millis()),
-                    Source::Subscription => None,
-                },
+        let position = VotePosition {
+            seq: delivery.seq,
+            page: delivery.page,
+            // Only the webhook's time is Momento's; the subscription's is when it read.
+            published_ms: match delivery.source {
+                Source::Webhook => delivery.published_at.map(|at| at.timestamp_millis()),
+                Source::Subscription => None,
             },
-            choices: ballot.to_bytes(),
         };
+        let mine = StoredBallot::new(position, ballot.to_bytes());
         let outcome = self.record(&poll, &voter, mine).await?;
         // A duplicate may be the delivery that completes a ballot left in doubt (its ledger
         // write is the first to land), so its poll is recounted too; the publisher coalesces
@@ -209,152 +207,6 @@ impl Pipeline {
             (self.dirty)(poll.id());
         }
         Ok(outcome)
-    }
-
-    async fn record(
-        &self,
-        poll: &Poll,
-        voter: &VoterId,
-        mine: StoredBallot,
-    ) -> StoreResult<Outcome> {
-        let id = poll.id();
-        loop {
-            let held = match self.ballots.claim(id, voter, &mine).await? {
-                Claim::Won => {
-                    // Without a seat the claim is given back, on a full poll or a failure alike:
-                    // a claim kept without a seat would be counted by its redelivery, past the cap.
-                    match self.over_capacity(poll).await {
-                        Ok(None) => {}
-                        Ok(Some(rejection)) => {
-                            self.give_back(id, voter, &mine, None).await;
-                            return Ok(Outcome::Rejected(rejection));
-                        }
-                        Err(error) => {
-                            self.give_back(id, voter, &mine, None).await;
-                            return Err(error);
-                        }
-                    }
-                    return match self.write_ledger(id, voter, &mine.choices).await {
-                        Ok(()) => {
-                            self.settle_ledger(poll, voter, &mine.choices).await?;
-                            Ok(Outcome::Accepted)
-                        }
-                        Err(error) => {
-                            self.give_back(id, voter, &mine, None).await;
-                            Err(error)
-                        }
-                    };
-                }
-                Claim::Held(held) => held,
-            };
-            if held.choices == mine.choices {
-                // A newer vote with the ballot's choices is still the voter's latest: record its
-                // sequence number, so that a late older vote cannot undo it.
-                if poll.allow_revote()
-                    && mine.position.supersedes(&held.position)
-                    && !self.ballots.replace(id, voter, &held, &mine).await?
-                {
-                    continue;
-                }
-                // The same choices are already the voter's ballot: make sure the ledger has
-                // them (a no-op unless an earlier attempt failed half-way).
-                self.write_ledger(id, voter, &held.choices).await?;
-                self.settle_ledger(poll, voter, &held.choices).await?;
-                return Ok(Outcome::Duplicate);
-            }
-            if !mine.position.supersedes(&held.position) {
-                // An older vote than the one that set the ballot: already superseded.
-                return Ok(Outcome::Duplicate);
-            }
-            if !poll.allow_revote() {
-                return Ok(Outcome::Rejected(Rejection::AlreadyVoted));
-            }
-            if !self.ballots.replace(id, voter, &held, &mine).await? {
-                continue; // another delivery of this voter won the race: decide again
-            }
-            return match self.write_ledger(id, voter, &mine.choices).await {
-                Ok(()) => {
-                    self.settle_ledger(poll, voter, &mine.choices).await?;
-                    Ok(Outcome::Revoted)
-                }
-                Err(error) => {
-                    self.give_back(id, voter, &mine, Some(&held)).await;
-                    Err(error)
-                }
-            };
-        }
-    }
-
-    /// On polls that allow revoting, concurrent deliveries of one voter may write the ledger
-    /// out of order (a first ballot's or a copy's write landing after a revote's). So after
-    /// each ledger write the ballot key is read again, and the ledger rewritten while it
-    /// differs from what was written: whoever writes last sees the key's choices, and the
-    /// ledger ends equal to the key. Without revoting the choices never change.
-    async fn settle_ledger(&self, poll: &Poll, voter: &VoterId, written: &[u8]) -> StoreResult<()> {
-        if !poll.allow_revote() {
-            return Ok(());
-        }
-        let id = poll.id();
-        let mut written = written.to_vec();
-        for _ in 0..LEDGER_ATTEMPTS * 4 {
-            match self.ballots.current(id, voter).await? {
-                Some(current) if current.choices != written => {
-                    self.write_ledger(id, voter, &current.choices).await?;
-                    written = current.choices;
-                }
-                // Released, or the ledger has the key's choices.
-                _ => return Ok(()),
-            }
-        }
-        Err(anyhow::anyhow!("the voter's ballot kept changing while settling the ledger").into())
-    }
-
-    async fn write_ledger(&self, id: &PollId, voter: &VoterId, choices: &[u8]) -> StoreResult<()> {
-        let mut last = None;
-        for attempt in 0..LEDGER_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-            }
-            match self.ballots.record(id, voter, choices).await {
-                Ok(()) => return Ok(()),
-                Err(error) => last = Some(error),
-            }
-        }
-        Err(last.expect("at least one attempt"))
-    }
-
-    /// Gives the ballot key back (to free, or to the previous ballot) after a failed write.
-    async fn give_back(
-        &self,
-        id: &PollId,
-        voter: &VoterId,
-        mine: &StoredBallot,
-        previous: Option<&StoredBallot>,
-    ) {
-        let result = match previous {
-            None => self.ballots.release(id, voter, mine).await,
-            Some(previous) => self.ballots.restore(id, voter, mine, previous).await,
-        };
-        let outcome = match result {
-            Ok(true) => "released",
-            Ok(false) | Err(_) => "in_doubt",
-        };
-        self.metrics
-            .ballots_released
-            .with_label_values(&[outcome])
-            .inc();
-    }
-
-    /// `max_voters`: each first ballot takes a seat from an atomic counter (`Increment` on
-    /// `seats:{poll_id}`), so concurrent first ballots can never exceed the cap. A seat taken by
-    /// a ballot that is then given back (backend failure) stays taken: the cap errs on the side
-    /// of fewer voters, never more.
-    async fn over_capacity(&self, poll: &Poll) -> StoreResult<Option<Rejection>> {
-        let Some(max_voters) = poll.max_voters() else {
-            return Ok(None);
-        };
-        let seat = self.ballots.take_seat(poll.id()).await?;
-        Ok((seat > i64::from(max_voters)).then_some(Rejection::PollFull { max_voters }))
     }
 
     async fn poll(&self, id: &PollId) -> StoreResult<Option<Arc<Poll>>> {

@@ -3,7 +3,9 @@
 //! - `ballot:{poll_id}:{voter_id}`: the voter's current ballot, `"{position}|{choices}"` where
 //!   the position is that of the vote that set it in the votes topic: its sequence number, then
 //!   `p{page}` when the page is known (subscription), `t{ms}` when Momento's publish time is
-//!   (webhook); e.g. `42p1723456789|o1`. This key **decides**: the first
+//!   (webhook); e.g. `42p1723456789|o1`. A first ballot of a capped poll is claimed as `~...`
+//!   ("awaiting its seat") and rewritten without the `~` once it holds one; nobody counts a
+//!   claim awaiting its seat. This key **decides**: the first
 //!   ballot is claimed with `SetIf` (absent, or equal to [`RELEASED`]), a revote replaces it
 //!   with `SetIf` Equal on the old value, so concurrent deliveries and revotes of one voter are
 //!   serialised by Momento.
@@ -42,12 +44,44 @@ pub struct StoredBallot {
     pub position: VotePosition,
     /// The canonical choices (`Ballot::to_bytes`).
     pub choices: Vec<u8>,
+    /// `false` for the first ballot of a capped poll that has not taken its seat yet (stored
+    /// with a leading `~`): nobody may count it before it has one.
+    pub seated: bool,
 }
 
 impl StoredBallot {
+    /// The ballot `choices` of the vote at `position`, seated (any ballot of an uncapped poll).
+    pub fn new(position: VotePosition, choices: Vec<u8>) -> Self {
+        Self {
+            position,
+            choices,
+            seated: true,
+        }
+    }
+
+    /// This ballot as a claim that still has to take its seat.
+    pub fn awaiting_seat(&self) -> Self {
+        Self {
+            seated: false,
+            ..self.clone()
+        }
+    }
+
+    /// This ballot once seated.
+    pub fn with_seat(&self) -> Self {
+        Self {
+            seated: true,
+            ..self.clone()
+        }
+    }
+
     fn encode(&self) -> Vec<u8> {
         let position = &self.position;
-        let mut head = position.seq.to_string();
+        let mut head = match self.seated {
+            true => String::new(),
+            false => "~".to_owned(),
+        };
+        let _ = write!(head, "{}", position.seq);
         if let Some(page) = position.page {
             let _ = write!(head, "p{page}");
         }
@@ -65,6 +99,10 @@ impl StoredBallot {
     fn decode(raw: &[u8]) -> Option<Self> {
         let bar = raw.iter().position(|&b| b == b'|')?;
         let head = std::str::from_utf8(&raw[..bar]).ok()?;
+        let (head, seated) = match head.strip_prefix('~') {
+            Some(head) => (head, false),
+            None => (head, true),
+        };
         let (head, published_ms) = match head.split_once('t') {
             Some((head, ms)) => (head, Some(ms.parse().ok()?)),
             None => (head, None),
@@ -80,6 +118,7 @@ impl StoredBallot {
                 published_ms,
             },
             choices: raw[bar + 1..].to_vec(),
+            seated,
         })
     }
 }
@@ -260,15 +299,17 @@ mod tests {
     #[test]
     fn stored_ballots_round_trip_and_released_is_not_one() {
         for (page, published_ms) in [(None, None), (Some(1_723_456_789), None), (None, Some(-3))] {
-            let b = StoredBallot {
-                position: VotePosition {
+            let b = StoredBallot::new(
+                VotePosition {
                     seq: 42,
                     page,
                     published_ms,
                 },
-                choices: b"o1,o3".to_vec(),
-            };
-            assert_eq!(StoredBallot::decode(&b.encode()), Some(b));
+                b"o1,o3".to_vec(),
+            );
+            assert_eq!(StoredBallot::decode(&b.encode()), Some(b.clone()));
+            let waiting = b.awaiting_seat();
+            assert_eq!(StoredBallot::decode(&waiting.encode()), Some(waiting));
         }
         assert_eq!(StoredBallot::decode(RELEASED), None);
         let earlier_release = StoredBallot::decode(b"7|o2").unwrap();
@@ -277,15 +318,17 @@ mod tests {
             (7, None)
         );
         assert_eq!(
-            StoredBallot::encode(&StoredBallot {
-                position: VotePosition {
+            StoredBallot::new(
+                VotePosition {
                     seq: 42,
                     page: Some(9),
                     published_ms: None
                 },
-                choices: b"o1".to_vec()
-            }),
-            b"42p9|o1"
+                b"o1".to_vec()
+            )
+            .awaiting_seat()
+            .encode(),
+            b"~42p9|o1"
         );
     }
 }

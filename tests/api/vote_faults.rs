@@ -292,3 +292,31 @@ async fn a_failed_seat_count_counts_nothing_and_the_cap_still_holds_on_redeliver
         json!({ "o1": 1, "o2": 0, "o3": 0 })
     );
 }
+
+#[tokio::test]
+async fn a_claim_left_awaiting_its_seat_is_seated_by_the_next_delivery_of_the_vote() {
+    // Arrange: on a capped poll the seat cannot be taken, nor the claim given back (the claim
+    // itself, the first SetIf, is let through): the key is left awaiting its seat.
+    let (app, id) = app_and_poll(json!({ "max_voters": 2 })).await;
+    let kim = ballot(&id, "kim", "o3", 1);
+    faults(&app).fail("Increment", 1, FaultCode::Unavailable);
+    faults(&app).delay(CLAIM, 1, std::time::Duration::ZERO);
+    faults(&app).fail(CLAIM, 1, FaultCode::Unavailable);
+    deliver_failing(&app, &kim).await;
+    let voters = ["kim".to_owned()];
+    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &voters).await;
+    assert!(keys.is_empty() && ledger.is_empty(), "{keys:?} {ledger:?}");
+
+    // Act: the vote comes again; it finds the claim awaiting its seat and seats it.
+    let (status, body) = app.deliver(&kim).await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &voters).await;
+    assert_eq!(ledger.get("kim").map(String::as_str), Some("o3"));
+    assert_eq!(keys, ledger);
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 0, "o2": 0, "o3": 1 })
+    );
+}

@@ -46,7 +46,11 @@ async fn read_from_topic(
         published_at: Some(Utc::now()),
         source: Source::Subscription,
     };
-    state.pipeline.process(delivery).await.expect("no backend failure")
+    state
+        .pipeline
+        .process(delivery)
+        .await
+        .expect("no backend failure")
 }
 
 #[tokio::test]
