@@ -8,7 +8,8 @@
 //! - [`state`]: `AppState`, what every request handler shares.
 //! - [`api`]: the REST API, one poem-openapi struct per resource; `errors.rs` for the edge.
 //! - [`momento`]: the only place that touches the Momento SDK: a store per record kind.
-//! - [`ingest`]: votes in: the signed webhook, the votes-topic subscription, one pipeline.
+//! - [`ingest`]: votes in: the signed webhook, the votes-topic subscription, one pipeline
+//!   ([`ingest::pipeline::reconcile`]: the sweep that settles ballots left in doubt).
 //! - [`results`]: live results: counted from the ballot ledger, coalesced, published, SSE, CSV.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`scheduler`]: the lifecycle clock: polls open and close on time.

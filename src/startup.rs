@@ -328,8 +328,8 @@ fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'s
         .boxed()
 }
 
-/// The background tasks, each stopped by `stop`: the scheduler, the subscription ingest when
-/// it runs, and the results publisher (last).
+/// The background tasks, each stopped by `stop`: the scheduler, the sweep of ballots in doubt,
+/// the subscription ingest when it runs, and the results publisher (last).
 fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
     let on_change = {
         let state = state.clone();
@@ -344,6 +344,10 @@ fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<Join
         on_change,
         stop.clone(),
     ))];
+    tasks.push(tokio::spawn(crate::ingest::pipeline::reconcile::run(
+        state.pipeline.clone(),
+        stop.clone(),
+    )));
     if state.ingest.subscription() {
         tasks.push(tokio::spawn(crate::ingest::subscription::run(
             state.momento.clone(),

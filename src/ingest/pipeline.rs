@@ -7,12 +7,13 @@
 //! - **the voter's latest vote wins**: votes are ordered by their place in the votes topic
 //!   ([`VotePosition::supersedes`]: sequence page and number), so a late copy of an older vote
 //!   (both ingest paths on, a redelivery) never undoes a revote;
-//! - **nothing half-done on failure**: if the ledger cannot be written (after
-//!   [`LEDGER_ATTEMPTS`]), the claim on the ballot key is given back (or the previous ballot
-//!   restored, for a revote) and the vote answered `Err`: not counted, free to be cast again.
-//!   Only when that give-back fails too does a ballot stay claimed but uncounted; it is
-//!   counted when the same vote arrives again (the ledger is written for a held ballot
-//!   whose choices match), and it is counted in the `in_doubt` metric.
+//! - **never past a cap**: a capped poll's claim counts only once it holds its seat.
+//!
+//! And for a vote answered `Err` (the backend failed): nothing was claimed, or the claim was
+//! given back before anything counted it, or the ballot is **in doubt** (claimed, its ledger
+//! write unconfirmed) and the sweep ([`reconcile`]) counts it once the backend answers again,
+//! whether or not the vote comes again. A vote the webhook took is run to completion even when
+//! its caller hangs up (see `api/webhooks.rs`). The decision itself is in `pipeline/record.rs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ use crate::momento::ballots::{BallotStore, StoredBallot};
 use crate::momento::polls::PollStore;
 use crate::momento::StoreResult;
 
+pub mod reconcile;
 mod record;
 
 /// Tries at writing the ledger before the vote is given back.
@@ -93,6 +95,7 @@ pub struct Pipeline {
     poll_cache: DashMap<PollId, (Instant, Arc<Poll>)>,
     dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
     close_grace: chrono::Duration,
+    doubts: reconcile::Doubts,
 }
 
 impl Pipeline {
@@ -112,6 +115,7 @@ impl Pipeline {
             poll_cache: DashMap::new(),
             dirty,
             close_grace: chrono::Duration::from_std(close_grace).unwrap_or(chrono::Duration::MAX),
+            doubts: reconcile::Doubts::default(),
         }
     }
 

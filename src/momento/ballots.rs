@@ -24,13 +24,14 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::future::try_join_all;
 use momento::cache::{
-    CollectionTtl, DictionarySetFieldRequest, IncrementRequest, SetIfAbsentOrEqualRequest,
-    SetIfAbsentOrEqualResponse, SetIfEqualRequest, SetIfEqualResponse,
+    CollectionTtl, DictionaryGetFieldRequest, DictionaryGetFieldResponse,
+    DictionaryRemoveFieldRequest, DictionarySetFieldRequest, IncrementRequest,
+    SetIfAbsentOrEqualRequest, SetIfAbsentOrEqualResponse, SetIfEqualRequest, SetIfEqualResponse,
 };
 
 use std::fmt::Write;
 
-use crate::domain::{PollId, VotePosition, VoterId};
+use crate::domain::{PollId, TokenId, VotePosition, VoterId};
 use crate::momento::{keys, Momento, StoreResult};
 
 /// The value of a ballot key whose claim was given back after a failed ledger write; a new
@@ -206,7 +207,7 @@ impl BallotStore {
             .await
     }
 
-    /// Gives the key back after the ledger could not be written, so the vote can be cast again.
+    /// Gives back a claim that could not take its seat, so the vote can be cast again.
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn release(
         &self,
@@ -216,18 +217,6 @@ impl BallotStore {
     ) -> StoreResult<bool> {
         self.compare_and_set(poll, voter, &ballot.encode(), RELEASED)
             .await
-    }
-
-    /// Puts `old` back after a revote's ledger write failed.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
-    pub async fn restore(
-        &self,
-        poll: &PollId,
-        voter: &VoterId,
-        current: &StoredBallot,
-        previous: &StoredBallot,
-    ) -> StoreResult<bool> {
-        self.replace(poll, voter, current, previous).await
     }
 
     async fn compare_and_set(
@@ -263,6 +252,73 @@ impl BallotStore {
         .ttl(CollectionTtl::refresh_on_update(self.ttl));
         self.momento
             .send(request, "writing the ballot ledger")
+            .await?;
+        Ok(())
+    }
+
+    /// The voter's choices as the ledger holds them (`None` when it has none).
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn ledger_entry(
+        &self,
+        poll: &PollId,
+        voter: &VoterId,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let request = DictionaryGetFieldRequest::new(
+            self.momento.cache_name(),
+            keys::ledger_shard_of(poll, voter),
+            voter.as_str(),
+        );
+        let response = self
+            .momento
+            .send(request, "reading the voter's ledger entry")
+            .await?;
+        Ok(match response {
+            DictionaryGetFieldResponse::Hit { value } => Some(value.into()),
+            DictionaryGetFieldResponse::Miss => None,
+        })
+    }
+
+    /// Notes the voter's ballot as in doubt, for any replica's sweep to settle.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn note_in_doubt(&self, poll: &PollId, voter: &VoterId) -> StoreResult<()> {
+        let request = DictionarySetFieldRequest::new(
+            self.momento.cache_name(),
+            keys::IN_DOUBT,
+            TokenId::new(poll, voter).to_string(),
+            "",
+        )
+        .ttl(CollectionTtl::refresh_on_update(self.ttl));
+        self.momento
+            .send(request, "noting a ballot in doubt")
+            .await?;
+        Ok(())
+    }
+
+    /// Every ballot noted in doubt (by any replica).
+    #[tracing::instrument(skip_all)]
+    pub async fn in_doubt(&self) -> StoreResult<Vec<(PollId, VoterId)>> {
+        let fields = (self.momento)
+            .dictionary(keys::IN_DOUBT.to_owned(), "reading the ballots in doubt")
+            .await?;
+        Ok(fields
+            .into_keys()
+            .filter_map(|field| {
+                let token = TokenId::parse(std::str::from_utf8(&field).ok()?).ok()?;
+                Some(token.into_parts())
+            })
+            .collect())
+    }
+
+    /// Removes the voter's ballot from the ballots in doubt: it is settled.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn settled(&self, poll: &PollId, voter: &VoterId) -> StoreResult<()> {
+        let request = DictionaryRemoveFieldRequest::new(
+            self.momento.cache_name(),
+            keys::IN_DOUBT,
+            TokenId::new(poll, voter).to_string(),
+        );
+        self.momento
+            .send(request, "removing a settled ballot from those in doubt")
             .await?;
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! | seats of a capped poll | `seats:{poll_id}` |
 //! | results seq | `results_seq:{poll_id}` |
 //! | results snapshot | `results:{poll_id}` |
+//! | ballots in doubt (the sweep's work list) | dictionary `in_doubt` |
 //! | readiness probe (read, never written) | `pollcast:readiness` |
 //! | votes topic | `votes` |
 //! | results topic (what voters may see) | `results.{poll_id}` |
@@ -22,6 +23,10 @@ pub const VOTES_TOPIC: &str = "votes";
 
 /// The dictionary indexing every poll (field = poll id).
 pub const POLL_INDEX: &str = "polls";
+
+/// The dictionary of ballots in doubt (field = `{poll_id}:{voter_id}`): claimed, but whether
+/// the ledger has them is unknown; the sweep settles and removes them.
+pub const IN_DOUBT: &str = "in_doubt";
 
 /// The key `/readyz` reads to see that Momento answers; never written.
 pub const READINESS_PROBE: &str = "pollcast:readiness";

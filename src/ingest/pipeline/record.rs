@@ -13,9 +13,14 @@
 //!   finds the poll full is given back before anything could count it, and the ledger never
 //!   holds more voters than seats were taken. A claim still awaiting its seat after about a
 //!   second (its delivery gone) is seated by the copy that found it.
+//! - **Failures**: a claim awaiting its seat is given back when the seat cannot be taken
+//!   (nothing counted it). A seated claim never is: if its ledger write fails, the ledger is
+//!   read back (a write that landed but reported failure counts), else the ballot is in doubt
+//!   and the sweep settles it (`reconcile.rs`).
 
 use std::time::Duration;
 
+use super::reconcile::Doubt;
 use super::{Outcome, Pipeline, LEDGER_ATTEMPTS};
 use crate::domain::{Poll, PollId, Rejection, VoterId};
 use crate::momento::ballots::{Claim, StoredBallot};
@@ -28,7 +33,7 @@ const SEAT_WAIT_LAST: Duration = Duration::from_millis(640);
 const SEAT_WAIT_FIRST: Duration = Duration::from_millis(5);
 
 /// What taking a seat for a claim came to.
-enum Seating {
+pub(super) enum Seating {
     /// The claim holds its seat (the key says so).
     Seated,
     /// The poll is full: the claim was given back.
@@ -79,10 +84,14 @@ impl Pipeline {
                     continue;
                 }
                 // The same choices are already the voter's ballot: make sure the ledger has
-                // them (a no-op unless an earlier attempt failed half-way).
-                self.write_ledger(id, voter, &held.choices).await?;
-                self.settle_ledger(poll, voter, &held.choices).await?;
-                return Ok(Outcome::Duplicate);
+                // them (a no-op unless an earlier attempt failed half-way, in which case this
+                // delivery settles it and reports what that attempt would have).
+                self.write_and_settle(poll, voter, &mine, Doubt::Copy)
+                    .await?;
+                return Ok(match self.settled_by_delivery(id, voter).await {
+                    Some(doubt) => doubt.outcome(),
+                    None => Outcome::Duplicate,
+                });
             }
             if !mine.position.supersedes(&held.position) {
                 // An older vote than the one that set the ballot: already superseded.
@@ -94,16 +103,9 @@ impl Pipeline {
             if !self.ballots.replace(id, voter, &held, &mine).await? {
                 continue; // another delivery of this voter won the race: decide again
             }
-            return match self.write_ledger(id, voter, &mine.choices).await {
-                Ok(()) => {
-                    self.settle_ledger(poll, voter, &mine.choices).await?;
-                    Ok(Outcome::Revoted)
-                }
-                Err(error) => {
-                    self.give_back(id, voter, &mine, Some(&held)).await;
-                    Err(error)
-                }
-            };
+            return self
+                .write_and_settle(poll, voter, &mine, Doubt::Revote)
+                .await;
         }
     }
 
@@ -114,14 +116,40 @@ impl Pipeline {
         voter: &VoterId,
         mine: &StoredBallot,
     ) -> StoreResult<Outcome> {
+        self.write_and_settle(poll, voter, mine, Doubt::First).await
+    }
+
+    /// Writes `mine`'s choices, the voter's seated ballot, into the ledger and settles it;
+    /// `doubt` says what this delivery is, and so what it reports when all goes well.
+    ///
+    /// A seated claim is never given back: a copy of the vote may already have written the
+    /// ledger from it. So when the writes fail, the ledger is read back: a write that landed
+    /// but reported failure is counted (and reported so); otherwise the ballot is **in doubt**:
+    /// noted for the sweep (`reconcile.rs`), which writes the key's choices into the ledger
+    /// once the backend answers, and the vote is answered `Err` (5xx; retrying is safe).
+    async fn write_and_settle(
+        &self,
+        poll: &Poll,
+        voter: &VoterId,
+        mine: &StoredBallot,
+        doubt: Doubt,
+    ) -> StoreResult<Outcome> {
         let id = poll.id();
-        match self.write_ledger(id, voter, &mine.choices).await {
-            Ok(()) => {
-                self.settle_ledger(poll, voter, &mine.choices).await?;
-                Ok(Outcome::Accepted)
-            }
+        let written = match self.write_ledger(id, voter, &mine.choices).await {
+            Ok(()) => Ok(()),
+            Err(error) => match self.ballots.ledger_entry(id, voter).await {
+                Ok(Some(entry)) if entry == mine.choices => Ok(()),
+                _ => Err(error),
+            },
+        };
+        let settled = match written {
+            Ok(()) => self.settle_ledger(poll, voter, &mine.choices).await,
+            Err(error) => Err(error),
+        };
+        match settled {
+            Ok(()) => Ok(doubt.outcome()),
             Err(error) => {
-                self.give_back(id, voter, mine, None).await;
+                self.doubt(id, voter, doubt).await;
                 Err(error)
             }
         }
@@ -129,7 +157,7 @@ impl Pipeline {
 
     /// Takes a seat for `claim` (a first ballot awaiting one) and marks the key seated. A full
     /// poll, or a failure taking the seat, gives the claim back: nothing can have counted it.
-    async fn seat(
+    pub(super) async fn seat(
         &self,
         poll: &Poll,
         voter: &VoterId,
@@ -147,7 +175,7 @@ impl Pipeline {
                 });
             }
             Err(error) => {
-                self.give_back(id, voter, claim, None).await;
+                self.give_back(id, voter, claim).await;
                 return Err(error);
             }
         }
@@ -205,7 +233,12 @@ impl Pipeline {
         Err(anyhow::anyhow!("the voter's ballot kept changing while settling the ledger").into())
     }
 
-    async fn write_ledger(&self, id: &PollId, voter: &VoterId, choices: &[u8]) -> StoreResult<()> {
+    pub(super) async fn write_ledger(
+        &self,
+        id: &PollId,
+        voter: &VoterId,
+        choices: &[u8],
+    ) -> StoreResult<()> {
         let mut last = None;
         for attempt in 0..LEDGER_ATTEMPTS {
             if attempt > 0 {
@@ -219,22 +252,14 @@ impl Pipeline {
         Err(last.expect("at least one attempt"))
     }
 
-    /// Gives the ballot key back (to free, or to the previous ballot) after a failed write.
-    async fn give_back(
-        &self,
-        id: &PollId,
-        voter: &VoterId,
-        mine: &StoredBallot,
-        previous: Option<&StoredBallot>,
-    ) {
-        let result = match previous {
-            None => self.ballots.release(id, voter, mine).await,
-            Some(previous) => self.ballots.restore(id, voter, mine, previous).await,
-        };
+    /// Gives back a claim that could not take its seat (nothing can have counted it).
+    async fn give_back(&self, id: &PollId, voter: &VoterId, claim: &StoredBallot) {
+        let result = self.ballots.release(id, voter, claim).await;
         self.count_release(&result);
     }
 
-    /// Counts a give-back: `released`, or `in_doubt` when the key could not be given back.
+    /// Counts a give-back: `released`, or `in_doubt` when the claim could not be given back (it
+    /// stays awaiting its seat; the next copy of the vote, or the sweep, seats it).
     fn count_release<E>(&self, result: &Result<bool, E>) {
         let outcome = match result {
             Ok(true) => "released",
