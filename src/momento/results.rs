@@ -9,10 +9,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::{Stream, StreamExt};
-use momento::cache::{IncrementRequest, SetRequest};
+use momento::cache::{
+    IncrementRequest, SetIfAbsentRequest, SetIfAbsentResponse, SetIfEqualRequest,
+    SetIfEqualResponse,
+};
 
 use crate::domain::{PollId, Results};
 use crate::momento::{keys, Momento, StoreResult};
+
+/// How many times a snapshot write that lost a race is decided again.
+const SNAPSHOT_ATTEMPTS: usize = 8;
 
 /// Results seq, snapshots and topics, through the SDK.
 #[derive(Clone)]
@@ -41,17 +47,17 @@ impl ResultsStore {
     }
 
     /// Stores `results` as their poll's snapshot, then publishes them: on the poll's results
-    /// topic when voters may see them (`public`), else on the admins' results topic.
+    /// topic when voters may see them (`public`), else on the admins' results topic. The
+    /// snapshot is only ever replaced by results with a higher `seq` (compare-and-set on its
+    /// bytes), so a count that lands late from another replica cannot take readers back; such
+    /// results are neither stored nor published, and `false` is returned.
     #[tracing::instrument(skip_all, fields(poll_id = %results.poll_id.as_str(), seq = results.seq))]
-    pub async fn publish(&self, results: &Results, public: bool) -> StoreResult<()> {
+    pub async fn publish(&self, results: &Results, public: bool) -> StoreResult<bool> {
         let poll = &results.poll_id;
         let json = serde_json::to_string(results).context("encoding results")?;
-        let snapshot =
-            SetRequest::new(self.momento.cache_name(), keys::results(poll), json.clone())
-                .ttl(self.ttl);
-        self.momento
-            .send(snapshot, "storing the results snapshot")
-            .await?;
+        if !self.store_if_newer(results, &json).await? {
+            return Ok(false);
+        }
         let topic = match public {
             true => keys::results_topic(poll),
             false => keys::admin_results_topic(poll),
@@ -61,7 +67,49 @@ impl ResultsStore {
             .publish(self.momento.cache_name(), topic, json)
             .await
             .context("publishing results")?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Replaces the snapshot with `json` (the encoded `results`) unless it holds results with
+    /// a `seq` as high already; `false` when it does.
+    async fn store_if_newer(&self, results: &Results, json: &str) -> StoreResult<bool> {
+        let key = keys::results(&results.poll_id);
+        for _ in 0..SNAPSHOT_ATTEMPTS {
+            let current = (self.momento)
+                .get(key.clone(), "reading the results snapshot")
+                .await?;
+            let stored = match current {
+                None => {
+                    let request =
+                        SetIfAbsentRequest::new(self.momento.cache_name(), key.as_str(), json)
+                            .ttl(self.ttl);
+                    let response = self
+                        .momento
+                        .send(request, "storing the first results snapshot")
+                        .await?;
+                    matches!(response, SetIfAbsentResponse::Stored)
+                }
+                Some(raw) => {
+                    let newer = serde_json::from_slice::<Results>(&raw)
+                        .map_or(true, |current| results.seq > current.seq);
+                    if !newer {
+                        return Ok(false);
+                    }
+                    let request =
+                        SetIfEqualRequest::new(self.momento.cache_name(), key.as_str(), json, raw)
+                            .ttl(self.ttl);
+                    let response = self
+                        .momento
+                        .send(request, "replacing the results snapshot")
+                        .await?;
+                    matches!(response, SetIfEqualResponse::Stored)
+                }
+            };
+            if stored {
+                return Ok(true);
+            }
+        }
+        Err(anyhow::anyhow!("the results snapshot kept changing").into())
     }
 
     /// The last published results of `poll`, if any.

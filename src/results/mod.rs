@@ -11,7 +11,9 @@
 //!   `interval` (default 100 ms) each dirty poll is counted and published once, so a poll gets
 //!   at most one publish per interval however fast votes arrive.
 //! - `seq` comes from `Increment` on `results_seq:{poll_id}` and is taken **before** the
-//!   ledger is read, so across replicas a higher `seq` never carries an older reading start.
+//!   ledger is read, so across replicas a higher `seq` never carries an older reading start;
+//!   and the snapshot is only ever replaced by a higher `seq`, so a count that lands late
+//!   never takes `GET .../results` or a new stream's first event back.
 //! - Counting is from scratch (the ledger is the truth): the cost of a publish grows with the
 //!   poll's ballots, not with the votes since the last one. So a poll's next publish starts no
 //!   sooner than [`COST_FACTOR`] times its last one's duration after that one started: a poll
@@ -145,8 +147,9 @@ impl Publisher {
         // Voter tokens may subscribe to the results topic: results voters may not see yet go
         // to the admins' topic instead.
         let public = stored.poll.results_public_in(results.state);
-        self.results.publish(&results, public).await?;
-        self.metrics.results_published.inc();
+        if self.results.publish(&results, public).await? {
+            self.metrics.results_published.inc();
+        }
         Ok(results)
     }
 

@@ -2,7 +2,11 @@
 //! and when, publishes on state changes, and a ranked poll whose instant-runoff result is
 //! known.
 
+use pollcast::domain::PollId;
+use pollcast::momento::results::ResultsStore;
+use pollcast::momento::{Location, Momento};
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::support::app::{
@@ -426,4 +430,47 @@ async fn a_ranked_poll_level_to_the_end_is_a_tie_without_a_winner() {
     assert_eq!(runoff_of(&results), expected);
     assert_eq!(results["winner"], Value::Null, "{results}");
     assert_eq!(expected.2, json!(["o1", "o2"]));
+}
+
+/// The results store of another replica on the app's Momento (a publisher of its own).
+fn another_replicas_results(app: &TestApp) -> ResultsStore {
+    let location = Location::Embedded {
+        grpc_endpoint: app.momento_grpc.clone().expect("a local Momento"),
+        api_key: SecretString::from(app.momento_key.clone().expect("its key")),
+    };
+    let momento = Momento::connect(&location, "pollcast").expect("the SDK clients build");
+    ResultsStore::new(momento, std::time::Duration::from_secs(3600))
+}
+
+#[tokio::test]
+async fn an_older_count_landing_last_does_not_replace_newer_results() {
+    // Arrange: results counted with one ballot, then newer ones with two.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let poll = PollId::parse(&id).unwrap();
+    let replica = another_replicas_results(&app);
+    cast(&app, &id, "ann", &["o1"]).await;
+    app.results_when(&id, |r| r["ballots"] == 1 && r["seq"].as_u64() > Some(0))
+        .await;
+    let older = replica.snapshot(&poll).await.unwrap().expect("a snapshot");
+    cast(&app, &id, "ben", &["o2"]).await;
+    let newer = app.results_with(&id, 2).await;
+    assert!(newer["seq"].as_u64().unwrap() > older.seq, "{newer}");
+
+    // Act: another replica's publish of the older count lands last.
+    replica.publish(&older, true).await.unwrap();
+
+    // Assert: readers keep the newer results, over REST and as the stream's first event.
+    let results = app.results(&id).await;
+    assert_eq!(
+        (&results["seq"], &results["ballots"]),
+        (&newer["seq"], &json!(2)),
+        "{results}"
+    );
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    let (_, first_id, first) = stream.next().await;
+    assert_eq!(
+        (first_id, &first["ballots"]),
+        (newer["seq"].as_u64().unwrap(), &json!(2))
+    );
 }
