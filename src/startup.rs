@@ -340,6 +340,7 @@ fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<Join
     };
     let mut tasks = vec![tokio::spawn(state.scheduler.clone().run(
         state.polls.clone(),
+        state.ballots.clone(),
         state.momento.clone(),
         on_change,
         stop.clone(),

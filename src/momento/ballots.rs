@@ -23,16 +23,21 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::future::try_join_all;
+use futures::{StreamExt, TryStreamExt};
 use momento::cache::{
     CollectionTtl, DictionaryGetFieldRequest, DictionaryGetFieldResponse,
     DictionaryRemoveFieldRequest, DictionarySetFieldRequest, IncrementRequest,
-    SetIfAbsentOrEqualRequest, SetIfAbsentOrEqualResponse, SetIfEqualRequest, SetIfEqualResponse,
+    SetIfAbsentOrEqualRequest, SetIfAbsentOrEqualResponse, SetIfAbsentRequest, SetIfAbsentResponse,
+    SetIfEqualRequest, SetIfEqualResponse, UpdateTtlResponse,
 };
 
 use std::fmt::Write;
 
 use crate::domain::{PollId, TokenId, VotePosition, VoterId};
 use crate::momento::{keys, Momento, StoreResult};
+
+/// Ballot keys refreshed at once by [`BallotStore::keep_alive`].
+const KEEP_ALIVE_AT_ONCE: usize = 32;
 
 /// The value of a ballot key whose claim was given back after a failed ledger write; a new
 /// claim treats it as absent. Never a valid ballot.
@@ -333,6 +338,46 @@ impl BallotStore {
             .send(request, "taking a seat of a capped poll")
             .await?;
         Ok(response.value)
+    }
+
+    /// Gives every voter's ballot key of `poll` a fresh TTL, the voters being the ledger's
+    /// fields (ballot keys cannot be listed); a key that is gone while the ledger still holds
+    /// the voter is written again from the ledger (`SetIf` Absent, at position 0: any later
+    /// vote of the voter is newer). Returns how many keys were written again.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn keep_alive(&self, poll: &PollId) -> StoreResult<usize> {
+        let ledger = self.ledger_of(poll).await?;
+        let refreshes = ledger.into_iter().map(|(voter, choices)| async move {
+            let Some(voter) = std::str::from_utf8(&voter)
+                .ok()
+                .and_then(|v| VoterId::parse(v).ok())
+            else {
+                return Ok(false);
+            };
+            let key = keys::ballot(poll, &voter);
+            let refreshed = self
+                .momento
+                .cache
+                .update_ttl(self.momento.cache_name(), key.as_str(), self.ttl)
+                .await
+                .context("refreshing a ballot key's TTL")?;
+            if matches!(refreshed, UpdateTtlResponse::Set) {
+                return Ok(false);
+            }
+            let ballot = StoredBallot::new(VotePosition::default(), choices);
+            let request = SetIfAbsentRequest::new(self.momento.cache_name(), key, ballot.encode())
+                .ttl(self.ttl);
+            let response = self
+                .momento
+                .send(request, "writing a ballot key again from the ledger")
+                .await?;
+            StoreResult::Ok(matches!(response, SetIfAbsentResponse::Stored))
+        });
+        let written = futures::stream::iter(refreshes)
+            .buffer_unordered(KEEP_ALIVE_AT_ONCE)
+            .try_fold(0, |n, written| async move { Ok(n + usize::from(written)) })
+            .await?;
+        Ok(written)
     }
 
     /// Every ballot of the poll: voter id -> choices, from all ledger shards.

@@ -94,9 +94,9 @@ pub fn results(poll: &PollId) -> String {
     format!("results:{}", poll.as_str())
 }
 
-/// Every key of a poll the scheduler keeps alive: the record, the ledger shards, the seat
-/// counter, the results seq and snapshot. Voters' ballot keys cannot be listed and are not
-/// among them.
+/// Every key of a poll the scheduler keeps alive by name: the record, the ledger shards, the
+/// seat counter, the results seq and snapshot. Voters' ballot keys cannot be listed; they are
+/// kept alive from the ledger's fields (`BallotStore::keep_alive`).
 pub fn kept_alive(poll: &PollId) -> Vec<String> {
     let mut keys = vec![self::poll(poll)];
     keys.extend(ledger_shards(poll));
