@@ -15,6 +15,7 @@
 //! whether or not the vote comes again. A vote the webhook took is run to completion even when
 //! its caller hangs up (see `api/webhooks.rs`). The decision itself is in `pipeline/record.rs`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,8 @@ mod record;
 /// Tries at writing the ledger before the vote is given back.
 pub const LEDGER_ATTEMPTS: u32 = 3;
 /// How long a poll read by the pipeline is reused. A poll closed by another replica may still
-/// take votes for this long; this replica's own changes take effect at once.
+/// take votes for this long; this replica's own changes take effect at once (a read in flight
+/// when one is made is not cached).
 const POLL_CACHE: Duration = Duration::from_millis(250);
 
 /// Where a vote came from.
@@ -93,6 +95,9 @@ pub struct Pipeline {
     ballots: BallotStore,
     metrics: Arc<Metrics>,
     poll_cache: DashMap<PollId, (Instant, Arc<Poll>)>,
+    /// How many times this replica has changed a poll (`forget`): a read that overlaps one is
+    /// not cached.
+    forgotten: AtomicU64,
     dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
     close_grace: chrono::Duration,
     doubts: reconcile::Doubts,
@@ -113,6 +118,7 @@ impl Pipeline {
             ballots,
             metrics,
             poll_cache: DashMap::new(),
+            forgotten: AtomicU64::new(0),
             dirty,
             close_grace: chrono::Duration::from_std(close_grace).unwrap_or(chrono::Duration::MAX),
             doubts: reconcile::Doubts::default(),
@@ -121,6 +127,9 @@ impl Pipeline {
 
     /// Forgets a cached poll (this replica changed it).
     pub fn forget(&self, id: &PollId) {
+        // First the count, then the entry: a read in flight that stores its poll after this
+        // sees the count move and takes it out again (see `poll`).
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         self.poll_cache.remove(id);
     }
 
@@ -219,12 +228,19 @@ impl Pipeline {
                 return Ok(Some(entry.1.clone()));
             }
         }
+        let forgotten = self.forgotten.load(Ordering::SeqCst);
         let Some(stored) = self.polls.get(id).await? else {
             return Ok(None);
         };
         let poll = Arc::new(stored.poll);
         self.poll_cache
             .insert(id.clone(), (Instant::now(), poll.clone()));
+        // This replica changed a poll while the read was in flight: what it read may be older
+        // than the change, so it is not kept (it still serves the vote that read it, which
+        // was cast before the change).
+        if self.forgotten.load(Ordering::SeqCst) != forgotten {
+            self.poll_cache.remove(id);
+        }
         Ok(Some(poll))
     }
 }

@@ -122,3 +122,35 @@ async fn a_vote_processed_longer_than_the_grace_window_after_the_close_is_refuse
     let results = app.results_when(&id, |r| r["state"] == "closed").await;
     assert_eq!(results["ballots"], 0, "{results}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_cast_after_this_replica_closed_the_poll_is_refused_even_with_a_read_in_flight() {
+    // Arrange: a vote's read of the open poll is served, but its answer is still on its way
+    // when this replica closes the poll.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = open_poll(&app).await;
+    let early = Event::new(&token_id(&id, "dee"), &vote(&id, &["o1"]), 1);
+    let faults = faults(&app);
+    faults.delay_answer(GET, 1, Duration::from_millis(600));
+    let ((status, body), closed) = tokio::join!(app.deliver(&early), async {
+        held_up(&faults).await;
+        app.transition(&id, "close").await
+    });
+    assert_eq!(closed.status(), 200);
+    assert_eq!(
+        (status, &body["outcome"]),
+        (200, &json!("accepted")),
+        "{body}"
+    );
+
+    // Act: a vote cast now, after the close.
+    let late = Event::new(&token_id(&id, "eve"), &vote(&id, &["o2"]), 2);
+    let (status, body) = app.deliver(&late).await;
+
+    // Assert: this replica's close took effect at once.
+    assert_eq!(
+        (status, &body["outcome"], &body["reason"]),
+        (200, &json!("rejected"), &json!("poll_not_open")),
+        "{body}"
+    );
+}
