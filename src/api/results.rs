@@ -39,7 +39,8 @@ pub enum ResultsResponse {
 pub enum CsvResponse {
     /// One row per option (`option_id,label,votes`); for ranked polls one row per option per
     /// instant-runoff round (`round,option_id,label,votes,eliminated`), then the exhausted
-    /// ballots of each round as `exhausted` rows.
+    /// ballots of each round as `exhausted` rows. A label starting with `=`, `+`, `-`, `@`, a
+    /// tab or a carriage return gets a leading `'`, so spreadsheets show it as text.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Ok(PlainText<String>),
 }

@@ -474,3 +474,32 @@ async fn an_older_count_landing_last_does_not_replace_newer_results() {
         (newer["seq"].as_u64().unwrap(), &json!(2))
     );
 }
+
+#[tokio::test]
+async fn a_label_a_spreadsheet_would_run_as_a_formula_is_exported_as_text() {
+    // Arrange: labels starting with what spreadsheets read as a formula (OWASP CSV injection).
+    let app = spawn_app_with(webhook_settings()).await;
+    let labels = ["=cmd|'/C calc'!A0", "+1+1", "-2", "@SUM(A1)", "Plain"];
+    let id = app
+        .open_poll(&a_poll_with(json!({ "options": labels })))
+        .await;
+
+    // Act
+    let csv = app
+        .results_csv(&id, Caller::Admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    // Assert: each such cell starts with a quote mark, which spreadsheets show as text.
+    assert_eq!(
+        csv,
+        "option_id,label,votes\r\n\
+         o1,\"'=cmd|'/C calc'!A0\",0\r\n\
+         o2,\"'+1+1\",0\r\n\
+         o3,\"'-2\",0\r\n\
+         o4,\"'@SUM(A1)\",0\r\n\
+         o5,\"Plain\",0\r\n"
+    );
+}
