@@ -146,6 +146,49 @@ impl ServeArgs {
     }
 }
 
+impl ServeArgs {
+    /// Refuses settings that cannot work, with a message naming the flag: better at start than
+    /// as a misleading error on every request later.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let second = Duration::from_secs(1);
+        let refuse = |flag: &str, rule: &str, value: Duration| {
+            Err(anyhow::anyhow!(
+                "{flag} {rule} (got {})",
+                humantime::format_duration(value)
+            ))
+        };
+        if self.token_ttl < second {
+            return refuse(
+                "--token-ttl",
+                "must be at least 1s: voter tokens live whole seconds",
+                self.token_ttl,
+            );
+        }
+        if let Some(ttl) = self.record_ttl.filter(|&ttl| ttl < second) {
+            return refuse(
+                "--record-ttl",
+                "must be at least 1s: Momento's TTLs are whole seconds",
+                ttl,
+            );
+        }
+        if self.results_interval.is_zero() {
+            return refuse(
+                "--results-interval",
+                "must be above 0",
+                self.results_interval,
+            );
+        }
+        if self.webhook_max_age.is_zero() {
+            return refuse(
+                "--webhook-max-age",
+                "must be above 0: every webhook call would be refused",
+                self.webhook_max_age,
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Vote ingest paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum IngestMode {

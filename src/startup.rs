@@ -60,6 +60,7 @@ impl Application {
     /// Binds the listener, starts the embedded local Momento unless Momento credentials are
     /// given, connects the SDK clients and wires the routes.
     pub async fn build(settings: ServeArgs) -> anyhow::Result<Self> {
+        settings.check()?;
         let mode = Mode::of(&settings)?;
         let admin_key = AdminKey::load(&settings)?;
         let webhook_secret = match mode.ingest(&settings).webhook() {
