@@ -226,3 +226,29 @@ async fn a_filtered_list_pages_through_every_match_once() {
     drafts.reverse();
     assert_eq!(listed, drafts);
 }
+
+#[tokio::test]
+async fn a_filtered_page_that_holds_the_last_matches_has_no_next_cursor() {
+    // Arrange: exactly two open polls among others, the oldest of all a draft.
+    let app = spawn_app().await;
+    app.created_poll(&a_poll()).await;
+    let open: Vec<String> = vec![
+        app.open_poll(&a_poll()).await,
+        app.open_poll(&a_poll()).await,
+    ];
+    app.created_poll(&a_poll()).await;
+
+    // Act
+    let (status, page) = status_and_json(app.list_polls("?state=open&limit=2").await).await;
+
+    // Assert: both, and no promise of a next page that would be empty.
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<String> = page["polls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    assert_eq!(ids, open.into_iter().rev().collect::<Vec<_>>());
+    assert!(page["next_cursor"].is_null(), "{page}");
+}
