@@ -35,6 +35,8 @@ pub struct Metrics {
     pub pipeline_seconds: Histogram,
     /// Results published on results topics.
     pub results_published: IntCounter,
+    /// Results streams (SSE) open now.
+    pub results_streams: IntGauge,
     /// Gaps seen in the votes topic's sequence numbers by the subscription ingest.
     pub subscription_gaps: IntCounter,
     /// Votes-topic messages the subscription ingest could not read: the topic's history no
@@ -146,6 +148,7 @@ impl Metrics {
                 "results_published_total",
                 "Results published on results topics",
             ),
+            results_streams: gauge("results_streams", "Results streams (SSE) open now"),
             subscription_gaps: counter(
                 "subscription_gaps_total",
                 "Gaps in the votes topic's sequence numbers seen by the subscription ingest",

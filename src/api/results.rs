@@ -23,6 +23,9 @@ use crate::api::views::ResultsView;
 use crate::domain::Poll;
 use crate::state::AppState;
 
+/// How often an idle results stream gets a keep-alive comment.
+const STREAM_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The results resource.
 pub struct ResultsApi;
 
@@ -62,7 +65,8 @@ impl ResultsApi {
     }
 
     /// Live results as Server-Sent Events: the current results, then each update (event
-    /// `results`, id = `seq`, data = the results JSON).
+    /// `results`, id = `seq`, data = the results JSON). The stream ends after the results of
+    /// an archived or cancelled poll; a keep-alive comment comes every 2 s.
     #[oai(
         path = "/:id/results/stream",
         method = "get",
@@ -77,10 +81,15 @@ impl ResultsApi {
     ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
         let admin = auth.is_admin();
         let poll = visible_poll(&state, &id.0, auth).await?;
+        let open = state.metrics.results_streams.clone();
         let updates =
-            crate::results::sse::updates(&state.results, &state.publisher, poll, admin).await?;
+            crate::results::sse::updates(&state.results, &state.publisher, poll, admin, open)
+                .await?;
         Ok(EventStream::new(updates.map(ResultsView::from).boxed())
-            .keep_alive(std::time::Duration::from_secs(15))
+            // A comment every few seconds keeps proxies from closing an idle stream and is how
+            // the server notices a client that went away (the write fails), rather than at
+            // the next publish, which may never come.
+            .keep_alive(STREAM_KEEP_ALIVE)
             .to_event(|view| {
                 Event::message(view.to_json_string())
                     .event_type("results")

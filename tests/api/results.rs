@@ -38,6 +38,18 @@ impl Events {
         }
     }
 
+    /// Reads until the server ends the stream (within 10 s); returns what came until then.
+    async fn end(mut self) -> String {
+        within(10, "the stream to end", async {
+            while let Some(chunk) = self.response.chunk().await.expect("the stream reads") {
+                self.buffer
+                    .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+            }
+        })
+        .await;
+        self.buffer
+    }
+
     /// The next event whose data satisfies `done`, skipping the others.
     async fn until(&mut self, done: impl Fn(&Value) -> bool) -> (String, u64, Value) {
         loop {
@@ -502,4 +514,50 @@ async fn a_label_a_spreadsheet_would_run_as_a_formula_is_exported_as_text() {
          o4,\"'@SUM(A1)\",0\r\n\
          o5,\"Plain\",0\r\n"
     );
+}
+
+#[tokio::test]
+async fn the_results_stream_ends_once_its_poll_is_archived() {
+    // Arrange
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    stream.next().await;
+
+    // Act
+    assert_eq!(app.transition(&id, "close").await.status(), 200);
+    assert_eq!(app.transition(&id, "archive").await.status(), 200);
+
+    // Assert: the archived results are the last event, then the stream ends.
+    let (_, _, last) = stream.until(|r| r["state"] == "archived").await;
+    assert_eq!(last["ballots"], 0);
+    let rest = stream.end().await;
+    assert!(!rest.contains("data:"), "{rest}");
+
+    // A stream opened on an archived poll sends its results and ends too.
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    let (_, _, results) = stream.next().await;
+    assert_eq!(results["state"], "archived");
+    stream.end().await;
+}
+
+#[tokio::test]
+async fn a_results_stream_whose_client_went_away_is_closed_without_waiting_for_a_publish() {
+    // Arrange: a client reads the results stream of a poll nobody votes in.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    stream.next().await;
+    assert_eq!(app.metrics().await.get("results_streams", None), 1);
+
+    // Act: the client goes away.
+    drop(stream);
+
+    // Assert: the server notices and closes its end.
+    within(10, "the server to close the stream", async {
+        while app.metrics().await.get("results_streams", None) != 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
 }
