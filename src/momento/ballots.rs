@@ -328,6 +328,23 @@ impl BallotStore {
         Ok(())
     }
 
+    /// How many seats of a capped poll are taken (0 when none).
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn seats_taken(&self, poll: &PollId) -> StoreResult<u64> {
+        let raw = self
+            .momento
+            .get(keys::seats(poll), "reading the seats taken")
+            .await?;
+        let taken = match raw {
+            None => 0,
+            Some(raw) => std::str::from_utf8(&raw)
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .context("a seat counter holds garbage")?,
+        };
+        Ok(taken)
+    }
+
     /// Takes the next seat of a capped poll; returns its number (1 for the first).
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn take_seat(&self, poll: &PollId) -> StoreResult<i64> {
