@@ -20,7 +20,7 @@ use crate::api::errors::ApiError;
 use crate::api::path::load_poll;
 use crate::api::tags::ApiTags;
 use crate::api::views::ResultsView;
-use crate::domain::Poll;
+use crate::domain::{Poll, PollState};
 use crate::state::AppState;
 
 /// How often an idle results stream gets a keep-alive comment.
@@ -121,11 +121,19 @@ impl ResultsApi {
 /// The poll, if the caller may see its results now.
 async fn visible_poll(state: &AppState, raw_id: &str, auth: MaybeAdmin) -> Result<Poll, ApiError> {
     let poll = load_poll(state, raw_id).await?;
-    if !auth.is_admin() && !poll.results_public_at(Utc::now()) {
-        return Err(ApiError::forbidden(
-            "results_hidden",
-            "this poll's results are not visible yet (results_visibility)",
-        ));
+    let now = Utc::now();
+    if auth.is_admin() || poll.results_public_at(now) {
+        return Ok(poll);
     }
-    Ok(poll)
+    let why = match poll.state_at(now) {
+        PollState::Draft | PollState::Scheduled => {
+            "this poll has not opened yet; its results are shown once it opens".to_owned()
+        }
+        PollState::Cancelled => "this poll was cancelled before it opened".to_owned(),
+        state => format!(
+            "this poll is {state}; its results are shown once it closes \
+             (results_visibility: on_close)"
+        ),
+    };
+    Err(ApiError::forbidden("results_hidden", why))
 }

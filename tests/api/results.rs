@@ -561,3 +561,39 @@ async fn a_results_stream_whose_client_went_away_is_closed_without_waiting_for_a
     })
     .await;
 }
+
+#[tokio::test]
+async fn results_hidden_from_voters_say_why() {
+    // Arrange: a live poll that has not opened, and an on_close poll that is open.
+    let app = spawn_app_with(webhook_settings()).await;
+    let scheduled = id_of(
+        &app.created_poll(&a_poll_with(
+            json!({ "opens_at": crate::support::app::in_seconds(600) }),
+        ))
+        .await,
+    );
+    let on_close = app
+        .open_poll(&a_poll_with(json!({ "results_visibility": "on_close" })))
+        .await;
+
+    // Act
+    let not_open = assert_error(
+        app.results_as(&scheduled, Caller::Anonymous).await,
+        403,
+        "results_hidden",
+    )
+    .await;
+    let until_close = assert_error(
+        app.results_as(&on_close, Caller::Anonymous).await,
+        403,
+        "results_hidden",
+    )
+    .await;
+
+    // Assert
+    let message = not_open["message"].as_str().unwrap();
+    assert!(message.contains("not opened yet"), "{message}");
+    assert!(!message.contains("results_visibility"), "{message}");
+    let message = until_close["message"].as_str().unwrap();
+    assert!(message.contains("once it closes"), "{message}");
+}

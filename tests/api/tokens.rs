@@ -323,7 +323,10 @@ async fn a_full_capped_poll_mints_no_token_that_could_never_vote() {
 
     // Assert: 409 for anyone who could not vote; the seated voter still gets a token.
     let body = assert_error(anyone, 409, "poll_full").await;
-    assert!(body["message"].as_str().unwrap().contains("max_voters"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("max_voters"),
+        "{body}"
+    );
     assert_error(named, 409, "poll_full").await;
     assert_error(batch, 409, "poll_full").await;
     let seated_again = app
