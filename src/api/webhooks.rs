@@ -89,6 +89,7 @@ impl WebhooksApi {
             ));
         };
         if body.is_over_limit() {
+            tracing::debug!(reason = "too_large", "webhook call refused: body over the limit");
             state
                 .metrics
                 .webhook_refused
@@ -102,6 +103,8 @@ impl WebhooksApi {
         let event = verifier
             .verify(signature.0.as_deref(), &body.0, Utc::now())
             .inspect_err(|refusal| {
+                // The reason only: never the signature, the body or a token.
+                tracing::debug!(reason = refusal.reason(), "webhook call refused: {refusal}");
                 state
                     .metrics
                     .webhook_refused

@@ -158,6 +158,8 @@ impl Pipeline {
                 .inc(),
             Ok(Outcome::Duplicate) => self.metrics.votes_duplicate.inc(),
             Ok(Outcome::Rejected(r)) => {
+                // The reason and the poll only: a vote carries no token, and its token_id
+                // is a voter id, not a secret.
                 tracing::debug!(reason = r.reason(), "vote rejected: {r}");
                 self.metrics
                     .votes_rejected
