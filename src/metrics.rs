@@ -37,6 +37,8 @@ pub struct Metrics {
     pub results_published: IntCounter,
     /// Results streams (SSE) open now.
     pub results_streams: IntGauge,
+    /// Reads of the poll index by the scheduler (at start, then every 5 s).
+    pub scheduler_rescans: IntCounter,
     /// Gaps seen in the votes topic's sequence numbers by the subscription ingest.
     pub subscription_gaps: IntCounter,
     /// Votes-topic messages the subscription ingest could not read: the topic's history no
@@ -149,6 +151,10 @@ impl Metrics {
                 "Results published on results topics",
             ),
             results_streams: gauge("results_streams", "Results streams (SSE) open now"),
+            scheduler_rescans: counter(
+                "scheduler_rescans_total",
+                "Reads of the poll index by the scheduler",
+            ),
             subscription_gaps: counter(
                 "subscription_gaps_total",
                 "Gaps in the votes topic's sequence numbers seen by the subscription ingest",

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use prometheus::IntCounter;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -35,13 +36,26 @@ pub const RESCAN: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_secs(1);
 
 /// Deadlines to act on, earliest first.
-#[derive(Default)]
 pub struct Scheduler {
     // A std mutex: held for a few set operations, never across an await.
     deadlines: Mutex<BTreeSet<(DateTime<Utc>, PollId)>>,
     changed: Notify,
     // When this replica last refreshed each poll's TTLs (same mutex reasoning).
     refreshed: Mutex<HashMap<PollId, Instant>>,
+    // Counts each completed read of the poll index (`pollcast_scheduler_rescans_total`).
+    rescans: IntCounter,
+}
+
+impl Scheduler {
+    /// A scheduler that counts its rescans of the poll index in `rescans`.
+    pub fn new(rescans: IntCounter) -> Self {
+        Self {
+            deadlines: Mutex::default(),
+            changed: Notify::new(),
+            refreshed: Mutex::default(),
+            rescans,
+        }
+    }
 }
 
 impl Scheduler {
@@ -134,7 +148,10 @@ impl Scheduler {
 
     async fn rescan(&self, polls: &PollStore, ballots: &BallotStore, momento: &Momento) {
         let index = match polls.index().await {
-            Ok(index) => index,
+            Ok(index) => {
+                self.rescans.inc();
+                index
+            }
             Err(error) => {
                 tracing::warn!(error = format!("{error:#}"), "poll index rescan failed");
                 return;

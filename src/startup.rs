@@ -293,7 +293,7 @@ fn app_state(
         polls,
         ballots,
         results,
-        scheduler: Arc::new(Scheduler::default()),
+        scheduler: Arc::new(Scheduler::new(metrics.scheduler_rescans.clone())),
         pipeline,
         publisher,
         webhook,

@@ -89,7 +89,10 @@ impl WebhooksApi {
             ));
         };
         if body.is_over_limit() {
-            tracing::debug!(reason = "too_large", "webhook call refused: body over the limit");
+            tracing::debug!(
+                reason = "too_large",
+                "webhook call refused: body over the limit"
+            );
             state
                 .metrics
                 .webhook_refused

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::support::app::{
     a_poll, a_poll_with, assert_error, id_of, in_seconds, spawn_app_with, status_and_json,
-    test_settings, TestApp,
+    test_settings, within, TestApp,
 };
 
 const ROUNDS: usize = 20;
@@ -128,7 +128,12 @@ async fn admins_act_on_the_state_readers_see_before_any_scheduler_has_stored_it(
     // has stored them open when the other replica is asked to act on them.
     let (momento, a, b) = two_replicas().await;
     // b's scheduler reads the poll index at start, then every 5 s: let it read it empty.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    within(10, "b's scheduler to read the poll index", async {
+        while b.metrics().await.get("scheduler_rescans_total", None) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     let times = || json!({ "opens_at": in_seconds(1), "closes_at": in_seconds(3600) });
     let to_close = id_of(&a.created_poll(&a_poll_with(times())).await);
     let to_cancel = id_of(&a.created_poll(&a_poll_with(times())).await);
