@@ -237,6 +237,12 @@ impl TestApp {
                 "ingest never started"
             );
         }
+        self.quiet_metrics().await
+    }
+
+    /// The metrics once every vote received has an outcome and nothing more comes for 100 ms.
+    pub async fn quiet_metrics(&self) -> Metrics {
+        let deadline = tokio::time::Instant::now() + SETTLE;
         loop {
             let metrics = self.metrics().await;
             let received = metrics.received("webhook") + metrics.received("subscription");
