@@ -71,7 +71,9 @@ async fn an_open_poll_and_its_ballots_outlive_the_record_ttl_and_an_archived_one
 
     // Assert: the poll is there, and so are its ledger and the ballot key.
     assert_eq!(app.get_poll(&id).await.status(), 200);
-    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &[voter.clone()]).await;
+    let (keys, ledger) = app
+        .ballot_keys_and_ledger(&id, std::slice::from_ref(&voter))
+        .await;
     assert_eq!(ledger.get(&voter).map(String::as_str), Some("o1"));
     assert_eq!(keys, ledger);
 

@@ -142,7 +142,8 @@ async fn a_stored_admin_key_shorter_than_16_characters_is_refused_too() {
 
 #[tokio::test]
 async fn settings_that_cannot_work_are_refused_at_start_naming_their_flag() {
-    let cases: [(&str, fn(&mut ServeArgs)); 4] = [
+    type Break = fn(&mut ServeArgs);
+    let cases: [(&str, Break); 4] = [
         ("--token-ttl", |s| s.token_ttl = Duration::ZERO),
         ("--record-ttl", |s| {
             s.record_ttl = Some(Duration::from_millis(10))
