@@ -597,3 +597,45 @@ async fn results_hidden_from_voters_say_why() {
     let message = until_close["message"].as_str().unwrap();
     assert!(message.contains("once it closes"), "{message}");
 }
+
+#[tokio::test]
+async fn a_ranked_poll_is_counted_as_the_textbook_library_example_says() {
+    // Arrange: Lippman, "Math in Society", Voting Theory, instant runoff: 150 votes on where to
+    // build (Library, Fire station, Cafeteria): 41 L>F>C, 25 L>C>F, 13 F>L>C, 26 F>C>L,
+    // 30 C>F>L, 15 C>L>F. Published: first round L 66, F 39, C 45; F is eliminated; then
+    // L 79, C 71, and the library wins.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app
+        .open_poll(&a_poll_with(
+            json!({ "kind": "ranked", "options": ["Library", "Fire station", "Cafeteria"] }),
+        ))
+        .await;
+    let (l, f, c) = ("o1", "o2", "o3");
+    cast_rankings(
+        &app,
+        &id,
+        &[
+            (&[l, f, c], 41),
+            (&[l, c, f], 25),
+            (&[f, l, c], 13),
+            (&[f, c, l], 26),
+            (&[c, f, l], 30),
+            (&[c, l, f], 15),
+        ],
+    )
+    .await;
+
+    // Act
+    let results = app.results_with(&id, 150).await;
+
+    // Assert
+    assert_eq!(
+        results["rounds"],
+        json!([
+            { "round": 1, "counts": { "o1": 66, "o2": 39, "o3": 45 },
+              "exhausted": 0, "eliminated": ["o2"] },
+            { "round": 2, "counts": { "o1": 79, "o3": 71 }, "exhausted": 0, "eliminated": [] },
+        ])
+    );
+    assert_eq!(results["winner"], "o1", "the library");
+}
