@@ -36,23 +36,30 @@ async fn held_up(faults: &Faults) {
     .await;
 }
 
+/// Delivers `event` and closes the poll `id` once the vote's poll read has taken the fault
+/// queued for it (the vote is then in flight); returns the vote's answer.
+async fn deliver_while_closing(app: &TestApp, id: &str, event: &Event) -> (u16, serde_json::Value) {
+    let faults = faults(app);
+    let (answer, closed) = tokio::join!(app.deliver(event), async {
+        held_up(&faults).await;
+        app.transition(id, "close").await
+    });
+    assert_eq!(closed.status(), 200);
+    answer
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_vote_published_before_the_close_counts_when_processed_after_it() {
     // Arrange: a vote published while the poll is open, whose processing is held up.
     let app = spawn_app_with(webhook_settings()).await;
     let id = open_poll(&app).await;
     let event = Event::new(&token_id(&id, "ada"), &vote(&id, &["o2"]), 1);
-    let faults = faults(&app);
-    faults.delay(GET, 1, Duration::from_millis(800));
+    faults(&app).delay(GET, 1, Duration::from_millis(800));
 
     // Act: the poll closes while the vote is in flight.
-    let ((status, body), closed) = tokio::join!(app.deliver(&event), async {
-        held_up(&faults).await;
-        app.transition(&id, "close").await
-    });
+    let (status, body) = deliver_while_closing(&app, &id, &event).await;
 
     // Assert
-    assert_eq!(closed.status(), 200);
     assert_eq!(
         (status, &body["outcome"]),
         (200, &json!("accepted")),
@@ -103,17 +110,12 @@ async fn a_vote_processed_longer_than_the_grace_window_after_the_close_is_refuse
     let app = spawn_app_with(settings).await;
     let id = open_poll(&app).await;
     let event = Event::new(&token_id(&id, "cy"), &vote(&id, &["o1"]), 1);
-    let faults = faults(&app);
-    faults.delay(GET, 1, Duration::from_millis(800));
+    faults(&app).delay(GET, 1, Duration::from_millis(800));
 
     // Act
-    let ((status, body), closed) = tokio::join!(app.deliver(&event), async {
-        held_up(&faults).await;
-        app.transition(&id, "close").await
-    });
+    let (status, body) = deliver_while_closing(&app, &id, &event).await;
 
     // Assert: refused, and the results, final since the window ended, count nothing.
-    assert_eq!(closed.status(), 200);
     assert_eq!(
         (status, &body["outcome"], &body["reason"]),
         (200, &json!("rejected"), &json!("poll_not_open")),
@@ -130,13 +132,8 @@ async fn a_vote_cast_after_this_replica_closed_the_poll_is_refused_even_with_a_r
     let app = spawn_app_with(webhook_settings()).await;
     let id = open_poll(&app).await;
     let early = Event::new(&token_id(&id, "dee"), &vote(&id, &["o1"]), 1);
-    let faults = faults(&app);
-    faults.delay_answer(GET, 1, Duration::from_millis(600));
-    let ((status, body), closed) = tokio::join!(app.deliver(&early), async {
-        held_up(&faults).await;
-        app.transition(&id, "close").await
-    });
-    assert_eq!(closed.status(), 200);
+    faults(&app).delay_answer(GET, 1, Duration::from_millis(600));
+    let (status, body) = deliver_while_closing(&app, &id, &early).await;
     assert_eq!(
         (status, &body["outcome"]),
         (200, &json!("accepted")),
