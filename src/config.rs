@@ -109,6 +109,11 @@ pub struct ServeArgs {
     /// protection, as Momento advises).
     #[arg(long, env = "POLLCAST_WEBHOOK_MAX_AGE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub webhook_max_age: Duration,
+    /// How long after a poll closes the votes published while it was open still count: a vote
+    /// in flight at the close (in the subscription's queue, a webhook delivery retried) is
+    /// judged by when it was published, if it is processed within this window.
+    #[arg(long, env = "POLLCAST_CLOSE_GRACE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub close_grace: Duration,
     /// At most one results publish per poll per this interval.
     #[arg(long, env = "POLLCAST_RESULTS_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub results_interval: Duration,
@@ -174,6 +179,49 @@ impl ServeArgs {
             .try_get_matches_from(["serve", "--listen", listen.as_str(), "--in-memory"])
             .expect("every flag has a valid default");
         Self::from_arg_matches(&matches).expect("the defaults make a ServeArgs")
+    }
+}
+
+impl ServeArgs {
+    /// Refuses settings that cannot work, with a message naming the flag: better at start than
+    /// as a misleading error on every request later.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let second = Duration::from_secs(1);
+        let refuse = |flag: &str, rule: &str, value: Duration| {
+            Err(anyhow::anyhow!(
+                "{flag} {rule} (got {})",
+                humantime::format_duration(value)
+            ))
+        };
+        if self.token_ttl < second {
+            return refuse(
+                "--token-ttl",
+                "must be at least 1s: voter tokens live whole seconds",
+                self.token_ttl,
+            );
+        }
+        if let Some(ttl) = self.record_ttl.filter(|&ttl| ttl < second) {
+            return refuse(
+                "--record-ttl",
+                "must be at least 1s: Momento's TTLs are whole seconds",
+                ttl,
+            );
+        }
+        if self.results_interval.is_zero() {
+            return refuse(
+                "--results-interval",
+                "must be above 0",
+                self.results_interval,
+            );
+        }
+        if self.webhook_max_age.is_zero() {
+            return refuse(
+                "--webhook-max-age",
+                "must be above 0: every webhook call would be refused",
+                self.webhook_max_age,
+            );
+        }
+        Ok(())
     }
 }
 

@@ -8,7 +8,8 @@
 //! - [`state`]: `AppState`, what every request handler shares.
 //! - [`api`]: the REST API, one poem-openapi struct per resource; `errors.rs` for the edge.
 //! - [`momento`]: the only place that touches the Momento SDK: a store per record kind.
-//! - [`ingest`]: votes in: the signed webhook, the votes-topic subscription, one pipeline.
+//! - [`ingest`]: votes in: the signed webhook, the votes-topic subscription, one pipeline
+//!   ([`ingest::pipeline::reconcile`]: the sweep that settles ballots left in doubt).
 //! - [`results`]: live results: counted from the ballot ledger, coalesced, published, SSE, CSV.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`pages`]: the voter page `/p/{id}` and the presenter screen `/present/{id}`, from `web/`.
@@ -21,7 +22,8 @@
 //!
 //! Where to find:
 //! - the dedupe decision (first ballot, duplicate, revote, or given back): `record` in
-//!   [`ingest::pipeline`], on the ballot key [`momento::ballots`] claims;
+//!   [`ingest::pipeline`] (its file `src/ingest/pipeline/record.rs`), on the ballot key
+//!   [`momento::ballots`] claims;
 //! - the results publish: [`results::Publisher::publish`] decides when and counts,
 //!   [`momento::results::ResultsStore::publish`] stores the snapshot and publishes it;
 //! - the admin-key check: `api/auth.rs` (the extractors `AdminAuth` and `MaybeAdmin`); where

@@ -22,14 +22,23 @@ pub struct Metrics {
     /// Webhook calls refused before the pipeline, by reason (`signature`, `stale`, `future`,
     /// `malformed`, `too_large`).
     pub webhook_refused: IntCounterVec,
-    /// Votes the backend failed on (answered 5xx, nothing counted).
+    /// Votes the backend failed on (answered 5xx; a ballot left in doubt is counted later).
     pub backend_errors: IntCounter,
-    /// Claims given back after a failed ledger write, and those that could not be (in doubt).
+    /// Claims of capped polls given back without their seat (`released`), and those that
+    /// could not be (`in_doubt`: the next copy of the vote, or the sweep, seats them).
     pub ballots_released: IntCounterVec,
+    /// Ballots whose ledger write could not be confirmed, noted for the sweep.
+    pub ballots_in_doubt: IntCounter,
+    /// Ballots in doubt the sweep settled (wrote into the ledger, or found given back).
+    pub ballots_reconciled: IntCounter,
     /// Time from receipt to the vote's outcome in the pipeline.
     pub pipeline_seconds: Histogram,
     /// Results published on results topics.
     pub results_published: IntCounter,
+    /// Results streams (SSE) open now.
+    pub results_streams: IntGauge,
+    /// Reads of the poll index by the scheduler (at start, then every 5 s).
+    pub scheduler_rescans: IntCounter,
     /// Gaps seen in the votes topic's sequence numbers by the subscription ingest.
     pub subscription_gaps: IntCounter,
     /// Votes-topic messages the subscription ingest could not read: the topic's history no
@@ -121,17 +130,30 @@ impl Metrics {
             ),
             backend_errors: counter(
                 "vote_backend_errors_total",
-                "Votes the backend failed on (not counted, answered 5xx)",
+                "Votes the backend failed on (answered 5xx)",
             ),
             ballots_released: counter_vec(
                 "ballots_released_total",
-                "Ballot claims given back after a failed ledger write (outcome: released, in_doubt)",
+                "Claims of capped polls given back without their seat (outcome: released, in_doubt)",
                 &["outcome"],
+            ),
+            ballots_in_doubt: counter(
+                "ballots_in_doubt_total",
+                "Ballots whose ledger write could not be confirmed, left to the sweep",
+            ),
+            ballots_reconciled: counter(
+                "ballots_reconciled_total",
+                "Ballots in doubt the sweep settled",
             ),
             pipeline_seconds,
             results_published: counter(
                 "results_published_total",
                 "Results published on results topics",
+            ),
+            results_streams: gauge("results_streams", "Results streams (SSE) open now"),
+            scheduler_rescans: counter(
+                "scheduler_rescans_total",
+                "Reads of the poll index by the scheduler",
             ),
             subscription_gaps: counter(
                 "subscription_gaps_total",

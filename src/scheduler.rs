@@ -11,19 +11,22 @@
 //! The rescan also keeps polls alive: a poll record is rewritten only when its state changes,
 //! and a ledger shard only when a ballot lands in it, so each replica refreshes the TTL of every
 //! poll that is not archived or cancelled (record, ledger, results, and the poll index: the
-//! keys `momento::keys::kept_alive` lists) once per quarter of the TTL.
-//! Voters' ballot keys are not refreshed (they cannot be listed): once one expires, the voter
-//! may vote again, and the new ballot replaces the old one in the ledger, never adds to it.
+//! keys `momento::keys::kept_alive` lists) once per quarter of the TTL, and of its voters'
+//! ballot keys, which cannot be listed but are named by the ledger's fields (a key found gone
+//! is written again from the ledger). So a voter's ballot key lives as long as the ledger: no
+//! second ballot on a poll without revoting, no second seat on a capped one.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use prometheus::IntCounter;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{next_clock_deadline, Event, Poll, PollId, Refusal};
+use crate::momento::ballots::BallotStore;
 use crate::momento::polls::{ChangeError, PollStore};
 use crate::momento::Momento;
 
@@ -33,13 +36,26 @@ pub const RESCAN: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_secs(1);
 
 /// Deadlines to act on, earliest first.
-#[derive(Default)]
 pub struct Scheduler {
     // A std mutex: held for a few set operations, never across an await.
     deadlines: Mutex<BTreeSet<(DateTime<Utc>, PollId)>>,
     changed: Notify,
     // When this replica last refreshed each poll's TTLs (same mutex reasoning).
     refreshed: Mutex<HashMap<PollId, Instant>>,
+    // Counts each completed read of the poll index (`pollcast_scheduler_rescans_total`).
+    rescans: IntCounter,
+}
+
+impl Scheduler {
+    /// A scheduler that counts its rescans of the poll index in `rescans`.
+    pub fn new(rescans: IntCounter) -> Self {
+        Self {
+            deadlines: Mutex::default(),
+            changed: Notify::new(),
+            refreshed: Mutex::default(),
+            rescans,
+        }
+    }
 }
 
 impl Scheduler {
@@ -82,6 +98,7 @@ impl Scheduler {
     pub async fn run(
         self: Arc<Self>,
         polls: PollStore,
+        ballots: BallotStore,
         momento: Momento,
         on_change: impl Fn(&Poll) + Send + Sync + 'static,
         shutdown: CancellationToken,
@@ -96,7 +113,7 @@ impl Scheduler {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = rescan.tick() => self.rescan(&polls, &momento).await,
+                _ = rescan.tick() => self.rescan(&polls, &ballots, &momento).await,
                 _ = self.changed.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
@@ -129,9 +146,12 @@ impl Scheduler {
         }
     }
 
-    async fn rescan(&self, polls: &PollStore, momento: &Momento) {
+    async fn rescan(&self, polls: &PollStore, ballots: &BallotStore, momento: &Momento) {
         let index = match polls.index().await {
-            Ok(index) => index,
+            Ok(index) => {
+                self.rescans.inc();
+                index
+            }
             Err(error) => {
                 tracing::warn!(error = format!("{error:#}"), "poll index rescan failed");
                 return;
@@ -153,8 +173,16 @@ impl Scheduler {
             );
         }
         for id in stale {
-            match momento.keep_poll_alive(&id, polls.ttl()).await {
-                Ok(_) => {
+            let kept = match momento.keep_poll_alive(&id, polls.ttl()).await {
+                Ok(()) => ballots.keep_alive(&id).await.map(|written| {
+                    if written > 0 {
+                        tracing::info!(poll_id = %id.as_str(), written, "ballot keys written again from the ledger");
+                    }
+                }),
+                Err(error) => Err(error),
+            };
+            match kept {
+                Ok(()) => {
                     let mut map = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
                     map.insert(id, Instant::now());
                 }

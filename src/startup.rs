@@ -61,6 +61,7 @@ impl Application {
     /// Binds the listener, starts the embedded local Momento unless Momento credentials are
     /// given, connects the SDK clients and wires the routes.
     pub async fn build(settings: ServeArgs) -> anyhow::Result<Self> {
+        settings.check()?;
         let mode = Mode::of(&settings)?;
         let admin_key = AdminKey::load(&settings)?;
         let webhook_secret = match mode.ingest(&settings).webhook() {
@@ -276,8 +277,14 @@ fn app_state(
     };
     let status = VoteStatusStore::new(momento.clone(), ballots.clone(), record_ttl);
     let pipeline = Arc::new(
-        Pipeline::new(polls.clone(), ballots.clone(), metrics.clone(), dirty)
-            .with_status(status.clone()),
+        Pipeline::new(
+            polls.clone(),
+            ballots.clone(),
+            metrics.clone(),
+            dirty,
+            settings.close_grace,
+        )
+        .with_status(status.clone()),
     );
     let public_url = settings
         .public_url
@@ -297,7 +304,7 @@ fn app_state(
         polls,
         ballots,
         results,
-        scheduler: Arc::new(Scheduler::default()),
+        scheduler: Arc::new(Scheduler::new(metrics.scheduler_rescans.clone())),
         pipeline,
         publisher,
         webhook,
@@ -335,8 +342,8 @@ fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'s
         .boxed()
 }
 
-/// The background tasks, each stopped by `stop`: the scheduler, the subscription ingest when
-/// it runs, and the results publisher (last).
+/// The background tasks, each stopped by `stop`: the scheduler, the sweep of ballots in doubt,
+/// the subscription ingest when it runs, and the results publisher (last).
 fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
     let on_change = {
         let state = state.clone();
@@ -347,10 +354,15 @@ fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<Join
     };
     let mut tasks = vec![tokio::spawn(state.scheduler.clone().run(
         state.polls.clone(),
+        state.ballots.clone(),
         state.momento.clone(),
         on_change,
         stop.clone(),
     ))];
+    tasks.push(tokio::spawn(crate::ingest::pipeline::reconcile::run(
+        state.pipeline.clone(),
+        stop.clone(),
+    )));
     if state.ingest.subscription() {
         tasks.push(tokio::spawn(crate::ingest::subscription::run(
             state.momento.clone(),

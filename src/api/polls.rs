@@ -119,15 +119,12 @@ impl PollsApi {
                     + 1
             }
         };
-        let (polls, last_seen) = page(&state, &ids[start..], filter.0, limit as usize).await?;
-        let more = last_seen
-            .as_deref()
-            .and_then(|last| position_of(&ids, last))
-            .is_some_and(|i| i + 1 < ids.len());
-        Ok(PollPageResponse::Ok(Json(PollPage {
-            next_cursor: if more { last_seen } else { None },
-            polls,
-        })))
+        let (polls, more) = page(&state, &ids[start..], filter.0, limit as usize).await?;
+        let next_cursor = match more {
+            true => polls.last().map(|poll| poll.id.clone()),
+            false => None,
+        };
+        Ok(PollPageResponse::Ok(Json(PollPage { next_cursor, polls })))
     }
 
     /// Read a poll (anyone): what voters need, without admin-only fields.
@@ -230,33 +227,31 @@ fn position_of(ids: &[PollId], id: &str) -> Option<usize> {
     ids.iter().position(|candidate| candidate.as_str() == id)
 }
 
-/// Up to `limit` polls of `ids` (in order) that pass `filter`, read `limit` at a time; and the
-/// id of the last poll looked at, where the next page starts after. A dangling index entry
-/// (creation failed half-way) is skipped.
+/// Up to `limit` polls of `ids` (in order) that pass `filter`, read `limit` at a time, and
+/// whether another poll after them passes it too (so a next page would not be empty). A
+/// dangling index entry (creation failed half-way) is skipped.
 async fn page(
     state: &AppState,
     ids: &[PollId],
     filter: Option<PollState>,
     limit: usize,
-) -> Result<(Vec<AdminPoll>, Option<String>), ApiError> {
+) -> Result<(Vec<AdminPoll>, bool), ApiError> {
     let now = Utc::now();
     let mut polls = Vec::new();
-    let mut last_seen = None;
     for chunk in ids.chunks(limit) {
         let reads = join_all(chunk.iter().map(|id| state.polls.get(id))).await;
-        for (id, read) in chunk.iter().zip(reads) {
-            last_seen = Some(id.as_str().to_owned());
+        for read in reads {
             let Some(stored) = read? else { continue };
             let view = AdminPoll::of(&stored.poll, now, &state.public_url);
             if filter.is_none_or(|f| f == view.state) {
-                polls.push(view);
                 if polls.len() == limit {
-                    return Ok((polls, last_seen));
+                    return Ok((polls, true));
                 }
+                polls.push(view);
             }
         }
     }
-    Ok((polls, last_seen))
+    Ok((polls, false))
 }
 
 /// Applies `event` to the poll `raw_id` names, now; tells the scheduler, the pipeline's poll

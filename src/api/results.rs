@@ -20,8 +20,11 @@ use crate::api::errors::ApiError;
 use crate::api::path::load_poll;
 use crate::api::tags::ApiTags;
 use crate::api::views::{RecountView, ResultsView};
-use crate::domain::Poll;
+use crate::domain::{Poll, PollState};
 use crate::state::AppState;
+
+/// How often an idle results stream gets a keep-alive comment.
+const STREAM_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The results resource.
 pub struct ResultsApi;
@@ -39,7 +42,8 @@ pub enum ResultsResponse {
 pub enum CsvResponse {
     /// One row per option (`option_id,label,votes`); for ranked polls one row per option per
     /// instant-runoff round (`round,option_id,label,votes,eliminated`), then the exhausted
-    /// ballots of each round as `exhausted` rows.
+    /// ballots of each round as `exhausted` rows. A label starting with `=`, `+`, `-`, `@`, a
+    /// tab or a carriage return gets a leading `'`, so spreadsheets show it as text.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Ok(PlainText<String>),
 }
@@ -69,7 +73,8 @@ impl ResultsApi {
     }
 
     /// Live results as Server-Sent Events: the current results, then each update (event
-    /// `results`, id = `seq`, data = the results JSON).
+    /// `results`, id = `seq`, data = the results JSON). The stream ends after the results of
+    /// an archived or cancelled poll; a keep-alive comment comes every 2 s.
     #[oai(
         path = "/:id/results/stream",
         method = "get",
@@ -82,12 +87,19 @@ impl ResultsApi {
         /// The poll's id.
         id: Path<String>,
     ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
+        let admin = auth.is_admin();
         let poll = visible_poll(&state, &id.0, auth).await?;
         let labels = poll.clone();
-        let updates = crate::results::sse::updates(&state.results, &state.publisher, poll).await?;
+        let open = state.metrics.results_streams.clone();
+        let updates =
+            crate::results::sse::updates(&state.results, &state.publisher, poll, admin, open)
+                .await?;
         let views = updates.map(move |results| ResultsView::of(results, &labels));
         Ok(EventStream::new(views.boxed())
-            .keep_alive(std::time::Duration::from_secs(15))
+            // A comment every few seconds keeps proxies from closing an idle stream and is how
+            // the server notices a client that went away (the write fails), rather than at
+            // the next publish, which may never come.
+            .keep_alive(STREAM_KEEP_ALIVE)
             .to_event(|view| {
                 Event::message(view.to_json_string())
                     .event_type("results")
@@ -139,11 +151,19 @@ impl ResultsApi {
 /// The poll, if the caller may see its results now.
 async fn visible_poll(state: &AppState, raw_id: &str, auth: MaybeAdmin) -> Result<Poll, ApiError> {
     let poll = load_poll(state, raw_id).await?;
-    if !auth.is_admin() && !poll.results_public_at(Utc::now()) {
-        return Err(ApiError::forbidden(
-            "results_hidden",
-            "this poll's results are not visible yet (results_visibility)",
-        ));
+    let now = Utc::now();
+    if auth.is_admin() || poll.results_public_at(now) {
+        return Ok(poll);
     }
-    Ok(poll)
+    let why = match poll.state_at(now) {
+        PollState::Draft | PollState::Scheduled => {
+            "this poll has not opened yet; its results are shown once it opens".to_owned()
+        }
+        PollState::Cancelled => "this poll was cancelled before it opened".to_owned(),
+        state => format!(
+            "this poll is {state}; its results are shown once it closes \
+             (results_visibility: on_close)"
+        ),
+    };
+    Err(ApiError::forbidden("results_hidden", why))
 }

@@ -4,10 +4,12 @@
 //!
 //! Open polls: anyone may take a token, for a random voter id (an admin may name one); a
 //! browser keeps its voter in a signed cookie (`voter_cookie.rs`), so it gets tokens for the
-//! same voter again. Invite polls: only an admin, for named voter ids (one, or a batch). Only while the poll is
-//! `scheduled` or `open`. A token lives `--token-ttl` (default 1 h), never past the poll's
-//! `closes_at` + 1 minute, never over 25 h. Every token minted is registered (a hash of it, for
-//! its lifetime) so the voter can authenticate with it (`GET /v1/polls/{id}/ballot`).
+//! same voter again. Invite polls: only an admin, for named voter ids (one, or a batch). Only
+//! while the poll is `scheduled` or `open`, and not for a voter without a ballot once a capped
+//! poll's seats are all taken (409 `poll_full`: that token could never vote). A token lives
+//! `--token-ttl` (default 1 h), never past the poll's `closes_at` + 1 minute, never over 25 h.
+//! Every token minted is registered (a hash of it, for its lifetime) so the voter can
+//! authenticate with it (`GET /v1/polls/{id}/ballot`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +26,7 @@ use serde::Deserialize;
 
 use crate::api::auth::{AdminAuth, MaybeAdmin};
 use crate::api::body::{OptionalJson, StrictJson};
-use crate::api::errors::ApiError;
+use crate::api::errors::{ApiError, ErrorBody};
 use crate::api::links::token_vote_url;
 use crate::api::path::load_poll;
 use crate::api::tags::ApiTags;
@@ -114,7 +116,8 @@ pub enum TokensCreated {
 impl TokensApi {
     /// Get a voter token. Open polls: anyone (a random voter id, kept in a cookie so the same
     /// browser stays the same voter). Invite polls: admin only, with `voter_id`. Only for
-    /// `scheduled` or `open` polls.
+    /// `scheduled` or `open` polls; 409 `poll_full` once a `max_voters` poll's seats are all
+    /// taken (but for a voter who has a ballot).
     #[oai(path = "/:id/tokens", method = "post", operation_id = "create_token")]
     async fn create(
         &self,
@@ -158,6 +161,7 @@ impl TokensApi {
                 voter
             }
         };
+        refuse_when_full(&state, &poll, std::slice::from_ref(&voter)).await?;
         let token = mint(&state, &poll, voter).await?;
         Ok(TokenCreated::Created(Json(token)))
     }
@@ -194,6 +198,7 @@ impl TokensApi {
             voters.push(voter);
         }
         let poll = issuable_poll(&state, &id.0).await?;
+        refuse_when_full(&state, &poll, &voters).await?;
         let tokens = try_join_all(voters.into_iter().map(|v| mint(&state, &poll, v))).await?;
         Ok(TokensCreated::Created(Json(VoterTokens { tokens })))
     }
@@ -212,6 +217,30 @@ async fn issuable_poll(state: &AppState, raw_id: &str) -> Result<Poll, ApiError>
             "tokens are issued only for scheduled or open polls; this poll is {other}"
         ))),
     }
+}
+
+/// 409 `poll_full` when `poll` is capped, every seat is taken, and one of `voters` holds no
+/// ballot: such a token could never vote. Voters with a ballot still get tokens (to revote, or
+/// to replace an expired one).
+async fn refuse_when_full(
+    state: &AppState,
+    poll: &Poll,
+    voters: &[VoterId],
+) -> Result<(), ApiError> {
+    let Some(max_voters) = poll.max_voters() else {
+        return Ok(());
+    };
+    if state.ballots.seats_taken(poll.id()).await? < u64::from(max_voters) {
+        return Ok(());
+    }
+    let ballots = try_join_all(voters.iter().map(|v| state.ballots.current(poll.id(), v))).await?;
+    if ballots.iter().all(Option::is_some) {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(ErrorBody::new(
+        "poll_full",
+        format!("this poll is full: its {max_voters} seats (max_voters) are taken"),
+    )))
 }
 
 async fn mint(state: &AppState, poll: &Poll, voter: VoterId) -> Result<VoterToken, ApiError> {

@@ -4,8 +4,10 @@
 //! revote, duplicate, rejected: a rejection is recorded, not worth a retry); 401 when the
 //! signature does not sign the body, or the event is outside the replay window (older than
 //! `--webhook-max-age`, or ahead of this server's clock); 400 when a well-signed body is not a
-//! webhook event; 413 over 64 KB; 503 only when the backend failed and the vote was not
-//! recorded (retrying is then right); 404 when webhook ingest is off.
+//! webhook event; 413 over 64 KB; 503 when the backend failed before the vote was settled
+//! (retrying is safe: a ballot left in doubt is counted once, by the retry or by the sweep);
+//! 404 when webhook ingest is off. A vote is run to completion whether or not the caller waits
+//! for the answer.
 
 use std::sync::Arc;
 
@@ -87,6 +89,10 @@ impl WebhooksApi {
             ));
         };
         if body.is_over_limit() {
+            tracing::debug!(
+                reason = "too_large",
+                "webhook call refused: body over the limit"
+            );
             state
                 .metrics
                 .webhook_refused
@@ -100,6 +106,8 @@ impl WebhooksApi {
         let event = verifier
             .verify(signature.0.as_deref(), &body.0, Utc::now())
             .inspect_err(|refusal| {
+                // The reason only: never the signature, the body or a token.
+                tracing::debug!(reason = refusal.reason(), "webhook call refused: {refusal}");
                 state
                     .metrics
                     .webhook_refused
@@ -113,10 +121,19 @@ impl WebhooksApi {
             token_id: event.token_id().to_owned(),
             text: event.text().unwrap_or_default().to_owned(),
             seq: event.sequence_number(),
+            page: None,
             published_at: event.published_at(),
             source: Source::Webhook,
         };
-        Ok(match state.pipeline.process(delivery).await? {
+        // The vote runs to completion in a task of its own: a caller that hangs up (or
+        // Momento's 5 s timeout) must not drop it between its claim and its ledger write.
+        let pipeline = state.pipeline.clone();
+        let processed = tokio::spawn(async move { pipeline.process(delivery).await })
+            .await
+            .map_err(|error| {
+                ApiError::internal(&anyhow::anyhow!("the vote's task failed: {error}"))
+            })?;
+        Ok(match processed? {
             Outcome::Accepted => outcome("accepted", None),
             Outcome::Revoted => outcome("revoted", None),
             Outcome::Duplicate => outcome("duplicate", None),

@@ -5,7 +5,8 @@
 //! 2. [`VoteMessage::voter`]: the publisher's `token_id` (`missing_token`, `invalid_token`) must
 //!    name the message's poll (`wrong_poll`: a token for one poll spoofing another).
 //! 3. Loading the poll (`unknown_poll`): I/O, done by the caller.
-//! 4. [`Ballot::validate`]: the poll is open at the vote's time (`poll_not_open`), then the
+//! 4. [`Ballot::validate`]: the poll counts a vote cast when this one was (`poll_not_open`; see
+//!    [`Poll::counts_vote`]: open then, and not closed longer than the grace window), then the
 //!    choices: none at all (`too_few_choices`), an id the poll lacks (`unknown_option`), an
 //!    option named twice (`duplicate_choice`), more than the kind allows (`too_many_choices`).
 //! 5. Dedupe against the stored ballot (`already_voted` unless `allow_revote`) and the
@@ -28,7 +29,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::ids::{IdError, OptionId, PollId, TokenId, VoterId};
-use super::lifecycle::{accepts_votes, PollState};
+use super::lifecycle::PollState;
 use super::poll::{Poll, PollKind};
 
 /// Largest vote message accepted, in bytes: Momento's limit for a topic message.
@@ -214,6 +215,30 @@ impl VoteMessage {
     }
 }
 
+/// When a vote was cast and when it is judged, and how long after its close a poll still counts
+/// votes cast while it was open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteTiming {
+    /// When the vote was published: the webhook's `event_timestamp`, or when the subscription
+    /// read it (a bound from above on its publish time).
+    pub cast_at: DateTime<Utc>,
+    /// When it is judged (now).
+    pub judged_at: DateTime<Utc>,
+    /// How long after a poll's close votes cast before it still count.
+    pub close_grace: chrono::Duration,
+}
+
+impl VoteTiming {
+    /// A vote cast and judged at `at`, without grace.
+    pub fn at(at: DateTime<Utc>) -> Self {
+        Self {
+            cast_at: at,
+            judged_at: at,
+            close_grace: chrono::Duration::zero(),
+        }
+    }
+}
+
 /// A vote checked against its poll: options that exist, as many as the kind allows, no
 /// repeats, in canonical order. Only made by [`Ballot::validate`] and [`Ballot::from_bytes`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -222,13 +247,13 @@ pub struct Ballot {
 }
 
 impl Ballot {
-    /// Checks `message` against `poll` for a vote cast at `at` (the publish time when known,
-    /// so a vote sent before `closes_at` but judged after the scheduler lagged is fair either
-    /// way: the poll's state at `at` is what counts; see [`Poll::state_at`]).
+    /// Checks `message` against `poll` for a vote cast and judged as `timing` says (the
+    /// publish time when known, so a vote sent before `closes_at` but processed late, behind a
+    /// queue or a lagging scheduler, is judged by when it was cast; see [`Poll::counts_vote`]).
     pub fn validate(
         poll: &Poll,
         message: &VoteMessage,
-        at: DateTime<Utc>,
+        timing: VoteTiming,
     ) -> Result<Ballot, Rejection> {
         // The caller loaded the poll the message names; a mismatch means it has no such poll.
         if poll.id() != message.poll_id() {
@@ -236,10 +261,8 @@ impl Ballot {
                 poll_id: message.poll_id().clone(),
             });
         }
-        let state = poll.state_at(at);
-        if !accepts_votes(state) {
-            return Err(Rejection::PollNotOpen { state });
-        }
+        poll.counts_vote(timing.cast_at, timing.judged_at, timing.close_grace)
+            .map_err(|state| Rejection::PollNotOpen { state })?;
         let (min, max) = poll.choice_bounds();
         let got = message.choices.len();
         if got < min {

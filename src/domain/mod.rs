@@ -6,6 +6,7 @@
 //!   `api/views.rs`.
 //! - [`lifecycle`]: the state machine `draft -> scheduled -> open -> closed -> archived`.
 //! - [`ballot`]: the vote message, its checks against a poll, the canonical stored ballot.
+//! - [`position`]: a vote's place in the votes topic: which of a voter's votes is the latest.
 //! - [`tally`] and [`irv`]: counts per option and instant-runoff for ranked polls.
 //! - [`results`]: the results payload clients receive.
 //!
@@ -18,6 +19,7 @@ pub mod irv;
 pub mod lifecycle;
 pub mod new_poll;
 pub mod poll;
+pub mod position;
 pub mod results;
 pub mod tally;
 pub mod validation;
@@ -25,7 +27,9 @@ pub mod validation;
 #[cfg(test)]
 mod test_support;
 
-pub use ballot::{Ballot, Rejection, StoredBallotError, VoteMessage, MAX_VOTE_MESSAGE_BYTES};
+pub use ballot::{
+    Ballot, Rejection, StoredBallotError, VoteMessage, VoteTiming, MAX_VOTE_MESSAGE_BYTES,
+};
 pub use ids::{IdError, IdKind, OptionId, PollId, TokenId, VoterId};
 pub use irv::{instant_runoff, Round, Runoff};
 pub use lifecycle::{
@@ -33,6 +37,7 @@ pub use lifecycle::{
 };
 pub use new_poll::NewPoll;
 pub use poll::{next_clock_deadline, Access, Poll, PollKind, PollOption, ResultsVisibility};
+pub use position::VotePosition;
 pub use results::Results;
 pub use tally::Tally;
 pub use validation::{Rule, ValidationError, ValidationErrors};

@@ -1,7 +1,8 @@
 //! What an admin submits to create a poll, and its validation into a [`Poll`].
 //!
 //! Decisions (see also the [`validation`](super::validation) module doc):
-//! - Text is trimmed before it is checked and stored; a blank description counts as none.
+//! - Text is normalised before it is checked and stored ([`normalise`]: NFC, invisible
+//!   characters dropped, trimmed); a blank description counts as none.
 //! - Labels must be unique ignoring case: "Pizza" and " pizza" are the same answer to a voter.
 //! - `max_choices` is accepted for `multi` polls only (anything else is an error rather than
 //!   silently ignored) and defaults to the number of options, i.e. "pick any".
@@ -20,7 +21,7 @@ use super::poll::{
     check_max_choices, check_max_voters, Access, Poll, PollKind, PollOption, ResultsVisibility,
 };
 use super::validation::{
-    Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
+    normalise, Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
 
 /// A poll as an admin submits it: options are plain labels, ids are assigned on creation.
@@ -68,21 +69,25 @@ impl NewPoll {
     pub fn validate(self, id: PollId, now: DateTime<Utc>) -> Result<Poll, ValidationErrors> {
         let mut c = Collector::default();
 
-        let title = self.title.trim().to_owned();
+        let title = normalise(&self.title);
         c.line("title", &title, TITLE_MAX_CHARS);
+        c.no_bidi("title", &title);
 
         let description = self
             .description
             .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(str::to_owned);
+            .map(normalise)
+            .filter(|d| !d.is_empty());
         if let Some(d) = &description {
             c.paragraph("description", d, DESCRIPTION_MAX_CHARS);
+            c.no_bidi("description", d);
         }
 
-        let labels: Vec<String> = self.options.iter().map(|l| l.trim().to_owned()).collect();
+        let labels: Vec<String> = self.options.iter().map(|l| normalise(l)).collect();
         c.labels(labels.iter().map(String::as_str));
+        for (i, label) in labels.iter().enumerate() {
+            c.no_bidi(&format!("options[{i}]"), label);
+        }
 
         check_max_choices(&mut c, self.kind, self.max_choices, labels.len());
         let max_choices = match self.kind {

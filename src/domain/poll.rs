@@ -7,7 +7,7 @@
 //! `multi` polls, `closes_at` after `opens_at`, and `opens_at` set whenever the poll is
 //! `scheduled`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{OptionId, PollId};
@@ -172,8 +172,13 @@ impl Poll {
     /// applied): `live` polls once they are open, `on_close` polls once they are closed.
     /// Draft, scheduled and cancelled polls have no results to show.
     pub fn results_public_at(&self, at: DateTime<Utc>) -> bool {
+        self.results_public_in(self.state_at(at))
+    }
+
+    /// Whether voters may see results while the poll is in `state`.
+    pub fn results_public_in(&self, state: PollState) -> bool {
         matches!(
-            (self.results_visibility, self.state_at(at)),
+            (self.results_visibility, state),
             (_, PollState::Closed | PollState::Archived)
                 | (ResultsVisibility::Live, PollState::Open)
         )
@@ -213,10 +218,43 @@ impl Poll {
         })
     }
 
+    /// Whether the poll counts a vote cast (published) at `cast_at` and judged at `judged_at`:
+    /// the poll was open at `cast_at` (on or after `opens_at`, before `closes_at`), and at
+    /// `judged_at` it is still open, or closed no more than `grace` ago. So a vote published in
+    /// time counts however long a queue held it, within the grace window; `closes_at` is the
+    /// actual close for polls closed early, so a manual close is judged the same way. Archived
+    /// and cancelled polls count nothing more. `Err` names the state the vote meets.
+    pub fn counts_vote(
+        &self,
+        cast_at: DateTime<Utc>,
+        judged_at: DateTime<Utc>,
+        grace: chrono::Duration,
+    ) -> Result<(), PollState> {
+        let now = self.state_at(judged_at);
+        if !matches!(now, PollState::Open | PollState::Closed) {
+            return Err(now);
+        }
+        // Open and closed polls have opened, so they have `opens_at`. Publish times come in
+        // whole milliseconds (Momento's timestamps): a vote published in the millisecond the
+        // poll opened counts.
+        if self
+            .opens_at
+            .is_none_or(|opened| cast_at < opened.trunc_subsecs(3))
+        {
+            return Err(PollState::Scheduled);
+        }
+        match self.closes_at {
+            Some(closed) if cast_at >= closed => Err(PollState::Closed),
+            Some(closed) if now == PollState::Closed && judged_at > closed + grace => {
+                Err(PollState::Closed)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The state the poll is in at `at` once due deadlines are applied: what a clock event
-    /// at `at` would make it, or its stored state when nothing is due. Ballots are judged
-    /// against this, so a vote published after `closes_at` is refused even if the scheduler
-    /// has not closed the stored poll yet.
+    /// at `at` would make it, or its stored state when nothing is due (so a poll whose
+    /// `closes_at` has passed reads closed before any scheduler has stored it closed).
     pub fn state_at(&self, at: DateTime<Utc>) -> PollState {
         transition(self.state, self.times(), &Event::Clock, at).map_or(self.state, |(s, _)| s)
     }

@@ -26,6 +26,30 @@ pub const MIN_OPTIONS: usize = 2;
 /// Most options a poll has.
 pub const MAX_OPTIONS: usize = 32;
 
+/// Characters that take no room and change nothing a reader sees: the zero-width space, the
+/// word joiner, the zero-width no-break space (BOM) and the soft hyphen. They are dropped, so
+/// labels that differ only by them are the same label. (The zero-width joiner and non-joiner
+/// stay: emoji sequences and some scripts need them.)
+const INVISIBLE: [char; 4] = ['\u{200B}', '\u{2060}', '\u{FEFF}', '\u{00AD}'];
+
+/// Whether `c` changes the direction text is shown in (Unicode bidi embeddings, overrides,
+/// isolates and marks): refused in every text field, since it can make one text read as
+/// another (a right-to-left override reverses what follows).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// Text as a poll stores it: in Unicode NFC (a composed and a decomposed accent are the same
+/// text), without invisible characters ([`INVISIBLE`]), trimmed.
+pub fn normalise(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let visible: String = text.chars().filter(|c| !INVISIBLE.contains(c)).collect();
+    visible.trim().nfc().collect()
+}
+
 /// The rule a field broke; its `snake_case` name is a stable code for API clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -170,6 +194,18 @@ impl Collector {
                 field,
                 Rule::ControlCharacter,
                 "must not contain control characters or line breaks",
+            );
+        }
+    }
+
+    /// Refuses direction-changing characters ([`is_bidi_control`]) in what an admin submits
+    /// (not in stored polls, which were accepted before this rule).
+    pub(super) fn no_bidi(&mut self, field: &str, text: &str) {
+        if text.chars().any(is_bidi_control) {
+            self.push(
+                field,
+                Rule::ControlCharacter,
+                "must not contain direction-changing (bidi) control characters",
             );
         }
     }

@@ -4,32 +4,39 @@
 //! Guarantees, for a vote the pipeline answered `Ok` (acknowledged):
 //! - **counted exactly once**: its choices are in the ledger under its voter id, and tallies
 //!   are counted from the ledger, a map keyed by voter: writing it again changes nothing;
-//! - **the voter's latest vote wins**: votes are ordered by topic sequence number, so a late
-//!   copy of an older vote (both ingest paths on, a redelivery) never undoes a revote;
-//! - **nothing half-done on failure**: if the ledger cannot be written (after
-//!   [`LEDGER_ATTEMPTS`]), the claim on the ballot key is given back (or the previous ballot
-//!   restored, for a revote) and the vote answered `Err`: not counted, free to be cast again.
-//!   Only when that give-back fails too does a ballot stay claimed but uncounted; it is
-//!   counted when the same vote arrives again (the ledger is written for a held ballot
-//!   whose choices match), and it is counted in the `in_doubt` metric.
+//! - **the voter's latest vote wins**: votes are ordered by their place in the votes topic
+//!   ([`VotePosition::supersedes`]: sequence page and number), so a late copy of an older vote
+//!   (both ingest paths on, a redelivery) never undoes a revote;
+//! - **never past a cap**: a capped poll's claim counts only once it holds its seat.
+//!
+//! And for a vote answered `Err` (the backend failed): nothing was claimed, or the claim was
+//! given back before anything counted it, or the ballot is **in doubt** (claimed, its ledger
+//! write unconfirmed) and the sweep ([`reconcile`]) counts it once the backend answers again,
+//! whether or not the vote comes again. A vote the webhook took is run to completion even when
+//! its caller hangs up (see `api/webhooks.rs`). The decision itself is in `pipeline/record.rs`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 
-use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VoterId};
+use crate::domain::{Ballot, Poll, PollId, Rejection, VoteMessage, VotePosition, VoteTiming};
 use crate::metrics::Metrics;
-use crate::momento::ballots::{BallotStore, Claim, StoredBallot};
+use crate::momento::ballots::{BallotStore, StoredBallot};
 use crate::momento::polls::PollStore;
 use crate::momento::status::VoteStatusStore;
 use crate::momento::StoreResult;
 
+pub mod reconcile;
+mod record;
+
 /// Tries at writing the ledger before the vote is given back.
 pub const LEDGER_ATTEMPTS: u32 = 3;
 /// How long a poll read by the pipeline is reused. A poll closed by another replica may still
-/// take votes for this long; this replica's own changes take effect at once.
+/// take votes for this long; this replica's own changes take effect at once (a read in flight
+/// when one is made is not cached).
 const POLL_CACHE: Duration = Duration::from_millis(250);
 
 /// Where a vote came from.
@@ -59,7 +66,12 @@ pub struct Delivery {
     pub text: String,
     /// Topic sequence number of the message.
     pub seq: u64,
-    /// When it was published, when the source says.
+    /// The topic's sequence page when the source says (the subscription does, the webhook
+    /// does not): the numbering restarts on a new page.
+    pub page: Option<u64>,
+    /// When it was published: the webhook's `event_timestamp`; for the subscription, when it
+    /// was read (a bound from above on its publish time, taken before any queue). `None`: judged
+    /// as published when processed.
     pub published_at: Option<DateTime<Utc>>,
     /// Which path brought it.
     pub source: Source,
@@ -84,24 +96,34 @@ pub struct Pipeline {
     ballots: BallotStore,
     metrics: Arc<Metrics>,
     poll_cache: DashMap<PollId, (Instant, Arc<Poll>)>,
+    /// How many times this replica has changed a poll (`forget`): a read that overlaps one is
+    /// not cached.
+    forgotten: AtomicU64,
     dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
     status: Option<VoteStatusStore>,
+    close_grace: chrono::Duration,
+    doubts: reconcile::Doubts,
 }
 
 impl Pipeline {
-    /// A pipeline over the stores; `dirty` hears of every poll whose ballots changed.
+    /// A pipeline over the stores; `dirty` hears of every poll whose ballots changed; a vote
+    /// published while its poll was open counts up to `close_grace` after the close.
     pub fn new(
         polls: PollStore,
         ballots: BallotStore,
         metrics: Arc<Metrics>,
         dirty: Arc<dyn Fn(&PollId) + Send + Sync>,
+        close_grace: Duration,
     ) -> Self {
         Self {
             polls,
             ballots,
             metrics,
             poll_cache: DashMap::new(),
+            forgotten: AtomicU64::new(0),
             dirty,
+            close_grace: chrono::Duration::from_std(close_grace).unwrap_or(chrono::Duration::MAX),
+            doubts: reconcile::Doubts::default(),
             status: None,
         }
     }
@@ -116,11 +138,14 @@ impl Pipeline {
 
     /// Forgets a cached poll (this replica changed it).
     pub fn forget(&self, id: &PollId) {
+        // First the count, then the entry: a read in flight that stores its poll after this
+        // sees the count move and takes it out again (see `poll`).
+        self.forgotten.fetch_add(1, Ordering::SeqCst);
         self.poll_cache.remove(id);
     }
 
     /// Runs one vote through; `Err` means the backend failed and nothing was counted.
-    #[tracing::instrument(skip_all, fields(source = delivery.source.label(), seq = delivery.seq))]
+    #[tracing::instrument(skip_all, fields(source = delivery.source.label(), seq = delivery.seq, page = delivery.page))]
     pub async fn process(&self, delivery: Delivery) -> StoreResult<Outcome> {
         let started = Instant::now();
         self.metrics
@@ -144,6 +169,8 @@ impl Pipeline {
                 .inc(),
             Ok(Outcome::Duplicate) => self.metrics.votes_duplicate.inc(),
             Ok(Outcome::Rejected(r)) => {
+                // The reason and the poll only: a vote carries no token, and its token_id
+                // is a voter id, not a secret.
                 tracing::debug!(reason = r.reason(), "vote rejected: {r}");
                 self.metrics
                     .votes_rejected
@@ -190,15 +217,26 @@ impl Pipeline {
                 poll_id: message.poll_id().clone(),
             }));
         };
-        let at = delivery.published_at.unwrap_or_else(Utc::now);
-        let ballot = match Ballot::validate(&poll, &message, at) {
+        let now = Utc::now();
+        let timing = VoteTiming {
+            cast_at: delivery.published_at.unwrap_or(now),
+            judged_at: now,
+            close_grace: self.close_grace,
+        };
+        let ballot = match Ballot::validate(&poll, &message, timing) {
             Ok(ballot) => ballot,
             Err(rejection) => return Ok(Outcome::Rejected(rejection)),
         };
-        let mine = StoredBallot {
+        let position = VotePosition {
             seq: delivery.seq,
-            choices: ballot.to_bytes(),
+            page: delivery.page,
+            // Only the webhook's time is Momento's; the subscription's is when it read.
+            published_ms: match delivery.source {
+                Source::Webhook => delivery.published_at.map(|at| at.timestamp_millis()),
+                Source::Subscription => None,
+            },
         };
+        let mine = StoredBallot::new(position, ballot.to_bytes());
         let outcome = self.record(&poll, &voter, mine).await?;
         // A duplicate may be the delivery that completes a ballot left in doubt (its ledger
         // write is the first to land), so its poll is recounted too; the publisher coalesces
@@ -212,164 +250,25 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    async fn record(
-        &self,
-        poll: &Poll,
-        voter: &VoterId,
-        mine: StoredBallot,
-    ) -> StoreResult<Outcome> {
-        let id = poll.id();
-        loop {
-            let held = match self.ballots.claim(id, voter, &mine).await? {
-                Claim::Won => {
-                    // Without a seat the claim is given back, on a full poll or a failure alike:
-                    // a claim kept without a seat would be counted by its redelivery, past the cap.
-                    match self.over_capacity(poll).await {
-                        Ok(None) => {}
-                        Ok(Some(rejection)) => {
-                            self.give_back(id, voter, &mine, None).await;
-                            return Ok(Outcome::Rejected(rejection));
-                        }
-                        Err(error) => {
-                            self.give_back(id, voter, &mine, None).await;
-                            return Err(error);
-                        }
-                    }
-                    return match self.write_ledger(id, voter, &mine.choices).await {
-                        Ok(()) => {
-                            self.settle_ledger(poll, voter, &mine.choices).await?;
-                            Ok(Outcome::Accepted)
-                        }
-                        Err(error) => {
-                            self.give_back(id, voter, &mine, None).await;
-                            Err(error)
-                        }
-                    };
-                }
-                Claim::Held(held) => held,
-            };
-            if held.choices == mine.choices {
-                // A newer vote with the ballot's choices is still the voter's latest: record its
-                // sequence number, so that a late older vote cannot undo it.
-                if poll.allow_revote()
-                    && mine.seq > held.seq
-                    && !self.ballots.replace(id, voter, &held, &mine).await?
-                {
-                    continue;
-                }
-                // The same choices are already the voter's ballot: make sure the ledger has
-                // them (a no-op unless an earlier attempt failed half-way).
-                self.write_ledger(id, voter, &held.choices).await?;
-                self.settle_ledger(poll, voter, &held.choices).await?;
-                return Ok(Outcome::Duplicate);
-            }
-            if mine.seq <= held.seq {
-                // An older vote than the one that set the ballot: already superseded.
-                return Ok(Outcome::Duplicate);
-            }
-            if !poll.allow_revote() {
-                return Ok(Outcome::Rejected(Rejection::AlreadyVoted));
-            }
-            if !self.ballots.replace(id, voter, &held, &mine).await? {
-                continue; // another delivery of this voter won the race: decide again
-            }
-            return match self.write_ledger(id, voter, &mine.choices).await {
-                Ok(()) => {
-                    self.settle_ledger(poll, voter, &mine.choices).await?;
-                    Ok(Outcome::Revoted)
-                }
-                Err(error) => {
-                    self.give_back(id, voter, &mine, Some(&held)).await;
-                    Err(error)
-                }
-            };
-        }
-    }
-
-    /// On polls that allow revoting, concurrent deliveries of one voter may write the ledger
-    /// out of order (a first ballot's or a copy's write landing after a revote's). So after
-    /// each ledger write the ballot key is read again, and the ledger rewritten while it
-    /// differs from what was written: whoever writes last sees the key's choices, and the
-    /// ledger ends equal to the key. Without revoting the choices never change.
-    async fn settle_ledger(&self, poll: &Poll, voter: &VoterId, written: &[u8]) -> StoreResult<()> {
-        if !poll.allow_revote() {
-            return Ok(());
-        }
-        let id = poll.id();
-        let mut written = written.to_vec();
-        for _ in 0..LEDGER_ATTEMPTS * 4 {
-            match self.ballots.current(id, voter).await? {
-                Some(current) if current.choices != written => {
-                    self.write_ledger(id, voter, &current.choices).await?;
-                    written = current.choices;
-                }
-                // Released, or the ledger has the key's choices.
-                _ => return Ok(()),
-            }
-        }
-        Err(anyhow::anyhow!("the voter's ballot kept changing while settling the ledger").into())
-    }
-
-    async fn write_ledger(&self, id: &PollId, voter: &VoterId, choices: &[u8]) -> StoreResult<()> {
-        let mut last = None;
-        for attempt in 0..LEDGER_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-            }
-            match self.ballots.record(id, voter, choices).await {
-                Ok(()) => return Ok(()),
-                Err(error) => last = Some(error),
-            }
-        }
-        Err(last.expect("at least one attempt"))
-    }
-
-    /// Gives the ballot key back (to free, or to the previous ballot) after a failed write.
-    async fn give_back(
-        &self,
-        id: &PollId,
-        voter: &VoterId,
-        mine: &StoredBallot,
-        previous: Option<&StoredBallot>,
-    ) {
-        let result = match previous {
-            None => self.ballots.release(id, voter, mine).await,
-            Some(previous) => self.ballots.restore(id, voter, mine, previous).await,
-        };
-        let outcome = match result {
-            Ok(true) => "released",
-            Ok(false) | Err(_) => "in_doubt",
-        };
-        self.metrics
-            .ballots_released
-            .with_label_values(&[outcome])
-            .inc();
-    }
-
-    /// `max_voters`: each first ballot takes a seat from an atomic counter (`Increment` on
-    /// `seats:{poll_id}`), so concurrent first ballots can never exceed the cap. A seat taken by
-    /// a ballot that is then given back (backend failure) stays taken: the cap errs on the side
-    /// of fewer voters, never more.
-    async fn over_capacity(&self, poll: &Poll) -> StoreResult<Option<Rejection>> {
-        let Some(max_voters) = poll.max_voters() else {
-            return Ok(None);
-        };
-        let seat = self.ballots.take_seat(poll.id()).await?;
-        Ok((seat > i64::from(max_voters)).then_some(Rejection::PollFull { max_voters }))
-    }
-
     async fn poll(&self, id: &PollId) -> StoreResult<Option<Arc<Poll>>> {
         if let Some(entry) = self.poll_cache.get(id) {
             if entry.0.elapsed() < POLL_CACHE {
                 return Ok(Some(entry.1.clone()));
             }
         }
+        let forgotten = self.forgotten.load(Ordering::SeqCst);
         let Some(stored) = self.polls.get(id).await? else {
             return Ok(None);
         };
         let poll = Arc::new(stored.poll);
         self.poll_cache
             .insert(id.clone(), (Instant::now(), poll.clone()));
+        // This replica changed a poll while the read was in flight: what it read may be older
+        // than the change, so it is not kept (it still serves the vote that read it, which
+        // was cast before the change).
+        if self.forgotten.load(Ordering::SeqCst) != forgotten {
+            self.poll_cache.remove(id);
+        }
         Ok(Some(poll))
     }
 }

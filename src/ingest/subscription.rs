@@ -308,7 +308,9 @@ async fn forward(
                 token_id: item.publisher_id,
                 text: item.text,
                 seq: position.seq,
-                published_at: None,
+                page: Some(position.page),
+                // Stamped when read, before the queue: votes are judged by when they were cast.
+                published_at: Some(chrono::Utc::now()),
                 source: Source::Subscription,
             },
         ));

@@ -1,7 +1,11 @@
 //! Ballots in Momento cache.
 //!
-//! - `ballot:{poll_id}:{voter_id}`: the voter's current ballot, `"{seq}|{choices}"` where `seq`
-//!   is the topic sequence number of the vote that set it. This key **decides**: the first
+//! - `ballot:{poll_id}:{voter_id}`: the voter's current ballot, `"{position}|{choices}"` where
+//!   the position is that of the vote that set it in the votes topic: its sequence number, then
+//!   `p{page}` when the page is known (subscription), `t{ms}` when Momento's publish time is
+//!   (webhook); e.g. `42p1723456789|o1`. A first ballot of a capped poll is claimed as `~...`
+//!   ("awaiting its seat") and rewritten without the `~` once it holds one; nobody counts a
+//!   claim awaiting its seat. This key **decides**: the first
 //!   ballot is claimed with `SetIf` (absent, or equal to [`RELEASED`]), a revote replaces it
 //!   with `SetIf` Equal on the old value, so concurrent deliveries and revotes of one voter are
 //!   serialised by Momento.
@@ -19,13 +23,21 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::future::try_join_all;
+use futures::{StreamExt, TryStreamExt};
 use momento::cache::{
-    CollectionTtl, DictionarySetFieldRequest, IncrementRequest, SetIfAbsentOrEqualRequest,
-    SetIfAbsentOrEqualResponse, SetIfEqualRequest, SetIfEqualResponse,
+    CollectionTtl, DictionaryGetFieldRequest, DictionaryGetFieldResponse,
+    DictionaryRemoveFieldRequest, DictionarySetFieldRequest, IncrementRequest,
+    SetIfAbsentOrEqualRequest, SetIfAbsentOrEqualResponse, SetIfAbsentRequest, SetIfAbsentResponse,
+    SetIfEqualRequest, SetIfEqualResponse, UpdateTtlResponse,
 };
 
-use crate::domain::{PollId, VoterId};
+use std::fmt::Write;
+
+use crate::domain::{PollId, TokenId, VotePosition, VoterId};
 use crate::momento::{keys, Momento, StoreResult};
+
+/// Ballot keys refreshed at once by [`BallotStore::keep_alive`].
+const KEEP_ALIVE_AT_ONCE: usize = 32;
 
 /// The value of a ballot key whose claim was given back after a failed ledger write; a new
 /// claim treats it as absent. Never a valid ballot.
@@ -34,25 +46,85 @@ pub const RELEASED: &[u8] = b"-";
 /// A ballot key's value: which vote set it, and the choices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBallot {
-    /// Topic sequence number of the vote that set it.
-    pub seq: u64,
+    /// Where the vote that set it stands in the votes topic.
+    pub position: VotePosition,
     /// The canonical choices (`Ballot::to_bytes`).
     pub choices: Vec<u8>,
+    /// `false` for the first ballot of a capped poll that has not taken its seat yet (stored
+    /// with a leading `~`): nobody may count it before it has one.
+    pub seated: bool,
 }
 
 impl StoredBallot {
+    /// The ballot `choices` of the vote at `position`, seated (any ballot of an uncapped poll).
+    pub fn new(position: VotePosition, choices: Vec<u8>) -> Self {
+        Self {
+            position,
+            choices,
+            seated: true,
+        }
+    }
+
+    /// This ballot as a claim that still has to take its seat.
+    pub fn awaiting_seat(&self) -> Self {
+        Self {
+            seated: false,
+            ..self.clone()
+        }
+    }
+
+    /// This ballot once seated.
+    pub fn with_seat(&self) -> Self {
+        Self {
+            seated: true,
+            ..self.clone()
+        }
+    }
+
     fn encode(&self) -> Vec<u8> {
-        let mut out = format!("{}|", self.seq).into_bytes();
+        let position = &self.position;
+        let mut head = match self.seated {
+            true => String::new(),
+            false => "~".to_owned(),
+        };
+        let _ = write!(head, "{}", position.seq);
+        if let Some(page) = position.page {
+            let _ = write!(head, "p{page}");
+        }
+        if let Some(ms) = position.published_ms {
+            let _ = write!(head, "t{ms}");
+        }
+        head.push('|');
+        let mut out = head.into_bytes();
         out.extend_from_slice(&self.choices);
         out
     }
 
+    /// Decodes what [`StoredBallot::encode`] wrote (and the plain `"{seq}|{choices}"` of
+    /// earlier releases).
     fn decode(raw: &[u8]) -> Option<Self> {
         let bar = raw.iter().position(|&b| b == b'|')?;
-        let seq = std::str::from_utf8(&raw[..bar]).ok()?.parse().ok()?;
+        let head = std::str::from_utf8(&raw[..bar]).ok()?;
+        let (head, seated) = match head.strip_prefix('~') {
+            Some(head) => (head, false),
+            None => (head, true),
+        };
+        let (head, published_ms) = match head.split_once('t') {
+            Some((head, ms)) => (head, Some(ms.parse().ok()?)),
+            None => (head, None),
+        };
+        let (seq, page) = match head.split_once('p') {
+            Some((seq, page)) => (seq, Some(page.parse().ok()?)),
+            None => (head, None),
+        };
         Some(Self {
-            seq,
+            position: VotePosition {
+                seq: seq.parse().ok()?,
+                page,
+                published_ms,
+            },
             choices: raw[bar + 1..].to_vec(),
+            seated,
         })
     }
 }
@@ -140,7 +212,7 @@ impl BallotStore {
             .await
     }
 
-    /// Gives the key back after the ledger could not be written, so the vote can be cast again.
+    /// Gives back a claim that could not take its seat, so the vote can be cast again.
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn release(
         &self,
@@ -150,18 +222,6 @@ impl BallotStore {
     ) -> StoreResult<bool> {
         self.compare_and_set(poll, voter, &ballot.encode(), RELEASED)
             .await
-    }
-
-    /// Puts `old` back after a revote's ledger write failed.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
-    pub async fn restore(
-        &self,
-        poll: &PollId,
-        voter: &VoterId,
-        current: &StoredBallot,
-        previous: &StoredBallot,
-    ) -> StoreResult<bool> {
-        self.replace(poll, voter, current, previous).await
     }
 
     async fn compare_and_set(
@@ -201,6 +261,90 @@ impl BallotStore {
         Ok(())
     }
 
+    /// The voter's choices as the ledger holds them (`None` when it has none).
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn ledger_entry(
+        &self,
+        poll: &PollId,
+        voter: &VoterId,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let request = DictionaryGetFieldRequest::new(
+            self.momento.cache_name(),
+            keys::ledger_shard_of(poll, voter),
+            voter.as_str(),
+        );
+        let response = self
+            .momento
+            .send(request, "reading the voter's ledger entry")
+            .await?;
+        Ok(match response {
+            DictionaryGetFieldResponse::Hit { value } => Some(value.into()),
+            DictionaryGetFieldResponse::Miss => None,
+        })
+    }
+
+    /// Notes the voter's ballot as in doubt, for any replica's sweep to settle.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn note_in_doubt(&self, poll: &PollId, voter: &VoterId) -> StoreResult<()> {
+        let request = DictionarySetFieldRequest::new(
+            self.momento.cache_name(),
+            keys::IN_DOUBT,
+            TokenId::new(poll, voter).to_string(),
+            "",
+        )
+        .ttl(CollectionTtl::refresh_on_update(self.ttl));
+        self.momento
+            .send(request, "noting a ballot in doubt")
+            .await?;
+        Ok(())
+    }
+
+    /// Every ballot noted in doubt (by any replica).
+    #[tracing::instrument(skip_all)]
+    pub async fn in_doubt(&self) -> StoreResult<Vec<(PollId, VoterId)>> {
+        let fields = (self.momento)
+            .dictionary(keys::IN_DOUBT.to_owned(), "reading the ballots in doubt")
+            .await?;
+        Ok(fields
+            .into_keys()
+            .filter_map(|field| {
+                let token = TokenId::parse(std::str::from_utf8(&field).ok()?).ok()?;
+                Some(token.into_parts())
+            })
+            .collect())
+    }
+
+    /// Removes the voter's ballot from the ballots in doubt: it is settled.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn settled(&self, poll: &PollId, voter: &VoterId) -> StoreResult<()> {
+        let request = DictionaryRemoveFieldRequest::new(
+            self.momento.cache_name(),
+            keys::IN_DOUBT,
+            TokenId::new(poll, voter).to_string(),
+        );
+        self.momento
+            .send(request, "removing a settled ballot from those in doubt")
+            .await?;
+        Ok(())
+    }
+
+    /// How many seats of a capped poll are taken (0 when none).
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn seats_taken(&self, poll: &PollId) -> StoreResult<u64> {
+        let raw = self
+            .momento
+            .get(keys::seats(poll), "reading the seats taken")
+            .await?;
+        let taken = match raw {
+            None => 0,
+            Some(raw) => std::str::from_utf8(&raw)
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .context("a seat counter holds garbage")?,
+        };
+        Ok(taken)
+    }
+
     /// Takes the next seat of a capped poll; returns its number (1 for the first).
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn take_seat(&self, poll: &PollId) -> StoreResult<i64> {
@@ -211,6 +355,46 @@ impl BallotStore {
             .send(request, "taking a seat of a capped poll")
             .await?;
         Ok(response.value)
+    }
+
+    /// Gives every voter's ballot key of `poll` a fresh TTL, the voters being the ledger's
+    /// fields (ballot keys cannot be listed); a key that is gone while the ledger still holds
+    /// the voter is written again from the ledger (`SetIf` Absent, at position 0: any later
+    /// vote of the voter is newer). Returns how many keys were written again.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn keep_alive(&self, poll: &PollId) -> StoreResult<usize> {
+        let ledger = self.ledger_of(poll).await?;
+        let refreshes = ledger.into_iter().map(|(voter, choices)| async move {
+            let Some(voter) = std::str::from_utf8(&voter)
+                .ok()
+                .and_then(|v| VoterId::parse(v).ok())
+            else {
+                return Ok(false);
+            };
+            let key = keys::ballot(poll, &voter);
+            let refreshed = self
+                .momento
+                .cache
+                .update_ttl(self.momento.cache_name(), key.as_str(), self.ttl)
+                .await
+                .context("refreshing a ballot key's TTL")?;
+            if matches!(refreshed, UpdateTtlResponse::Set) {
+                return Ok(false);
+            }
+            let ballot = StoredBallot::new(VotePosition::default(), choices);
+            let request = SetIfAbsentRequest::new(self.momento.cache_name(), key, ballot.encode())
+                .ttl(self.ttl);
+            let response = self
+                .momento
+                .send(request, "writing a ballot key again from the ledger")
+                .await?;
+            StoreResult::Ok(matches!(response, SetIfAbsentResponse::Stored))
+        });
+        let written = futures::stream::iter(refreshes)
+            .buffer_unordered(KEEP_ALIVE_AT_ONCE)
+            .try_fold(0, |n, written| async move { Ok(n + usize::from(written)) })
+            .await?;
+        Ok(written)
     }
 
     /// Every ballot of the poll: voter id -> choices, from all ledger shards.
@@ -232,11 +416,37 @@ mod tests {
 
     #[test]
     fn stored_ballots_round_trip_and_released_is_not_one() {
-        let b = StoredBallot {
-            seq: 42,
-            choices: b"o1,o3".to_vec(),
-        };
-        assert_eq!(StoredBallot::decode(&b.encode()), Some(b));
+        for (page, published_ms) in [(None, None), (Some(1_723_456_789), None), (None, Some(-3))] {
+            let b = StoredBallot::new(
+                VotePosition {
+                    seq: 42,
+                    page,
+                    published_ms,
+                },
+                b"o1,o3".to_vec(),
+            );
+            assert_eq!(StoredBallot::decode(&b.encode()), Some(b.clone()));
+            let waiting = b.awaiting_seat();
+            assert_eq!(StoredBallot::decode(&waiting.encode()), Some(waiting));
+        }
         assert_eq!(StoredBallot::decode(RELEASED), None);
+        let earlier_release = StoredBallot::decode(b"7|o2").unwrap();
+        assert_eq!(
+            (earlier_release.position.seq, earlier_release.position.page),
+            (7, None)
+        );
+        assert_eq!(
+            StoredBallot::new(
+                VotePosition {
+                    seq: 42,
+                    page: Some(9),
+                    published_ms: None
+                },
+                b"o1".to_vec()
+            )
+            .awaiting_seat()
+            .encode(),
+            b"~42p9|o1"
+        );
     }
 }

@@ -10,12 +10,14 @@
 //! | seats of a capped poll | `seats:{poll_id}` |
 //! | results seq | `results_seq:{poll_id}` |
 //! | results snapshot | `results:{poll_id}` |
+//! | ballots in doubt (the sweep's work list) | dictionary `in_doubt` |
 //! | readiness probe (read, never written) | `pollcast:readiness` |
 //! | where the subscription ingest is in the votes topic | `ingest_cursor:votes` = `"{page}:{seq}"` |
 //! | a voter's last rejected vote | `vote_status:{poll_id}:{voter_id}` |
 //! | a voter token pollcast minted | `voter_token:{sha3-256 of the token's key, hex}` |
 //! | votes topic | `votes` |
-//! | results topic | `results.{poll_id}` |
+//! | results topic (what voters may see) | `results.{poll_id}` |
+//! | admins' results topic (results voters may not see yet) | `results-admin.{poll_id}` |
 
 use crate::domain::{PollId, VoterId};
 
@@ -24,6 +26,10 @@ pub const VOTES_TOPIC: &str = "votes";
 
 /// The dictionary indexing every poll (field = poll id).
 pub const POLL_INDEX: &str = "polls";
+
+/// The dictionary of ballots in doubt (field = `{poll_id}:{voter_id}`): claimed, but whether
+/// the ledger has them is unknown; the sweep settles and removes them.
+pub const IN_DOUBT: &str = "in_doubt";
 
 /// The key `/readyz` reads to see that Momento answers; never written.
 pub const READINESS_PROBE: &str = "pollcast:readiness";
@@ -36,9 +42,17 @@ pub const SUBSCRIPTION_CURSOR: &str = "ingest_cursor:votes";
 /// Momento's 5 MB item limit: about 100,000 ballots per shard).
 pub const LEDGER_SHARDS: u64 = 16;
 
-/// The results topic of a poll.
+/// The results topic of a poll: voter tokens may subscribe to it, so only results voters may
+/// see are published there.
 pub fn results_topic(poll: &PollId) -> String {
     format!("results.{}", poll.as_str())
+}
+
+/// The admins' results topic of a poll: results voters may not see yet (an `on_close` poll
+/// before it closes) are published there instead. No voter token can subscribe to it (theirs
+/// name `results.{poll_id}` exactly).
+pub fn admin_results_topic(poll: &PollId) -> String {
+    format!("results-admin.{}", poll.as_str())
 }
 
 /// The poll record.
@@ -97,9 +111,9 @@ pub fn voter_token(key_hash_hex: &str) -> String {
     format!("voter_token:{key_hash_hex}")
 }
 
-/// Every key of a poll the scheduler keeps alive: the record, the ledger shards, the seat
-/// counter, the results seq and snapshot. Voters' ballot keys cannot be listed and are not
-/// among them.
+/// Every key of a poll the scheduler keeps alive by name: the record, the ledger shards, the
+/// seat counter, the results seq and snapshot. Voters' ballot keys cannot be listed; they are
+/// kept alive from the ledger's fields (`BallotStore::keep_alive`).
 pub fn kept_alive(poll: &PollId) -> Vec<String> {
     let mut keys = vec![self::poll(poll)];
     keys.extend(ledger_shards(poll));
@@ -125,6 +139,7 @@ mod tests {
         assert_eq!(SUBSCRIPTION_CURSOR, "ingest_cursor:votes");
         assert_eq!(vote_status(&poll, &voter), "vote_status:p7Kx2:alice");
         assert_eq!(voter_token("ab12"), "voter_token:ab12");
+        assert_eq!(admin_results_topic(&poll), "results-admin.p7Kx2");
         assert_eq!(kept_alive(&poll).len(), 1 + 16 + 3);
         assert!(ledger_shards(&poll).any(|k| k == ledger_shard_of(&poll, &voter)));
     }

@@ -1,16 +1,24 @@
 //! Results in Momento cache and topics: the counter `results_seq:{poll_id}` every `seq` is
 //! taken from, the snapshot `results:{poll_id}` (JSON of [`Results`]) that
-//! `GET /v1/polls/{id}/results` serves, and the topic `results.{poll_id}` they are published on.
-//! When and what to publish is decided in `results/` (the publisher); this is only the I/O.
+//! `GET /v1/polls/{id}/results` serves, and the topics they are published on: `results.{poll_id}`
+//! (voter tokens may subscribe to it) for results voters may see, `results-admin.{poll_id}` for
+//! the others. When and what to publish is decided in `results/` (the publisher); this is only
+//! the I/O.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use futures::{Stream, StreamExt};
-use momento::cache::{IncrementRequest, SetRequest};
+use momento::cache::{
+    IncrementRequest, SetIfAbsentRequest, SetIfAbsentResponse, SetIfEqualRequest,
+    SetIfEqualResponse,
+};
 
 use crate::domain::{PollId, Results};
 use crate::momento::{keys, Momento, StoreResult};
+
+/// How many times a snapshot write that lost a race is decided again.
+const SNAPSHOT_ATTEMPTS: usize = 8;
 
 /// Results seq, snapshots and topics, through the SDK.
 #[derive(Clone)]
@@ -38,23 +46,70 @@ impl ResultsStore {
         Ok(response.value as u64)
     }
 
-    /// Stores `results` as their poll's snapshot, then publishes them on its results topic.
+    /// Stores `results` as their poll's snapshot, then publishes them: on the poll's results
+    /// topic when voters may see them (`public`), else on the admins' results topic. The
+    /// snapshot is only ever replaced by results with a higher `seq` (compare-and-set on its
+    /// bytes), so a count that lands late from another replica cannot take readers back; such
+    /// results are neither stored nor published, and `false` is returned.
     #[tracing::instrument(skip_all, fields(poll_id = %results.poll_id.as_str(), seq = results.seq))]
-    pub async fn publish(&self, results: &Results) -> StoreResult<()> {
+    pub async fn publish(&self, results: &Results, public: bool) -> StoreResult<bool> {
         let poll = &results.poll_id;
         let json = serde_json::to_string(results).context("encoding results")?;
-        let snapshot =
-            SetRequest::new(self.momento.cache_name(), keys::results(poll), json.clone())
-                .ttl(self.ttl);
-        self.momento
-            .send(snapshot, "storing the results snapshot")
-            .await?;
+        if !self.store_if_newer(results, &json).await? {
+            return Ok(false);
+        }
+        let topic = match public {
+            true => keys::results_topic(poll),
+            false => keys::admin_results_topic(poll),
+        };
         self.momento
             .topics()
-            .publish(self.momento.cache_name(), keys::results_topic(poll), json)
+            .publish(self.momento.cache_name(), topic, json)
             .await
             .context("publishing results")?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Replaces the snapshot with `json` (the encoded `results`) unless it holds results with
+    /// a `seq` as high already; `false` when it does.
+    async fn store_if_newer(&self, results: &Results, json: &str) -> StoreResult<bool> {
+        let key = keys::results(&results.poll_id);
+        for _ in 0..SNAPSHOT_ATTEMPTS {
+            let current = (self.momento)
+                .get(key.clone(), "reading the results snapshot")
+                .await?;
+            let stored = match current {
+                None => {
+                    let request =
+                        SetIfAbsentRequest::new(self.momento.cache_name(), key.as_str(), json)
+                            .ttl(self.ttl);
+                    let response = self
+                        .momento
+                        .send(request, "storing the first results snapshot")
+                        .await?;
+                    matches!(response, SetIfAbsentResponse::Stored)
+                }
+                Some(raw) => {
+                    let newer = serde_json::from_slice::<Results>(&raw)
+                        .map_or(true, |current| results.seq > current.seq);
+                    if !newer {
+                        return Ok(false);
+                    }
+                    let request =
+                        SetIfEqualRequest::new(self.momento.cache_name(), key.as_str(), json, raw)
+                            .ttl(self.ttl);
+                    let response = self
+                        .momento
+                        .send(request, "replacing the results snapshot")
+                        .await?;
+                    matches!(response, SetIfEqualResponse::Stored)
+                }
+            };
+            if stored {
+                return Ok(true);
+            }
+        }
+        Err(anyhow::anyhow!("the results snapshot kept changing").into())
     }
 
     /// The last published results of `poll`, if any.
@@ -72,22 +127,34 @@ impl ResultsStore {
         Ok(Some(results))
     }
 
-    /// Every results message published on `poll`'s topic from now on, in order (a message
-    /// that is not results is skipped).
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    /// Every results message published for `poll` from now on that the caller may see: the
+    /// results topic's, and for an admin the admins' results topic's too (merged as they
+    /// arrive: the caller orders them by `seq`). A message that is not results is skipped.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str(), admin))]
     pub async fn subscribe(
         &self,
         poll: &PollId,
+        admin: bool,
+    ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
+        let public = self.subscribe_to(keys::results_topic(poll)).await?;
+        let hidden = match admin {
+            true => Some(self.subscribe_to(keys::admin_results_topic(poll)).await?),
+            false => None,
+        };
+        let hidden = futures::stream::iter(hidden).flatten();
+        Ok(futures::stream::select(public, hidden))
+    }
+
+    async fn subscribe_to(
+        &self,
+        topic: String,
     ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
         let subscription = self
             .momento
             .topics()
-            .subscribe(
-                self.momento.cache_name().to_owned(),
-                keys::results_topic(poll),
-            )
+            .subscribe(self.momento.cache_name().to_owned(), topic)
             .await
-            .context("subscribing to the results topic")?;
+            .context("subscribing to a results topic")?;
         Ok(subscription.filter_map(|item| {
             let results = String::try_from(item)
                 .ok()

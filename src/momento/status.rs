@@ -185,7 +185,7 @@ impl VoteStatusStore {
             .map(str::to_owned)
             .collect();
         Ok(Some(Counted {
-            seq: ballot.seq,
+            seq: ballot.position.seq,
             choices,
         }))
     }

@@ -55,7 +55,9 @@ impl Momento {
         };
         let request = GenerateDisposableTokenRequest::new(
             permissions.into(),
-            ExpiresIn::seconds(valid_for.as_secs().max(1)),
+            // Expiries are whole seconds, which Momento may round up: a second less keeps the
+            // token within `valid_for` (never past its poll's close + a minute).
+            ExpiresIn::seconds(valid_for.as_secs().saturating_sub(1).max(1)),
         )
         .token_id(token_id.to_string());
         let response = self

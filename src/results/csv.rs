@@ -5,7 +5,8 @@ use std::fmt::Write;
 use crate::domain::{Poll, Results};
 
 /// One row per option; for ranked polls one row per option per round, and the exhausted
-/// ballots of each round. Labels are quoted as RFC 4180 says.
+/// ballots of each round. Labels are quoted as RFC 4180 says, and a label a spreadsheet would
+/// run as a formula is neutralised (see [`quote`]).
 pub fn render(poll: &Poll, results: &Results) -> String {
     let label =
         |id: &crate::domain::OptionId| poll.option(*id).map(|o| o.label.as_str()).unwrap_or("");
@@ -40,6 +41,13 @@ pub fn render(poll: &Poll, results: &Results) -> String {
     out
 }
 
+/// `field` quoted (RFC 4180). A field that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+/// return is what spreadsheets evaluate as a formula, so it gets a leading `'`, which they show
+/// as text (OWASP, "CSV Injection").
 fn quote(field: &str) -> String {
-    format!("\"{}\"", field.replace('"', "\"\""))
+    let neutral = match field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{field}"),
+        false => field.to_owned(),
+    };
+    format!("\"{}\"", neutral.replace('"', "\"\""))
 }

@@ -1,12 +1,19 @@
-//! Live results: counted from the ballot ledger, coalesced per poll, published on
-//! `results.{poll_id}` with a strictly increasing `seq`, and kept as a snapshot
-//! (`results:{poll_id}`) that `GET /v1/polls/{id}/results` serves.
+//! Live results: counted from the ballot ledger, coalesced per poll, published with a strictly
+//! increasing `seq`, and kept as a snapshot (`results:{poll_id}`) that
+//! `GET /v1/polls/{id}/results` serves.
 //!
+//! - Results voters may see (per `results_visibility`) are published on `results.{poll_id}`,
+//!   which voter tokens may subscribe to; the others (an `on_close` poll before it closes, a
+//!   poll not open yet) on `results-admin.{poll_id}`, which only the admins' SSE stream reads.
+//!   So no voter reaches a count early, whether over the topic, Momento's HTTP long poll, SSE
+//!   or REST.
 //! - A poll is marked dirty when a ballot of it is counted or its state changes; every
 //!   `interval` (default 100 ms) each dirty poll is counted and published once, so a poll gets
 //!   at most one publish per interval however fast votes arrive.
 //! - `seq` comes from `Increment` on `results_seq:{poll_id}` and is taken **before** the
-//!   ledger is read, so across replicas a higher `seq` never carries an older reading start.
+//!   ledger is read, so across replicas a higher `seq` never carries an older reading start;
+//!   and the snapshot is only ever replaced by a higher `seq`, so a count that lands late
+//!   never takes `GET .../results` or a new stream's first event back.
 //! - Counting is from scratch (the ledger is the truth): the cost of a publish grows with the
 //!   poll's ballots, not with the votes since the last one. So a poll's next publish starts no
 //!   sooner than [`COST_FACTOR`] times its last one's duration after that one started: a poll
@@ -143,8 +150,12 @@ impl Publisher {
             anyhow::bail!("poll {} is gone", id.as_str());
         };
         let results = self.count(&stored.poll, seq).await?;
-        self.results.publish(&results).await?;
-        self.metrics.results_published.inc();
+        // Voter tokens may subscribe to the results topic: results voters may not see yet go
+        // to the admins' topic instead.
+        let public = stored.poll.results_public_in(results.state);
+        if self.results.publish(&results, public).await? {
+            self.metrics.results_published.inc();
+        }
         Ok(results)
     }
 

@@ -1,22 +1,28 @@
 //! Results as a stream: the current snapshot first, then every results message of the poll's
 //! topic. Results with a `seq` not above the last one sent are dropped, so a client sees
-//! `seq` strictly increase.
+//! `seq` strictly increase. The stream ends after results of a finished poll (archived or
+//! cancelled: nothing will change any more), and counts itself in the `results_streams` gauge
+//! while it is open.
 
 use futures::{Stream, StreamExt};
+use prometheus::IntGauge;
 
 use crate::domain::{Poll, Results};
 use crate::momento::results::ResultsStore;
 use crate::momento::StoreResult;
 use crate::results::Publisher;
 
-/// The results of `poll`, now and as they change.
+/// The results of `poll`, now and as they change, as an admin (`admin`) or a voter sees them;
+/// `open` counts the stream while it lives.
 pub async fn updates(
     store: &ResultsStore,
     publisher: &Publisher,
     poll: Poll,
+    admin: bool,
+    open: IntGauge,
 ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
     // Subscribe before reading the snapshot, so nothing published in between is missed.
-    let published = store.subscribe(poll.id()).await?;
+    let published = store.subscribe(poll.id(), admin).await?;
     let first = publisher.current(&poll).await?;
     let mut last_seq = first.seq;
     let later = published.filter(move |results| {
@@ -26,5 +32,37 @@ pub async fn updates(
         }
         futures::future::ready(newer)
     });
-    Ok(futures::stream::once(async move { first }).chain(later))
+    let all = futures::stream::once(async move { first })
+        .chain(later)
+        .boxed();
+    // Ends right after the results of a finished poll, without waiting for another message.
+    let updates = futures::stream::unfold(
+        (all, Open::new(open), false),
+        |(mut all, open, finished)| async move {
+            if finished {
+                return None;
+            }
+            let results = all.next().await?;
+            let finished = results.state.is_terminal();
+            Some((results, (all, open, finished)))
+        },
+    );
+    Ok(updates)
+}
+
+/// A stream counted in a gauge from its start until it is dropped (its client went away, or it
+/// ended).
+struct Open(IntGauge);
+
+impl Open {
+    fn new(gauge: IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }

@@ -363,3 +363,37 @@ async fn the_largest_valid_poll_is_taken_and_an_oversize_body_answers_413_creati
     assert_error(refused, 413, "payload_too_large").await;
     assert_eq!(app.all_polls().await, before, "nothing was created");
 }
+
+#[tokio::test]
+async fn labels_that_differ_only_by_invisible_or_direction_changing_characters_are_refused() {
+    let app = spawn_app().await;
+    let cases = [
+        // A zero-width space makes no visible difference.
+        (json!(["a\u{200b}", "a"]), "options[1]", "repeats"),
+        // Nor does composing an accent: NFC makes both the same text.
+        (json!(["Caf\u{e9}", "Cafe\u{301}"]), "options[1]", "repeats"),
+        // A right-to-left override changes how a label reads.
+        (json!(["Pizza", "Piz\u{202e}za"]), "options[1]", "direction"),
+        (
+            json!(["Pizza", "\u{2067}Sushi\u{2069}"]),
+            "options[1]",
+            "direction",
+        ),
+    ];
+    for (options, field, rule) in cases {
+        let response = app
+            .create_poll(&a_poll_with(json!({ "options": options })))
+            .await;
+        assert_invalid(response, field, rule).await;
+    }
+    assert!(app.all_polls().await.is_empty(), "nothing was created");
+
+    // An invisible character is dropped from what is stored.
+    let poll = app
+        .created_poll(&a_poll_with(
+            json!({ "title": "Lu\u{200b}nch?", "options": ["Pi\u{feff}zza", "Sushi"] }),
+        ))
+        .await;
+    assert_eq!(poll["title"], "Lunch?");
+    assert_eq!(poll["options"][0]["label"], "Pizza");
+}

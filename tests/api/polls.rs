@@ -1,7 +1,7 @@
 //! `/v1/polls`: create, read and list.
 
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::app::{
     a_poll, a_poll_with, id_of, in_seconds, spawn_app, status_and_json, time,
@@ -150,12 +150,7 @@ async fn the_list_pages_newest_first_with_limit_and_next_cursor_missing_and_repe
     loop {
         let (status, page) = status_and_json(app.list_polls(&query).await).await;
         assert_eq!(status, 200, "{page}");
-        let ids: Vec<String> = page["polls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id_of)
-            .collect();
+        let ids: Vec<String> = ids_on(&page);
         pages.push(ids);
         match page["next_cursor"].as_str() {
             Some(cursor) => query = format!("?limit=3&cursor={cursor}"),
@@ -191,12 +186,7 @@ async fn the_list_answers_only_polls_in_the_requested_state() {
         let (status, page) =
             status_and_json(app.list_polls(&format!("?state={state}")).await).await;
         assert_eq!(status, 200, "{page}");
-        let ids: Vec<String> = page["polls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(id_of)
-            .collect();
+        let ids: Vec<String> = ids_on(&page);
         assert_eq!(ids, expected, "state={state}");
         assert!(page["next_cursor"].is_null(), "{page}");
     }
@@ -225,4 +215,35 @@ async fn a_filtered_list_pages_through_every_match_once() {
 
     drafts.reverse();
     assert_eq!(listed, drafts);
+}
+
+#[tokio::test]
+async fn a_filtered_page_that_holds_the_last_matches_has_no_next_cursor() {
+    // Arrange: exactly two open polls among others, the oldest of all a draft.
+    let app = spawn_app().await;
+    app.created_poll(&a_poll()).await;
+    let open: Vec<String> = vec![
+        app.open_poll(&a_poll()).await,
+        app.open_poll(&a_poll()).await,
+    ];
+    app.created_poll(&a_poll()).await;
+
+    // Act
+    let (status, page) = status_and_json(app.list_polls("?state=open&limit=2").await).await;
+
+    // Assert: both, and no promise of a next page that would be empty.
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<String> = ids_on(&page);
+    assert_eq!(ids, open.into_iter().rev().collect::<Vec<_>>());
+    assert!(page["next_cursor"].is_null(), "{page}");
+}
+
+/// The ids of the polls on a page of the list, in order.
+fn ids_on(page: &Value) -> Vec<String> {
+    page["polls"]
+        .as_array()
+        .expect("polls is a list")
+        .iter()
+        .map(id_of)
+        .collect()
 }

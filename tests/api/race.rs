@@ -1,17 +1,21 @@
 //! Two application instances sharing one local Momento, as replicas behind a load balancer:
 //! conflicting transitions raced on one poll (the compare-and-set on the poll record lets
-//! exactly one win), and a replica acting on a poll another replica created.
+//! exactly one win), a replica acting on a poll another replica created, and both replicas
+//! ingesting the same votes.
 
 use std::time::Duration;
 
+use futures::future::join_all;
 use local_momento::{LocalMomento, LocalMomentoConfig};
+use pollcast::config::IngestMode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
 use crate::support::app::{
     a_poll, a_poll_with, assert_error, id_of, in_seconds, spawn_app_with, status_and_json,
-    test_settings, TestApp,
+    test_settings, within, TestApp,
 };
+use crate::support::voting::vote;
 
 const ROUNDS: usize = 20;
 
@@ -130,7 +134,12 @@ async fn admins_act_on_the_state_readers_see_before_any_scheduler_has_stored_it(
     // has stored them open when the other replica is asked to act on them.
     let (momento, a, b) = two_replicas().await;
     // b's scheduler reads the poll index at start, then every 5 s: let it read it empty.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    within(10, "b's scheduler to read the poll index", async {
+        while b.metrics().await.get("scheduler_rescans_total", None) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     let times = || json!({ "opens_at": in_seconds(1), "closes_at": in_seconds(3600) });
     let to_close = id_of(&a.created_poll(&a_poll_with(times())).await);
     let to_cancel = id_of(&a.created_poll(&a_poll_with(times())).await);
@@ -189,5 +198,95 @@ async fn a_poll_whose_replica_stopped_is_still_opened_and_closed_by_another() {
         (&json!("closed"), &json!(3))
     );
     drop(b);
+    momento.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_ingesting_the_same_votes_count_each_voter_once() {
+    // Arrange: both replicas subscribe to the votes topic (the default against a Momento
+    // other than the embedded one), so each receives every vote.
+    let (momento, a, b) = two_replicas().await;
+    a.ingest_ready(IngestMode::Subscription).await;
+    b.ingest_ready(IngestMode::Subscription).await;
+    // Each replica received the other's probes too.
+    let before = [a.quiet_metrics().await, b.quiet_metrics().await];
+    let single = a
+        .open_poll(&a_poll_with(json!({ "options": ["A", "B", "C"] })))
+        .await;
+    let capped = b.open_poll(&a_poll_with(json!({ "max_voters": 7 }))).await;
+    let revote = a
+        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
+        .await;
+    let names = |prefix: &str, n: usize| -> Vec<String> {
+        (0..n).map(|i| format!("{prefix}{i}")).collect()
+    };
+    let (single_voters, capped_voters, revoters) = (names("s", 30), names("c", 20), names("r", 10));
+    let mut votes = Vec::new();
+    for (i, token) in a
+        .tokens_for(&single, &single_voters)
+        .await
+        .iter()
+        .enumerate()
+    {
+        let choice = ["o1", "o2", "o3"][i % 3];
+        votes.push((token.clone(), vote(&single, &[choice])));
+        if i < 10 {
+            votes.push((token.clone(), vote(&single, &[choice]))); // the same vote again
+        }
+    }
+    for token in b.tokens_for(&capped, &capped_voters).await {
+        votes.push((token, vote(&capped, &["o2"])));
+    }
+    let revote_tokens = a.tokens_for(&revote, &revoters).await;
+
+    // Act: every vote is published once; revoters vote o1, then o2.
+    let a_ref = &a;
+    join_all(votes.iter().map(|(token, text)| async move {
+        let voter = a_ref.voter_topics(token["token"].as_str().unwrap());
+        voter
+            .publish("pollcast", "votes", text.clone())
+            .await
+            .expect("a vote");
+    }))
+    .await;
+    join_all(revote_tokens.iter().map(|token| async {
+        let voter = a.voter_topics(token["token"].as_str().unwrap());
+        for choice in ["o1", "o2"] {
+            let text = vote(&revote, &[choice]);
+            voter
+                .publish("pollcast", "votes", text)
+                .await
+                .expect("a vote");
+        }
+    }))
+    .await;
+
+    // Assert: each replica decided every vote ...
+    let published = (votes.len() + 2 * revote_tokens.len()) as u64;
+    for (replica, before) in [&a, &b].into_iter().zip(&before) {
+        replica.metrics_after(before.handled() + published).await;
+    }
+    // ... and each voter counts once, with their latest vote, as either replica shows.
+    for (id, voters, ballots, counts) in [
+        (
+            &single,
+            &single_voters,
+            30,
+            json!({ "o1": 10, "o2": 10, "o3": 10 }),
+        ),
+        (&capped, &capped_voters, 7, json!({ "o1": 0, "o2": 7 })),
+        (&revote, &revoters, 10, json!({ "o1": 0, "o2": 10 })),
+    ] {
+        for replica in [&a, &b] {
+            let results = replica.results_when(id, |r| r["counts"] == counts).await;
+            assert_eq!(
+                (&results["ballots"], &results["counts"]),
+                (&json!(ballots), &counts)
+            );
+        }
+        let (keys, ledger) = a.ballot_keys_and_ledger(id, voters).await;
+        assert_eq!(keys, ledger);
+    }
+    drop((a, b));
     momento.shutdown().await;
 }

@@ -2,7 +2,11 @@
 //! and when, publishes on state changes, and a ranked poll whose instant-runoff result is
 //! known.
 
+use pollcast::domain::PollId;
+use pollcast::momento::results::ResultsStore;
+use pollcast::momento::{Location, Momento};
 use reqwest::Method;
+use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::support::app::{
@@ -10,6 +14,7 @@ use crate::support::app::{
     Caller, TestApp, NOT_ADMIN,
 };
 use crate::support::runoff::{expected_runoff, runoff_of};
+use crate::support::sdk::{next_value, text};
 use crate::support::voting::{token_id, vote, webhook_settings, Event};
 
 /// Casts `choices` for `voter` by webhook and asserts it was counted.
@@ -25,6 +30,36 @@ struct Events {
 }
 
 impl Events {
+    fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200);
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// Reads until the server ends the stream (within 10 s); returns what came until then.
+    async fn end(mut self) -> String {
+        within(10, "the stream to end", async {
+            while let Some(chunk) = self.response.chunk().await.expect("the stream reads") {
+                self.buffer
+                    .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+            }
+        })
+        .await;
+        self.buffer
+    }
+
+    /// The next event whose data satisfies `done`, skipping the others.
+    async fn until(&mut self, done: impl Fn(&Value) -> bool) -> (String, u64, Value) {
+        loop {
+            let event = self.next().await;
+            if done(&event.2) {
+                return event;
+            }
+        }
+    }
+
     /// The next event's type, id and data (comments and keep-alives skipped), within 10 s.
     async fn next(&mut self) -> (String, u64, Value) {
         loop {
@@ -108,14 +143,31 @@ async fn live_results_are_public_while_open_but_not_before() {
 
 #[tokio::test]
 async fn on_close_results_are_hidden_from_voters_until_the_poll_closes() {
-    // Arrange
+    // Arrange: a voter of an on_close poll holds a token (open polls give one to anyone) and
+    // listens on the poll's results topic with it, as a voter page would; an admin watches the
+    // results stream.
     let app = spawn_app_with(webhook_settings()).await;
     let id = app
         .open_poll(&a_poll_with(json!({ "results_visibility": "on_close" })))
         .await;
+    let token = app.minted_token(&id).await;
+    let topic = token["results_topic"].as_str().unwrap().to_owned();
+    let mut voter_feed = app
+        .voter_topics(token["token"].as_str().unwrap())
+        .subscribe("pollcast", topic.clone())
+        .await
+        .expect("a voter token subscribes to its poll's results topic");
+    let mut admin = Events::new(app.results_stream(&id, Caller::Admin).await);
+    admin.next().await;
+
+    // Act: a vote is counted and published while the poll is open.
     cast(&app, &id, "bo", &["o1"]).await;
 
-    // Act and Assert: hidden from voters while open, in every form; admins see them.
+    // Assert: admins see the count live (REST and SSE) ...
+    let (_, _, update) = admin.until(|r| r["ballots"] == 1).await;
+    assert_eq!(update["state"], "open");
+    assert_eq!(app.results(&id).await["ballots"], 1);
+    // ... voters get no count over REST or SSE ...
     assert_error(
         app.results_as(&id, Caller::Anonymous).await,
         403,
@@ -128,9 +180,33 @@ async fn on_close_results_are_hidden_from_voters_until_the_poll_closes() {
         "results_hidden",
     )
     .await;
-    assert_eq!(app.results_with(&id, 1).await["state"], "open");
 
+    // ... nor on the results topic: the first message a voter receives there is the closed one.
     assert_eq!(app.transition(&id, "close").await.status(), 200);
+    let first = next_value(&mut voter_feed).await;
+    let results: Value = serde_json::from_str(text(&first)).unwrap();
+    assert_eq!(
+        (&results["state"], &results["ballots"]),
+        (&json!("closed"), &json!(1)),
+        "{results}"
+    );
+    // The topic's whole history, read with the voter's token over the HTTP long poll, holds
+    // nothing published before the close either.
+    let (status, history) = app
+        .long_poll_http(&token, &topic, 1, first.topic_sequence_page)
+        .await;
+    assert_eq!(status, 200, "{history}");
+    let states: Vec<Value> = history["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| {
+            let text = item["item"]["value"]["text"].as_str().expect("a text item");
+            serde_json::from_str::<Value>(text).unwrap()["state"].clone()
+        })
+        .collect();
+    assert!(!states.is_empty(), "{history}");
+    assert!(states.iter().all(|s| s == "closed"), "{history}");
     let (status, results) = status_and_json(app.results_as(&id, Caller::Anonymous).await).await;
     assert_eq!(status, 200, "{results}");
     assert_eq!(
@@ -366,4 +442,200 @@ async fn a_ranked_poll_level_to_the_end_is_a_tie_without_a_winner() {
     assert_eq!(runoff_of(&results), expected);
     assert_eq!(results["winner"], Value::Null, "{results}");
     assert_eq!(expected.2, json!(["o1", "o2"]));
+}
+
+/// The results store of another replica on the app's Momento (a publisher of its own).
+fn another_replicas_results(app: &TestApp) -> ResultsStore {
+    let location = Location::Embedded {
+        grpc_endpoint: app.momento_grpc.clone().expect("a local Momento"),
+        api_key: SecretString::from(app.momento_key.clone().expect("its key")),
+    };
+    let momento = Momento::connect(&location, "pollcast").expect("the SDK clients build");
+    ResultsStore::new(momento, std::time::Duration::from_secs(3600))
+}
+
+#[tokio::test]
+async fn an_older_count_landing_last_does_not_replace_newer_results() {
+    // Arrange: results counted with one ballot, then newer ones with two.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let poll = PollId::parse(&id).unwrap();
+    let replica = another_replicas_results(&app);
+    cast(&app, &id, "ann", &["o1"]).await;
+    app.results_when(&id, |r| r["ballots"] == 1 && r["seq"].as_u64() > Some(0))
+        .await;
+    let older = replica.snapshot(&poll).await.unwrap().expect("a snapshot");
+    cast(&app, &id, "ben", &["o2"]).await;
+    let newer = app.results_with(&id, 2).await;
+    assert!(newer["seq"].as_u64().unwrap() > older.seq, "{newer}");
+
+    // Act: another replica's publish of the older count lands last.
+    replica.publish(&older, true).await.unwrap();
+
+    // Assert: readers keep the newer results, over REST and as the stream's first event.
+    let results = app.results(&id).await;
+    assert_eq!(
+        (&results["seq"], &results["ballots"]),
+        (&newer["seq"], &json!(2)),
+        "{results}"
+    );
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    let (_, first_id, first) = stream.next().await;
+    assert_eq!(
+        (first_id, &first["ballots"]),
+        (newer["seq"].as_u64().unwrap(), &json!(2))
+    );
+}
+
+#[tokio::test]
+async fn a_label_a_spreadsheet_would_run_as_a_formula_is_exported_as_text() {
+    // Arrange: labels starting with what spreadsheets read as a formula (OWASP CSV injection).
+    let app = spawn_app_with(webhook_settings()).await;
+    let labels = ["=cmd|'/C calc'!A0", "+1+1", "-2", "@SUM(A1)", "Plain"];
+    let id = app
+        .open_poll(&a_poll_with(json!({ "options": labels })))
+        .await;
+
+    // Act
+    let csv = app
+        .results_csv(&id, Caller::Admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    // Assert: each such cell starts with a quote mark, which spreadsheets show as text.
+    assert_eq!(
+        csv,
+        "option_id,label,votes\r\n\
+         o1,\"'=cmd|'/C calc'!A0\",0\r\n\
+         o2,\"'+1+1\",0\r\n\
+         o3,\"'-2\",0\r\n\
+         o4,\"'@SUM(A1)\",0\r\n\
+         o5,\"Plain\",0\r\n"
+    );
+}
+
+#[tokio::test]
+async fn the_results_stream_ends_once_its_poll_is_archived() {
+    // Arrange
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    stream.next().await;
+
+    // Act
+    assert_eq!(app.transition(&id, "close").await.status(), 200);
+    assert_eq!(app.transition(&id, "archive").await.status(), 200);
+
+    // Assert: the archived results are the last event, then the stream ends.
+    let (_, _, last) = stream.until(|r| r["state"] == "archived").await;
+    assert_eq!(last["ballots"], 0);
+    let rest = stream.end().await;
+    assert!(!rest.contains("data:"), "{rest}");
+
+    // A stream opened on an archived poll sends its results and ends too.
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    let (_, _, results) = stream.next().await;
+    assert_eq!(results["state"], "archived");
+    stream.end().await;
+}
+
+#[tokio::test]
+async fn a_results_stream_whose_client_went_away_is_closed_without_waiting_for_a_publish() {
+    // Arrange: a client reads the results stream of a poll nobody votes in.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    stream.next().await;
+    assert_eq!(app.metrics().await.get("results_streams", None), 1);
+
+    // Act: the client goes away.
+    drop(stream);
+
+    // Assert: the server notices and closes its end.
+    within(10, "the server to close the stream", async {
+        while app.metrics().await.get("results_streams", None) != 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn results_hidden_from_voters_say_why() {
+    // Arrange: a live poll that has not opened, and an on_close poll that is open.
+    let app = spawn_app_with(webhook_settings()).await;
+    let scheduled = id_of(
+        &app.created_poll(&a_poll_with(
+            json!({ "opens_at": crate::support::app::in_seconds(600) }),
+        ))
+        .await,
+    );
+    let on_close = app
+        .open_poll(&a_poll_with(json!({ "results_visibility": "on_close" })))
+        .await;
+
+    // Act
+    let not_open = assert_error(
+        app.results_as(&scheduled, Caller::Anonymous).await,
+        403,
+        "results_hidden",
+    )
+    .await;
+    let until_close = assert_error(
+        app.results_as(&on_close, Caller::Anonymous).await,
+        403,
+        "results_hidden",
+    )
+    .await;
+
+    // Assert
+    let message = not_open["message"].as_str().unwrap();
+    assert!(message.contains("not opened yet"), "{message}");
+    assert!(!message.contains("results_visibility"), "{message}");
+    let message = until_close["message"].as_str().unwrap();
+    assert!(message.contains("once it closes"), "{message}");
+}
+
+#[tokio::test]
+async fn a_ranked_poll_is_counted_as_the_textbook_library_example_says() {
+    // Arrange: Lippman, "Math in Society", Voting Theory, instant runoff: 150 votes on where to
+    // build (Library, Fire station, Cafeteria): 41 L>F>C, 25 L>C>F, 13 F>L>C, 26 F>C>L,
+    // 30 C>F>L, 15 C>L>F. Published: first round L 66, F 39, C 45; F is eliminated; then
+    // L 79, C 71, and the library wins.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app
+        .open_poll(&a_poll_with(
+            json!({ "kind": "ranked", "options": ["Library", "Fire station", "Cafeteria"] }),
+        ))
+        .await;
+    let (l, f, c) = ("o1", "o2", "o3");
+    cast_rankings(
+        &app,
+        &id,
+        &[
+            (&[l, f, c], 41),
+            (&[l, c, f], 25),
+            (&[f, l, c], 13),
+            (&[f, c, l], 26),
+            (&[c, f, l], 30),
+            (&[c, l, f], 15),
+        ],
+    )
+    .await;
+
+    // Act
+    let results = app.results_with(&id, 150).await;
+
+    // Assert
+    assert_eq!(
+        results["rounds"],
+        json!([
+            { "round": 1, "counts": { "o1": 66, "o2": 39, "o3": 45 },
+              "exhausted": 0, "eliminated": ["o2"] },
+            { "round": 2, "counts": { "o1": 79, "o3": 71 }, "exhausted": 0, "eliminated": [] },
+        ])
+    );
+    assert_eq!(results["winner"], "o1", "the library");
 }

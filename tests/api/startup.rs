@@ -1,5 +1,9 @@
-//! `Application::build`: the admin key, generated once and kept in the data dir, or configured.
+//! `Application::build`: the admin key, generated once and kept in the data dir, or configured;
+//! settings that cannot work are refused at start.
 
+use std::time::Duration;
+
+use pollcast::config::ServeArgs;
 use secrecy::SecretString;
 
 use crate::support::app::{init_test_logging, serve, status_and_json, test_settings, Caller};
@@ -133,5 +137,32 @@ async fn a_stored_admin_key_shorter_than_16_characters_is_refused_too() {
             .err()
             .unwrap_or_else(|| panic!("{stored:?} is accepted as the admin key"));
         assert!(format!("{error:#}").contains("16 characters"), "{error:#}");
+    }
+}
+
+#[tokio::test]
+async fn settings_that_cannot_work_are_refused_at_start_naming_their_flag() {
+    type Break = fn(&mut ServeArgs);
+    let cases: [(&str, Break); 4] = [
+        ("--token-ttl", |s| s.token_ttl = Duration::ZERO),
+        ("--record-ttl", |s| {
+            s.record_ttl = Some(Duration::from_millis(10))
+        }),
+        ("--results-interval", |s| {
+            s.results_interval = Duration::ZERO
+        }),
+        ("--webhook-max-age", |s| s.webhook_max_age = Duration::ZERO),
+    ];
+    for (flag, break_it) in cases {
+        let mut settings = test_settings();
+        break_it(&mut settings);
+
+        let refused = Application::build(settings)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("a server with a broken {flag} started"));
+
+        let message = format!("{refused:#}");
+        assert!(message.contains(flag), "{flag}: {message}");
     }
 }

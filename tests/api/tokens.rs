@@ -9,8 +9,9 @@ use serde_json::json;
 
 use crate::support::app::{
     a_poll, a_poll_with, assert_error, assert_invalid, id_of, in_seconds, send, spawn_app,
-    status_and_json, time, Caller, TestApp, NOT_ADMIN,
+    spawn_app_with, status_and_json, time, Caller, TestApp, NOT_ADMIN,
 };
+use crate::support::voting::{token_id, vote, webhook_settings, Event};
 
 /// An invite-only poll, opened; returns its id.
 async fn open_invite_poll(app: &TestApp) -> String {
@@ -300,4 +301,37 @@ async fn a_token_expires_a_minute_after_its_poll_closes_at_the_latest() {
         cap - expires_at <= chrono::Duration::seconds(2),
         "{expires_at} is much earlier than {cap}"
     );
+}
+
+#[tokio::test]
+async fn a_full_capped_poll_mints_no_token_that_could_never_vote() {
+    // Arrange: a poll of one seat, taken.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app
+        .open_poll(&a_poll_with(json!({ "max_voters": 1 })))
+        .await;
+    let seated = Event::new(&token_id(&id, "sol"), &vote(&id, &["o1"]), 1);
+    app.deliver_expecting(&seated, "accepted", None).await;
+
+    // Act
+    let anyone = app.mint_token(&id, None, Caller::Anonymous).await;
+    let named = app
+        .mint_token(&id, Some(&json!({ "voter_id": "tam" })), Caller::Admin)
+        .await;
+    let batch = app
+        .mint_tokens(&id, &json!({ "voter_ids": ["sol", "tam"] }), Caller::Admin)
+        .await;
+
+    // Assert: 409 for anyone who could not vote; the seated voter still gets a token.
+    let body = assert_error(anyone, 409, "poll_full").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("max_voters"),
+        "{body}"
+    );
+    assert_error(named, 409, "poll_full").await;
+    assert_error(batch, 409, "poll_full").await;
+    let seated_again = app
+        .mint_token(&id, Some(&json!({ "voter_id": "sol" })), Caller::Admin)
+        .await;
+    assert_eq!(seated_again.status(), 201);
 }

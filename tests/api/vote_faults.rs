@@ -1,6 +1,8 @@
 //! The backend failing between the claim of a ballot and its ledger write (the local Momento's
-//! fault switch): transient failures are absorbed, a persistent one answers 503 and counts
-//! nothing, and the same event delivered again counts exactly once.
+//! fault switch): transient failures are absorbed; a persistent one answers 503, keeps the
+//! claim (in doubt) and the vote counts exactly once when it comes again or when the sweep
+//! settles it; a write that lands but reports failure counts; a caller that hangs up does not
+//! stop its vote.
 
 use local_momento::{FaultCode, Faults, Remaining};
 use pollcast::config::IngestMode;
@@ -11,7 +13,7 @@ use crate::support::voting::{settings_with, token_id, vote, webhook_settings, Ev
 
 /// The ledger write of a ballot.
 const LEDGER_WRITE: &str = "DictionarySet";
-/// The claim of a ballot key (and its give-back).
+/// The claim of a ballot key (and the seat-awaiting claim's give-back).
 const CLAIM: &str = "SetIf";
 
 fn faults(app: &TestApp) -> Faults {
@@ -85,8 +87,7 @@ async fn transient_ledger_failures_are_retried_and_every_vote_counted_once() {
 }
 
 #[tokio::test]
-async fn a_persistent_ledger_failure_answers_503_counts_nothing_and_the_same_event_later_counts_once(
-) {
+async fn a_persistent_ledger_failure_answers_503_and_the_same_event_later_counts_once() {
     // Arrange
     let (app, id) = app_and_poll(json!({})).await;
     app.deliver_expecting(&ballot(&id, "alice", "o1", 1), "accepted", None)
@@ -94,40 +95,37 @@ async fn a_persistent_ledger_failure_answers_503_counts_nothing_and_the_same_eve
     let bob = ballot(&id, "bob", "o2", 2);
     faults(&app).fail_always(LEDGER_WRITE, FaultCode::Unavailable);
 
-    // Act
+    // Act: the vote fails, and fails again while the backend does.
+    deliver_failing(&app, &bob).await;
     deliver_failing(&app, &bob).await;
 
-    // Assert: nothing of bob's is counted, and the claim was given back.
+    // Assert: nothing of bob's is counted; his claim is kept, in doubt (a copy of the vote
+    // could have written the ledger from it), never given back.
     let metrics = app.metrics().await;
+    assert_eq!(metrics.backend_errors(), 2);
+    assert_eq!(metrics.get("ballots_in_doubt_total", None), 2);
     assert_eq!(
         metrics.get("ballots_released_total", Some(("outcome", "released"))),
-        1
-    );
-    assert_eq!(
-        metrics.get("ballots_released_total", Some(("outcome", "in_doubt"))),
         0
     );
-    assert_eq!(metrics.backend_errors(), 1);
     assert_eq!(faults(&app).remaining(LEDGER_WRITE), Remaining::Always);
-    faults(&app).clear();
-    // Another vote makes the publisher count the ledger afresh: alice and carol only.
-    app.deliver_expecting(&ballot(&id, "carol", "o3", 3), "accepted", None)
-        .await;
+    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &["bob".to_owned()]).await;
     assert_eq!(
-        counts_with(&app, &id, 2).await,
-        json!({ "o1": 1, "o2": 0, "o3": 1 })
+        (keys.get("bob").map(String::as_str), ledger.get("bob")),
+        (Some("o2"), None)
     );
 
-    // Act: Momento (or a retrying sender) delivers the same event again.
+    // Act: the backend recovers and Momento (or a retrying sender) delivers the event again.
+    faults(&app).clear();
     app.deliver_expecting(&bob, "accepted", None).await;
     app.deliver_expecting(&bob, "duplicate", None).await;
 
     // Assert
     assert_eq!(
-        counts_with(&app, &id, 3).await,
-        json!({ "o1": 1, "o2": 1, "o3": 1 })
+        counts_with(&app, &id, 2).await,
+        json!({ "o1": 1, "o2": 1, "o3": 0 })
     );
-    assert_eq!(app.metrics().await.accepted(), 3);
+    assert_eq!(app.metrics().await.accepted(), 2);
 }
 
 #[tokio::test]
@@ -156,7 +154,7 @@ async fn a_failed_claim_answers_503_counts_nothing_and_the_same_event_later_coun
 }
 
 #[tokio::test]
-async fn a_revote_whose_ledger_write_fails_keeps_the_previous_ballot_until_it_comes_again() {
+async fn a_revote_whose_ledger_write_fails_is_counted_once_the_backend_recovers() {
     // Arrange
     let (app, id) = app_and_poll(json!({ "allow_revote": true })).await;
     app.deliver_expecting(&ballot(&id, "erin", "o1", 1), "accepted", None)
@@ -164,29 +162,21 @@ async fn a_revote_whose_ledger_write_fails_keeps_the_previous_ballot_until_it_co
     let revote = ballot(&id, "erin", "o3", 2);
     faults(&app).fail_always(LEDGER_WRITE, FaultCode::Unavailable);
 
-    // Act
+    // Act: the revote fails; the backend recovers; the revote is never delivered again.
     deliver_failing(&app, &revote).await;
     faults(&app).clear();
 
-    // Assert: the previous ballot is restored, and still counts.
-    let metrics = app.metrics().await;
-    assert_eq!(
-        metrics.get("ballots_released_total", Some(("outcome", "released"))),
-        1
-    );
-    app.deliver_expecting(&ballot(&id, "frank", "o2", 3), "accepted", None)
-        .await;
-    assert_eq!(
-        counts_with(&app, &id, 2).await,
-        json!({ "o1": 1, "o2": 1, "o3": 0 })
-    );
-    app.deliver_expecting(&revote, "revoted", None).await;
-    let expected = json!({ "o1": 0, "o2": 1, "o3": 1 });
+    // Assert: the revote, which the ballot key holds, is what the sweep counts.
+    let expected = json!({ "o1": 0, "o2": 0, "o3": 1 });
     let results = app.results_when(&id, |r| r["counts"] == expected).await;
     assert_eq!(
         (&results["ballots"], &results["counts"]),
-        (&json!(2), &expected)
+        (&json!(1), &expected)
     );
+    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &["erin".to_owned()]).await;
+    assert_eq!(keys, ledger);
+    app.deliver_expecting(&revote, "duplicate", None).await;
+    assert_eq!(app.metrics().await.get("ballots_reconciled_total", None), 1);
 }
 
 #[tokio::test]
@@ -236,28 +226,22 @@ async fn subscription_ingest_retries_a_vote_the_backend_failed_on_and_counts_it_
 
 #[tokio::test]
 async fn a_ballot_left_in_doubt_is_completed_and_shown_when_the_same_event_comes_again() {
-    // Arrange: the ledger write fails, and so does giving the claim back (the claim itself,
-    // the first SetIf, is let through): the ballot stays claimed but uncounted.
+    // Arrange: the ledger write fails (all three tries), and so does reading it back: the
+    // ballot stays claimed, in doubt.
     let (app, id) = app_and_poll(json!({})).await;
     app.deliver_expecting(&ballot(&id, "alice", "o1", 1), "accepted", None)
         .await;
     let bob = ballot(&id, "bob", "o2", 2);
-    faults(&app).fail_always(LEDGER_WRITE, FaultCode::Unavailable);
-    faults(&app).delay(CLAIM, 1, std::time::Duration::ZERO);
-    faults(&app).fail(CLAIM, 1, FaultCode::Unavailable);
+    faults(&app).fail(LEDGER_WRITE, 3, FaultCode::Unavailable);
+    faults(&app).fail("DictionaryGet", 1, FaultCode::Unavailable);
     deliver_failing(&app, &bob).await;
     let metrics = app.metrics().await;
-    assert_eq!(
-        metrics.get("ballots_released_total", Some(("outcome", "in_doubt"))),
-        1
-    );
-    faults(&app).clear();
+    assert_eq!(metrics.get("ballots_in_doubt_total", None), 1);
 
-    // Act
-    let (status, body) = app.deliver(&bob).await;
+    // Act: the same event comes again (before the sweep's turn).
+    app.deliver_expecting(&bob, "accepted", None).await;
 
     // Assert: bob counts once, in the results readers see without any other vote.
-    assert_eq!(status, 200, "{body}");
     let expected = json!({ "o1": 1, "o2": 1, "o3": 0 });
     let results = app.results_when(&id, |r| r["counts"] == expected).await;
     assert_eq!(
@@ -291,4 +275,127 @@ async fn a_failed_seat_count_counts_nothing_and_the_cap_still_holds_on_redeliver
         counts_with(&app, &id, 1).await,
         json!({ "o1": 1, "o2": 0, "o3": 0 })
     );
+}
+
+#[tokio::test]
+async fn a_claim_left_awaiting_its_seat_is_seated_by_the_next_delivery_of_the_vote() {
+    // Arrange: on a capped poll the seat cannot be taken, nor the claim given back (the claim
+    // itself, the first SetIf, is let through): the key is left awaiting its seat.
+    let (app, id) = app_and_poll(json!({ "max_voters": 2 })).await;
+    let kim = ballot(&id, "kim", "o3", 1);
+    faults(&app).fail("Increment", 1, FaultCode::Unavailable);
+    faults(&app).delay(CLAIM, 1, std::time::Duration::ZERO);
+    faults(&app).fail(CLAIM, 1, FaultCode::Unavailable);
+    deliver_failing(&app, &kim).await;
+    let voters = ["kim".to_owned()];
+    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &voters).await;
+    assert!(keys.is_empty() && ledger.is_empty(), "{keys:?} {ledger:?}");
+
+    // Act: the vote comes again; it finds the claim awaiting its seat and seats it.
+    let (status, body) = app.deliver(&kim).await;
+
+    // Assert
+    assert_eq!(status, 200, "{body}");
+    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &voters).await;
+    assert_eq!(ledger.get("kim").map(String::as_str), Some("o3"));
+    assert_eq!(keys, ledger);
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 0, "o2": 0, "o3": 1 })
+    );
+}
+
+#[tokio::test]
+async fn a_ledger_write_that_lands_but_reports_failure_is_answered_counted_and_keeps_its_ballot() {
+    // Arrange: every ledger write of the vote lands, then is answered with a failure.
+    let (app, id) = app_and_poll(json!({})).await;
+    let bob = ballot(&id, "bob", "o2", 1);
+    faults(&app).fail_after_applying(LEDGER_WRITE, 3, FaultCode::Unavailable);
+
+    // Act
+    let (status, body) = app.deliver(&bob).await;
+
+    // Assert: the answer says what happened (counted), the ledger equals the ballot key, and
+    // the voter of this poll without revoting cannot change the ballot.
+    assert_eq!(
+        (status, &body["outcome"]),
+        (200, &json!("accepted")),
+        "{body}"
+    );
+    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &["bob".to_owned()]).await;
+    assert_eq!(ledger.get("bob").map(String::as_str), Some("o2"));
+    assert_eq!(keys, ledger);
+    app.deliver_expecting(
+        &ballot(&id, "bob", "o1", 2),
+        "rejected",
+        Some("already_voted"),
+    )
+    .await;
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 0, "o2": 1, "o3": 0 })
+    );
+}
+
+#[tokio::test]
+async fn a_vote_whose_webhook_caller_hangs_up_before_the_answer_is_still_counted() {
+    // Arrange: the ledger write is slow; the caller gives up long before it ends (as Momento
+    // does after 5 s, or a client that disconnects).
+    let (app, id) = app_and_poll(json!({})).await;
+    let cleo = ballot(&id, "cleo", "o1", 1);
+    faults(&app).delay(LEDGER_WRITE, 1, std::time::Duration::from_millis(800));
+    let body = cleo.body();
+    let signature = crate::support::voting::sign(crate::support::voting::WEBHOOK_SECRET, &body);
+
+    // Act: over HTTP/2, where a caller that gives up resets its stream at once.
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let hung_up = client
+        .post(format!("{}/v1/webhooks/momento", app.address))
+        .header("content-type", "application/json")
+        .header("momento-signature", signature)
+        .timeout(std::time::Duration::from_millis(200))
+        .body(body)
+        .send()
+        .await;
+
+    // Assert: the vote is run to completion anyway.
+    assert!(
+        hung_up.as_ref().is_err_and(reqwest::Error::is_timeout),
+        "{hung_up:?}"
+    );
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 1, "o2": 0, "o3": 0 })
+    );
+    app.deliver_expecting(&cleo, "duplicate", None).await;
+}
+
+#[tokio::test]
+async fn a_ballot_left_in_doubt_is_counted_once_the_backend_recovers_without_a_redelivery() {
+    // Arrange: the ledger cannot be written, nor read back to see whether a write landed.
+    let (app, id) = app_and_poll(json!({})).await;
+    app.deliver_expecting(&ballot(&id, "alice", "o1", 1), "accepted", None)
+        .await;
+    let dora = ballot(&id, "dora", "o3", 2);
+    faults(&app).fail_always(LEDGER_WRITE, FaultCode::Unavailable);
+    faults(&app).fail_always("DictionaryGet", FaultCode::Unavailable);
+    deliver_failing(&app, &dora).await;
+
+    // Act: the backend recovers; the vote is never delivered again (Momento delivers once).
+    faults(&app).clear();
+
+    // Assert: the sweep counts it, once.
+    let expected = json!({ "o1": 1, "o2": 0, "o3": 1 });
+    let results = app.results_when(&id, |r| r["counts"] == expected).await;
+    assert_eq!(
+        (&results["ballots"], &results["counts"]),
+        (&json!(2), &expected)
+    );
+    let voters = ["alice".to_owned(), "dora".to_owned()];
+    let (keys, ledger) = app.ballot_keys_and_ledger(&id, &voters).await;
+    assert_eq!((keys.len(), &keys), (2, &ledger));
+    app.deliver_expecting(&dora, "duplicate", None).await;
 }

@@ -288,3 +288,69 @@ async fn a_capped_poll_counts_no_more_first_ballots_than_its_cap() {
         (&json!(10), &expected)
     );
 }
+
+/// Opens a poll capped at `seats` voters.
+async fn capped_poll(app: &TestApp, seats: u32) -> String {
+    app.open_poll(&a_poll_with(json!({ "max_voters": seats })))
+        .await
+}
+
+/// Asserts `id` seats exactly `seats` of `voters`, each counted once: the ledger equals the
+/// ballot keys, and the results count them.
+async fn assert_seated(app: &TestApp, id: &str, voters: &[String], seats: u64) {
+    let (keys, ledger) = app.ballot_keys_and_ledger(id, voters).await;
+    assert_eq!(ledger.len() as u64, seats, "ledger: {ledger:?}");
+    assert_eq!(keys, ledger, "the ledger equals the ballot keys");
+    let results = app.results_with(id, seats).await;
+    assert_eq!(results["ballots"], seats, "{results}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_deliveries_racing_on_a_capped_poll_seat_no_more_voters_than_its_cap() {
+    let app = spawn_app_with(webhook_settings()).await;
+    for _round in 0..5 {
+        // Arrange: 40 voters race for 5 seats, each vote delivered three times at once.
+        let id = capped_poll(&app, 5).await;
+        let voters: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
+        let mut events = Vec::new();
+        for copy in 0..3 {
+            for (i, voter) in voters.iter().enumerate() {
+                let seq = i as u64 + 1;
+                let event = Event::new(&token_id(&id, voter), &vote(&id, &["o1"]), seq);
+                events.insert((i * (copy + 1)) % (events.len() + 1), event);
+            }
+        }
+
+        // Act
+        let outcomes = deliver_all(&app, &events).await;
+
+        // Assert
+        assert_eq!(count(&outcomes, "accepted"), 5, "{outcomes:?}");
+        assert_seated(&app, &id, &voters, 5).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_poll_with_both_ingest_paths_on_seats_exactly_its_cap() {
+    // Both paths deliver every vote: the copies race as a new user's setup would make them.
+    let app = spawn_app_with(settings_with(IngestMode::Both)).await;
+    let mut before = app.ingest_ready(IngestMode::Both).await;
+    for _round in 0..5 {
+        // Arrange
+        let id = capped_poll(&app, 5).await;
+        let voters: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
+        let tokens = app.tokens_for(&id, &voters).await;
+
+        // Act: 40 voters publish at once.
+        let text = vote(&id, &["o2"]);
+        let statuses = join_all(tokens.iter().map(|t| app.publish_http(t, &text))).await;
+
+        // Assert
+        assert!(statuses.iter().all(|&s| s == 204), "{statuses:?}");
+        let after = app.metrics_after(before.handled() + 80).await;
+        let metrics = after.since(&before);
+        assert_eq!(metrics.accepted(), 5, "{:?}", metrics.rejections());
+        assert_seated(&app, &id, &voters, 5).await;
+        before = after;
+    }
+}

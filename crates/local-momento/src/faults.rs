@@ -11,6 +11,9 @@
 //! // The next `DictionarySet` is applied, then answered UNAVAILABLE: the caller sees a
 //! // failure for a write that landed (as when an answer is lost on the way back).
 //! m.faults().inject("DictionarySet", Fault::fail(FaultCode::Unavailable).after_applying());
+//! // The next `Get` is served at once, but its answer arrives half a second later: it reads
+//! // what was there when it arrived, whatever changes meanwhile.
+//! m.faults().delay_answer("Get", 1, Duration::from_millis(500));
 //! // The next `Publish` waits half a second, then fails with INTERNAL.
 //! m.faults().inject(
 //!     "Publish",
@@ -28,9 +31,10 @@
 //!   authentication and before the handler: an injected failure never touches the cache or the
 //!   topics, so the caller knows nothing was applied. The exception is
 //!   [`Fault::after_applying`]: the call is served in full (its change made and durable), then
-//!   its answer is replaced by the failure, so the caller cannot tell it landed. A delayed call is then served normally
-//!   (or fails, for [`Fault::after`]). Streaming calls (`Subscribe`) fail when they open.
-//!   The HTTP topics API is not gRPC and is never affected.
+//!   its answer is replaced by the failure, so the caller cannot tell it landed; a delay with
+//!   [`Fault::after_applying`] serves the call first and holds its answer back instead. A
+//!   delayed call is then served normally (or fails, for [`Fault::after`]). Streaming calls
+//!   (`Subscribe`) fail when they open. The HTTP topics API is not gRPC and is never affected.
 //! - **Counting.** A call consumes its fault when it arrives, under a lock held only for that
 //!   bookkeeping, so with 3 faults and 10 concurrent calls exactly 3 calls are affected.
 //! - **Several faults on one target** form a queue: the first registered is consumed first,
@@ -133,6 +137,8 @@ impl Fault {
 
     /// With [`Fault::fail`]: serve the call first (its change is made), then answer with the
     /// failure instead of the call's answer: a write that lands but reports failure.
+    /// With [`Fault::delay`]: serve the call first, then hold its answer back for the delay: a
+    /// read (or write) that is done but whose answer is still on its way.
     pub fn after_applying(mut self) -> Self {
         self.applied = true;
         self
@@ -239,6 +245,12 @@ impl Faults {
     /// The next `calls` calls of `rpc` wait `delay`, then are served normally.
     pub fn delay(&self, rpc: &str, calls: usize, delay: Duration) {
         self.inject(rpc, Fault::delay(delay).times(calls));
+    }
+
+    /// The next `calls` calls of `rpc` are served at once, and their answers held back for
+    /// `delay`: what they read is what was there when they arrived.
+    pub fn delay_answer(&self, rpc: &str, calls: usize, delay: Duration) {
+        self.inject(rpc, Fault::delay(delay).after_applying().times(calls));
     }
 
     /// How many calls of `rpc` the faults registered under exactly that name will still affect

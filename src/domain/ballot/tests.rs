@@ -22,7 +22,7 @@ fn vote(choices: &[&str]) -> VoteMessage {
 }
 
 fn check(poll: &Poll, choices: &[&str]) -> Result<Ballot, Rejection> {
-    Ballot::validate(poll, &vote(choices), at(1))
+    Ballot::validate(poll, &vote(choices), VoteTiming::at(at(1)))
 }
 
 #[test]
@@ -171,11 +171,69 @@ fn vote_for_a_poll_that_is_not_open_is_rejected() {
 #[test]
 fn vote_cast_after_closes_at_is_rejected_before_the_scheduler_closes_the_poll() {
     let poll = open_poll(PollKind::Single, 2);
-    assert!(Ballot::validate(&poll, &vote(&["o1"]), at(59)).is_ok());
+    assert!(Ballot::validate(&poll, &vote(&["o1"]), VoteTiming::at(at(59))).is_ok());
     assert_eq!(
-        Ballot::validate(&poll, &vote(&["o1"]), at(60)),
+        Ballot::validate(&poll, &vote(&["o1"]), VoteTiming::at(at(60))),
         Err(Rejection::PollNotOpen {
             state: PollState::Closed
+        })
+    );
+}
+
+#[test]
+fn a_vote_cast_while_open_counts_when_judged_within_the_grace_window_after_the_close() {
+    let closed = open_poll(PollKind::Single, 2)
+        .apply(&Event::Close, at(10))
+        .unwrap();
+    let timing = |cast, judged| VoteTiming {
+        cast_at: at(cast),
+        judged_at: at(judged),
+        close_grace: chrono::Duration::minutes(1),
+    };
+    let judge = |poll: &Poll, cast, judged| {
+        Ballot::validate(poll, &vote(&["o1"]), timing(cast, judged)).map_err(|r| match r {
+            Rejection::PollNotOpen { state } => state,
+            other => panic!("{other}"),
+        })
+    };
+
+    // Cast before the (early) close, judged up to a minute after it.
+    assert!(judge(&closed, 9, 10).is_ok());
+    assert!(judge(&closed, 9, 11).is_ok());
+    assert_eq!(judge(&closed, 9, 12), Err(PollState::Closed));
+    // Cast at or after the close.
+    assert_eq!(judge(&closed, 10, 10), Err(PollState::Closed));
+    // Cast before the poll opened.
+    assert_eq!(judge(&closed, -1, 10), Err(PollState::Scheduled));
+    // Archiving ends the grace window.
+    let archived = closed.apply(&Event::Archive, at(10)).unwrap();
+    assert_eq!(judge(&archived, 9, 10), Err(PollState::Archived));
+    // The clock's close (closes_at reached, not yet stored) is judged the same way.
+    let open = open_poll(PollKind::Single, 2);
+    assert!(judge(&open, 59, 61).is_ok());
+    assert_eq!(judge(&open, 59, 62), Err(PollState::Closed));
+}
+
+#[test]
+fn a_vote_published_in_the_millisecond_its_poll_opened_counts() {
+    let opened_at = at(0) + chrono::Duration::microseconds(123_456);
+    let poll = open_poll(PollKind::Single, 2)
+        .apply(&Event::Close, at(1))
+        .unwrap();
+    let poll = Poll {
+        opens_at: Some(opened_at),
+        ..poll
+    };
+    let cast = |ms: i64| VoteTiming {
+        cast_at: at(0) + chrono::Duration::milliseconds(ms),
+        judged_at: at(1),
+        close_grace: chrono::Duration::minutes(1),
+    };
+    assert!(Ballot::validate(&poll, &vote(&["o1"]), cast(123)).is_ok());
+    assert_eq!(
+        Ballot::validate(&poll, &vote(&["o1"]), cast(122)),
+        Err(Rejection::PollNotOpen {
+            state: PollState::Scheduled
         })
     );
 }
@@ -185,7 +243,7 @@ fn message_for_another_poll_than_the_one_loaded_is_unknown_poll() {
     let poll = open_poll(PollKind::Single, 2);
     let message = VoteMessage::parse(r#"{"poll_id":"other","choices":["o1"]}"#).unwrap();
     assert_eq!(
-        Ballot::validate(&poll, &message, at(1))
+        Ballot::validate(&poll, &message, VoteTiming::at(at(1)))
             .unwrap_err()
             .reason(),
         "unknown_poll"

@@ -53,6 +53,61 @@ fn tennessee_capital_example_elects_knoxville_in_three_rounds() {
     assert!(runoff.tie.is_empty());
 }
 
+/// The 2009 Burlington, Vermont mayoral election (Wikipedia, "2009 Burlington mayoral
+/// election", from the city's official count): 8,980 ballots, 4 of them blank (pollcast takes
+/// no blank ballot, so 8,976 here). Published: first round Wright 2,951, Kiss 2,585, Montroll
+/// 2,063, Smith 1,306, Simpson 35, write-ins 36; Montroll's best round (Kiss, Wright and him
+/// left) 2,554; final round Kiss 4,313, Wright 4,061 (8,374 ballots: 606 exhausted, 602 here
+/// without the blanks); Kiss elected. The official count eliminated Smith, Simpson and the
+/// write-ins at once; pollcast eliminates one at a time, which reaches the same rounds with
+/// Kiss, Wright and Montroll left, and Kiss and Wright. The split of the transfers between
+/// those published rounds is the test's own (any split with the published totals would do).
+#[test]
+fn burlington_2009_elects_kiss_with_the_published_rounds_and_exhausted_ballots() {
+    let (kiss, wright, montroll, smith, simpson, write_in) = (1, 2, 3, 4, 5, 6);
+    let ballots = [
+        (ranking(&[kiss]), 2585),
+        (ranking(&[wright]), 2951),
+        (ranking(&[montroll, kiss]), 1132),
+        (ranking(&[montroll, wright]), 617),
+        (ranking(&[montroll]), 314),
+        (ranking(&[smith, kiss]), 396),
+        (ranking(&[smith, wright]), 343),
+        (ranking(&[smith]), 76),
+        (ranking(&[smith, montroll, kiss]), 200),
+        (ranking(&[smith, montroll, wright]), 150),
+        (ranking(&[smith, montroll]), 141),
+        (ranking(&[simpson]), 35),
+        (ranking(&[write_in]), 36),
+    ];
+
+    let runoff = instant_runoff(&options(6), ballots);
+
+    let first = &runoff.rounds[0];
+    assert_eq!(
+        first.counts,
+        counts(&[
+            (kiss, 2585),
+            (wright, 2951),
+            (montroll, 2063),
+            (smith, 1306),
+            (simpson, 35),
+            (write_in, 36)
+        ])
+    );
+    let three_left = runoff
+        .rounds
+        .iter()
+        .find(|r| r.counts.len() == 3)
+        .expect("a round with Kiss, Wright and Montroll left");
+    assert_eq!(three_left.counts[&option(montroll)], 2554);
+    assert_eq!(three_left.eliminated, vec![option(montroll)]);
+    let last = runoff.rounds.last().unwrap();
+    assert_eq!(last.counts, counts(&[(kiss, 4313), (wright, 4061)]));
+    assert_eq!(last.exhausted, 8976 - 8374);
+    assert_eq!(runoff.winner, Some(option(kiss)));
+}
+
 #[test]
 fn majority_of_first_preferences_wins_in_round_one() {
     let ballots = [

@@ -1,5 +1,8 @@
 //! Instant-runoff, counted by the tests on their own from the ballots they sent, with the rules
-//! pollcast documents (`src/domain/irv.rs`): a strict majority of continuing ballots wins; all
+//! pollcast documents (`src/domain/irv.rs`). It follows those rules, so it cannot catch a rule
+//! that is wrong: the published worked examples (Wikipedia's Tennessee capital and Lippman's
+//! library in `results.rs`, Burlington 2009 with its exhausted ballots in `irv/tests.rs`) check
+//! the count against numbers that do not come from this code. The rules: a strict majority of continuing ballots wins; all
 //! level is a tie; zero-vote options go together; a tie for fewest is broken backwards through
 //! earlier rounds, then the latest-listed option goes.
 

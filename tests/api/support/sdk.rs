@@ -1,13 +1,17 @@
 //! The official `momento` crate, as a voter (with a minted token) or an operator (with the
 //! super-user key) would use it against the app's Momento.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use momento::cache::{
+    configurations as cache_configurations, DictionaryFetchResponse, GetResponse,
+};
 use momento::topics::configurations;
 use momento::topics::{Subscription, SubscriptionValue, ValueKind};
-use momento::{CredentialProvider, TopicClient};
+use momento::{CacheClient, CredentialProvider, TopicClient};
 use serde_json::Value;
 
 use crate::support::app::{within, TestApp};
@@ -29,13 +33,69 @@ impl TestApp {
 
     /// A topic client with the super-user key of the app's Momento.
     pub fn operator_topics(&self) -> TopicClient {
+        topic_client(self.operator_credentials())
+    }
+
+    fn operator_credentials(&self) -> CredentialProvider {
         let key = self.momento_key.as_deref().expect("a super-user key");
-        let credentials = CredentialProvider::from_api_key_v2(key, "localhost")
+        CredentialProvider::from_api_key_v2(key, "localhost")
             .expect("a v2 API key")
-            .full_endpoint_override(self.grpc());
-        topic_client(credentials)
+            .full_endpoint_override(self.grpc())
+    }
+
+    /// A cache client with the super-user key of the app's Momento.
+    pub fn operator_cache(&self) -> CacheClient {
+        CacheClient::builder()
+            .default_ttl(Duration::from_secs(60))
+            .configuration(cache_configurations::Laptop::latest())
+            .credential_provider(self.operator_credentials())
+            .build()
+            .expect("a cache client builds")
+    }
+
+    /// What the cache holds for `voters` of `poll`, read with the super-user key as
+    /// `docs/DESIGN-NOTES.md` ("Keys and topics") lays it out: each voter's ballot key (the
+    /// choices of a held ballot; absent, released and unseated claims are left out) and the
+    /// poll's ballot ledger (voter id -> choices, every shard). The two must be equal.
+    pub async fn ballot_keys_and_ledger(
+        &self,
+        poll: &str,
+        voters: &[String],
+    ) -> (BallotMap, BallotMap) {
+        let cache = self.operator_cache();
+        let mut keys = BTreeMap::new();
+        for voter in voters {
+            let key = format!("ballot:{poll}:{voter}");
+            let value = match cache.get("pollcast", key).await.expect("a ballot key read") {
+                GetResponse::Hit { value } => String::try_from(value).expect("UTF-8"),
+                GetResponse::Miss => continue,
+            };
+            // "{position}|{choices}"; "-" is a released claim, "~..." a claim without its seat.
+            if let Some((head, choices)) = value.split_once('|') {
+                if !head.starts_with('~') {
+                    keys.insert(voter.clone(), choices.to_owned());
+                }
+            }
+        }
+        let mut ledger = BTreeMap::new();
+        for shard in 0..16 {
+            let name = format!("ballots:{poll}:{shard}");
+            let response = cache
+                .dictionary_fetch("pollcast", name)
+                .await
+                .expect("a ledger read");
+            if let DictionaryFetchResponse::Hit { value } = response {
+                let fields: std::collections::HashMap<String, String> =
+                    value.try_into().expect("UTF-8 fields");
+                ledger.extend(fields);
+            }
+        }
+        (keys, ledger)
     }
 }
+
+/// Voter id -> choices (`o1,o3`), as the cache holds them.
+pub type BallotMap = BTreeMap<String, String>;
 
 /// Every results message published for one poll, as a subscriber to `results.{poll_id}`
 /// received them (in order).

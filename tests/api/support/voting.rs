@@ -135,6 +135,28 @@ impl TestApp {
         send(request).await.status().as_u16()
     }
 
+    /// Long-polls `topic` through Momento's HTTP topics API at the token's `http_endpoint`, with
+    /// the voter's token, from `sequence_number` on `sequence_page` (0 and 0: live items only);
+    /// returns the status and the body (`{"items": [...]}`).
+    pub async fn long_poll_http(
+        &self,
+        token: &Value,
+        topic: &str,
+        sequence_number: u64,
+        sequence_page: u64,
+    ) -> (u16, Value) {
+        let url = format!(
+            "{}/topics/{}/{topic}?sequence_number={sequence_number}&sequence_page={sequence_page}",
+            token["http_endpoint"].as_str().expect("an http_endpoint"),
+            token["cache"].as_str().expect("a cache"),
+        );
+        let request = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, token["token"].as_str().expect("a token"));
+        status_and_json(send(request).await).await
+    }
+
     /// `POST /v1/webhooks/momento` with `body` and the `momento-signature` header when given.
     pub async fn post_webhook(&self, body: Vec<u8>, signature: Option<&str>) -> Response {
         let mut request = self
@@ -215,6 +237,12 @@ impl TestApp {
                 "ingest never started"
             );
         }
+        self.quiet_metrics().await
+    }
+
+    /// The metrics once every vote received has an outcome and nothing more comes for 100 ms.
+    pub async fn quiet_metrics(&self) -> Metrics {
+        let deadline = tokio::time::Instant::now() + SETTLE;
         loop {
             let metrics = self.metrics().await;
             let received = metrics.received("webhook") + metrics.received("subscription");

@@ -86,21 +86,34 @@ where
             std::mem::replace(&mut self.inner, fresh)
         });
         let delay = injected.delay;
+        // A delay with `after_applying` and no failure holds the answer of a served call back.
+        let hold_answer = injected.applied && failure.is_none();
         let shutdown = self.shutdown.clone();
-        Either::Right(Box::pin(async move {
-            if !delay.is_zero() {
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    () = shutdown.cancelled() => {
-                        return Ok(Status::unavailable("the local Momento is shutting down")
-                            .into_http());
-                    }
+        let wait = move || {
+            let shutdown = shutdown.clone();
+            async move {
+                if delay.is_zero() {
+                    return true;
                 }
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => true,
+                    () = shutdown.cancelled() => false,
+                }
+            }
+        };
+        let shutting_down =
+            || Ok(Status::unavailable("the local Momento is shutting down").into_http());
+        Either::Right(Box::pin(async move {
+            if !hold_answer && !wait().await {
+                return shutting_down();
             }
             let served = match inner {
                 Some(mut inner) => Some(inner.call(request).await?),
                 None => None,
             };
+            if hold_answer && !wait().await {
+                return shutting_down();
+            }
             match (failure, served) {
                 (Some(status), _) => Ok(status.into_http()),
                 (None, Some(response)) => Ok(response),

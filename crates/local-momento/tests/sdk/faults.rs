@@ -265,3 +265,34 @@ async fn a_write_that_lands_but_reports_failure_is_applied_and_answered_with_the
         .await
         .expect("the next write");
 }
+
+#[tokio::test]
+async fn a_read_whose_answer_is_held_back_returns_what_was_there_when_it_arrived() {
+    let m = TestMomento::start().await;
+    let cache = m.cache_client(m.super_user());
+    cache.set(CACHE, "k", "before").await.expect("a Set");
+    m.server
+        .faults()
+        .delay_answer("Get", 1, Duration::from_millis(300));
+
+    // The read is served at once; a write lands while its answer is held back.
+    let started = Instant::now();
+    let read = cache.get(CACHE, "k");
+    let write = async {
+        // The fault is taken as the read arrives, and the read served right then.
+        while m.server.faults().remaining("Get") != Remaining::Calls(0) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        cache.set(CACHE, "k", "after").await.expect("a Set")
+    };
+    let (read, _) = tokio::join!(read, write);
+
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    match read.expect("the held-back read") {
+        momento::cache::GetResponse::Hit { value } => {
+            assert_eq!(String::try_from(value).unwrap(), "before")
+        }
+        other => panic!("expected a hit: {other:?}"),
+    }
+    assert_eq!(m.get_text("k").await.as_deref(), Some("after"));
+}
