@@ -163,6 +163,28 @@ async fn create(http: &reqwest::Client, base: &str, body: Value) -> Poll {
     }
 }
 
+/// An anonymous voter's token for `poll` (open polls give them to anyone).
+async fn token(http: &reqwest::Client, base: &str, poll: &Poll) -> Value {
+    let response = http
+        .post(format!("{base}/v1/polls/{}/tokens", poll.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+/// A GET of `path` as JSON.
+async fn get_json(http: &reqwest::Client, base: &str, path: &str) -> Value {
+    http.get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Publishes voter `i`'s vote with its token; records what came of it.
 async fn publish(
     http: &reqwest::Client,
@@ -243,16 +265,9 @@ async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
     // Every token is minted before the first kill.
     let mut tokens = Vec::with_capacity(voters);
     for chunk in (0..voters).collect::<Vec<_>>().chunks(32) {
-        let minted = futures::future::join_all(chunk.iter().map(|_| {
-            http.post(format!("{base}/v1/polls/{}/tokens", poll.id))
-                .send()
-        }))
-        .await;
-        for response in minted {
-            let response = response.unwrap();
-            assert_eq!(response.status(), 201);
-            tokens.push(response.json::<Value>().await.unwrap());
-        }
+        let minted =
+            futures::future::join_all(chunk.iter().map(|_| token(&http, &base, &poll))).await;
+        tokens.extend(minted);
     }
     let tokens = Arc::new(tokens);
     let outcomes = Arc::new(Mutex::new(vec![Outcome::NotYet; voters]));
@@ -355,14 +370,12 @@ async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     let results = loop {
-        let results: Value = http
-            .get(format!("{}/v1/polls/{}/results", server.base, poll.id))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let results = get_json(
+            &http,
+            &server.base,
+            &format!("/v1/polls/{}/results", poll.id),
+        )
+        .await;
         if results["ballots"].as_u64() >= Some(voters as u64) {
             break results;
         }
@@ -413,17 +426,8 @@ async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
 
     // Polls keep their state and deadlines.
     let get = |id: &str| {
-        let url = format!("{}/v1/polls/{id}", server.base);
-        let http = http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        let (http, base, path) = (http.clone(), server.base.clone(), format!("/v1/polls/{id}"));
+        async move { get_json(&http, &base, &path).await }
     };
     assert_eq!(get(&poll.id).await["state"], "open");
     let later = get(&scheduled.id).await;
@@ -458,14 +462,7 @@ async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
     .await;
     let mut acknowledged = 0;
     for i in 0..50 {
-        let token: Value = http
-            .post(format!("{base}/v1/polls/{}/tokens", poll.id))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = token(&http, &base, &poll).await;
         if publish(&http, &base, &poll, &token, i).await == Outcome::Acknowledged {
             acknowledged += 1;
         }
@@ -500,14 +497,12 @@ async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
     );
 
     let server = Server::start(&listen, &data_dir, &log).await;
-    let results: Value = http
-        .get(format!("{}/v1/polls/{}/results", server.base, poll.id))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let results = get_json(
+        &http,
+        &server.base,
+        &format!("/v1/polls/{}/results", poll.id),
+    )
+    .await;
     assert_eq!(results["ballots"], 50, "{results}");
     let recovered = log_of(work.path())
         .lines()
@@ -587,15 +582,7 @@ async fn votes_wait_in_the_outbox_while_pollcast_is_killed_and_are_counted_when_
     .await;
     let mut tokens = Vec::new();
     for _ in 0..30 {
-        let token: Value = http
-            .post(format!("{base}/v1/polls/{}/tokens", poll.id))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push(token);
+        tokens.push(token(&http, &base, &poll).await);
     }
 
     // pollcast dies; voters keep publishing; the votes wait in the outbox.
@@ -631,14 +618,12 @@ async fn votes_wait_in_the_outbox_while_pollcast_is_killed_and_are_counted_when_
     let server = Server::start_with(&listen, &log, flags(), &vars).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let results: Value = http
-            .get(format!("{}/v1/polls/{}/results", server.base, poll.id))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let results = get_json(
+            &http,
+            &server.base,
+            &format!("/v1/polls/{}/results", poll.id),
+        )
+        .await;
         if results["ballots"] == 30 {
             for option in &poll.options {
                 assert_eq!(results["counts"][option], 10, "{results}");

@@ -47,10 +47,15 @@ async fn ballots(app: &TestApp, poll: &str, expected: u64) -> Value {
     app.results_with(poll, expected).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn votes_published_while_pollcast_is_down_are_counted_when_it_comes_back() {
-    let momento = shared_momento(4096).await;
-    let app = spawn_app_with(settings(&momento)).await;
+/// pollcast against `momento`: an open poll, `voters` tokens, the first `before` of them vote
+/// and are counted; then pollcast stops (gracefully: the position is saved). Returns the poll,
+/// its option ids and the tokens.
+async fn vote_then_stop(
+    momento: &LocalMomento,
+    voters: usize,
+    before: usize,
+) -> (String, Vec<String>, Vec<Value>) {
+    let app = spawn_app_with(settings(momento)).await;
     app.ingest_ready(IngestMode::Subscription).await;
     let poll = app.created_poll(&a_poll()).await;
     let id = poll["id"].as_str().unwrap().to_owned();
@@ -62,14 +67,21 @@ async fn votes_published_while_pollcast_is_down_are_counted_when_it_comes_back()
         .map(|o| o["id"].as_str().unwrap().to_owned())
         .collect();
     let mut tokens = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..voters {
         tokens.push(app.minted_token(&id).await);
     }
-    for (i, token) in tokens.iter().enumerate().take(5) {
+    for (i, token) in tokens.iter().enumerate().take(before) {
         publish(&app, &id, &options, token, i).await;
     }
-    ballots(&app, &id, 5).await;
-    app.stop().await; // graceful: the position is saved
+    ballots(&app, &id, before as u64).await;
+    app.stop().await;
+    (id, options, tokens)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votes_published_while_pollcast_is_down_are_counted_when_it_comes_back() {
+    let momento = shared_momento(4096).await;
+    let (id, options, tokens) = vote_then_stop(&momento, 20, 5).await;
 
     // pollcast is down; voters keep voting.
     let publisher = spawn_voter_client(&momento);
@@ -120,26 +132,7 @@ impl VoterClient {
 async fn votes_the_topic_no_longer_holds_are_counted_as_lost_when_pollcast_comes_back() {
     // The topic keeps only the last 4 messages for resuming subscribers.
     let momento = shared_momento(4).await;
-    let app = spawn_app_with(settings(&momento)).await;
-    app.ingest_ready(IngestMode::Subscription).await;
-    let poll = app.created_poll(&a_poll()).await;
-    let id = poll["id"].as_str().unwrap().to_owned();
-    app.transition(&id, "open").await;
-    let options: Vec<String> = poll["options"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["id"].as_str().unwrap().to_owned())
-        .collect();
-    let mut tokens = Vec::new();
-    for _ in 0..12 {
-        tokens.push(app.minted_token(&id).await);
-    }
-    for (i, token) in tokens.iter().enumerate().take(2) {
-        publish(&app, &id, &options, token, i).await;
-    }
-    ballots(&app, &id, 2).await;
-    app.stop().await;
+    let (id, options, tokens) = vote_then_stop(&momento, 12, 2).await;
 
     let voters = spawn_voter_client(&momento);
     for (i, token) in tokens.iter().enumerate().skip(2) {

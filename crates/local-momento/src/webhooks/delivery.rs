@@ -157,15 +157,7 @@ impl Dispatcher {
         let topic: Arc<str> = topic.into();
         let mut outbox = self.outbox();
         for Released { message, hooks } in released {
-            for hook in hooks {
-                let key = EventKey {
-                    hook,
-                    topic: topic.clone(),
-                    page: message.sequence_page,
-                    sequence: message.sequence_number,
-                };
-                outbox.add(key, message.clone());
-            }
+            outbox.add_for(hooks, &topic, &message);
         }
         drop(outbox);
         self.work.notify_one();
@@ -259,17 +251,7 @@ impl Dispatcher {
 
     fn restore_event(&self, hooks: Vec<HookKey>, topic: &str, message: &MessageRecord<'_>) {
         let message = Arc::new(message.to_message());
-        let topic: Arc<str> = topic.into();
-        let mut outbox = self.outbox();
-        for hook in hooks {
-            let key = EventKey {
-                hook,
-                topic: topic.clone(),
-                page: message.sequence_page,
-                sequence: message.sequence_number,
-            };
-            outbox.add(key, message.clone());
-        }
+        self.outbox().add_for(hooks, &topic.into(), &message);
     }
 
     /// Delivers the outbox until `shutdown` fires, then lets the deliveries under way finish

@@ -53,6 +53,24 @@ impl Outbox {
         }
     }
 
+    /// Adds `message`, published on `topic`, as an event for each of `hooks`.
+    pub(crate) fn add_for(
+        &mut self,
+        hooks: Vec<super::HookKey>,
+        topic: &Arc<str>,
+        message: &Arc<Message>,
+    ) {
+        for hook in hooks {
+            let key = EventKey {
+                hook,
+                topic: topic.clone(),
+                page: message.sequence_page,
+                sequence: message.sequence_number,
+            };
+            self.add(key, message.clone());
+        }
+    }
+
     /// Removes an event (delivered, or given up on).
     pub(crate) fn remove(&mut self, key: &EventKey) -> Option<Entry> {
         // A stale copy left in `ready` or `retry` is skipped when it comes up.

@@ -438,6 +438,20 @@ fn files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Flips one bit in the middle of `path`.
+fn flip_a_bit_in_the_middle(path: &Path, bit: u8) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= bit;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The error of a start on `dir`, as text.
+async fn start_error(dir: &Path) -> String {
+    let error = LocalMomento::start(durable(dir)).await.err().unwrap();
+    format!("{error:#}")
+}
+
 #[tokio::test]
 async fn a_damaged_snapshot_stops_the_start_instead_of_an_empty_start() {
     let dir = tempfile::tempdir().unwrap();
@@ -445,16 +459,9 @@ async fn a_damaged_snapshot_stops_the_start_instead_of_an_empty_start() {
     write_state(&m).await;
     m.server.shutdown().await;
     let snapshot = files(dir.path(), "snapshot-").pop().expect("a snapshot");
-    let mut bytes = std::fs::read(&snapshot).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x40;
-    std::fs::write(&snapshot, bytes).unwrap();
+    flip_a_bit_in_the_middle(&snapshot, 0x40);
 
-    let error = LocalMomento::start(durable(dir.path()))
-        .await
-        .err()
-        .unwrap();
-    let message = format!("{error:#}");
+    let message = start_error(dir.path()).await;
     assert!(
         message.contains("damaged") && message.contains(&snapshot.display().to_string()),
         "{message}"
@@ -503,16 +510,9 @@ async fn damage_in_the_middle_of_the_journal_stops_the_start() {
         .into_iter()
         .max_by_key(|p| std::fs::metadata(p).unwrap().len())
         .unwrap();
-    let mut bytes = std::fs::read(&segment).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
-    std::fs::write(&segment, bytes).unwrap();
+    flip_a_bit_in_the_middle(&segment, 0x01);
 
-    let error = LocalMomento::start(durable(dir.path()))
-        .await
-        .err()
-        .unwrap();
-    let message = format!("{error:#}");
+    let message = start_error(dir.path()).await;
     assert!(
         message.contains("damaged") && message.contains("truncate"),
         "{message}"
