@@ -34,6 +34,7 @@ use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
 use crate::momento::status::{VoteStatusStore, VoterTokenRegistry};
 use crate::momento::{Location, Momento};
+use crate::results::running::Tallies;
 use crate::results::Publisher;
 use crate::scheduler::Scheduler;
 use crate::state::AppState;
@@ -265,27 +266,37 @@ fn app_state(
     let ballots = BallotStore::new(momento.clone(), record_ttl);
     let results = ResultsStore::new(momento.clone(), record_ttl);
     let metrics = Arc::new(Metrics::new());
-    let publisher = Arc::new(Publisher::new(
+    // Running counts only where this process writes every ballot (see `results/running.rs`).
+    let tallies = mode
+        .counts_incrementally()
+        .then(|| Arc::new(Tallies::default()));
+    let mut publisher = Publisher::new(
         results.clone(),
         polls.clone(),
         ballots.clone(),
         metrics.clone(),
-    ));
+    );
+    if let Some(tallies) = &tallies {
+        publisher = publisher.with_tallies(tallies.clone());
+    }
+    let publisher = Arc::new(publisher);
     let dirty = {
         let publisher = publisher.clone();
         Arc::new(move |id: &crate::domain::PollId| publisher.mark(id))
     };
     let status = VoteStatusStore::new(momento.clone(), ballots.clone(), record_ttl);
-    let pipeline = Arc::new(
-        Pipeline::new(
-            polls.clone(),
-            ballots.clone(),
-            metrics.clone(),
-            dirty,
-            settings.close_grace,
-        )
-        .with_status(status.clone()),
-    );
+    let mut pipeline = Pipeline::new(
+        polls.clone(),
+        ballots.clone(),
+        metrics.clone(),
+        dirty,
+        settings.close_grace,
+    )
+    .with_status(status.clone());
+    if let Some(tallies) = tallies {
+        pipeline = pipeline.with_tallies(tallies);
+    }
+    let pipeline = Arc::new(pipeline);
     let public_url = settings
         .public_url
         .clone()

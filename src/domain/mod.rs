@@ -39,5 +39,5 @@ pub use new_poll::NewPoll;
 pub use poll::{next_clock_deadline, Access, Poll, PollKind, PollOption, ResultsVisibility};
 pub use position::VotePosition;
 pub use results::Results;
-pub use tally::Tally;
+pub use tally::{RunningTally, Tally};
 pub use validation::{Rule, ValidationError, ValidationErrors};

@@ -28,6 +28,7 @@ use crate::momento::ballots::{BallotStore, StoredBallot};
 use crate::momento::polls::PollStore;
 use crate::momento::status::VoteStatusStore;
 use crate::momento::StoreResult;
+use crate::results::running::Tallies;
 
 pub mod reconcile;
 mod record;
@@ -103,9 +104,26 @@ pub struct Pipeline {
     status: Option<VoteStatusStore>,
     close_grace: chrono::Duration,
     doubts: reconcile::Doubts,
+    /// Running counts to keep up to date (embedded: this process writes the whole ledger).
+    tallies: Option<Arc<Tallies>>,
 }
 
 impl Pipeline {
+    /// Tells the running counts, if kept, that `voter`'s ballot went from `old` to `new`.
+    fn counted(&self, poll: &Poll, old: Option<&[u8]>, new: &[u8]) {
+        if let Some(tallies) = &self.tallies {
+            tallies.counted(poll, old, new);
+        }
+    }
+
+    /// The running counts of `poll`, if kept, may be off (a ballot in doubt, or one settled
+    /// outside a key transition): they are counted from the ledger again.
+    fn recount_later(&self, poll: &PollId) {
+        if let Some(tallies) = &self.tallies {
+            tallies.invalidate(poll);
+        }
+    }
+
     /// A pipeline over the stores; `dirty` hears of every poll whose ballots changed; a vote
     /// published while its poll was open counts up to `close_grace` after the close.
     pub fn new(
@@ -125,6 +143,16 @@ impl Pipeline {
             close_grace: chrono::Duration::from_std(close_grace).unwrap_or(chrono::Duration::MAX),
             doubts: reconcile::Doubts::default(),
             status: None,
+            tallies: None,
+        }
+    }
+
+    /// Keeps `tallies` up to date with every ballot this pipeline records (see
+    /// `results/running.rs`).
+    pub fn with_tallies(self, tallies: Arc<Tallies>) -> Self {
+        Self {
+            tallies: Some(tallies),
+            ..self
         }
     }
 
@@ -237,6 +265,11 @@ impl Pipeline {
             },
         };
         let mine = StoredBallot::new(position, ballot.to_bytes());
+        // Shared with the other votes of the poll, exclusive to a seed of its running counts.
+        let _gate = match &self.tallies {
+            Some(tallies) => Some(tallies.enter(poll.id()).await),
+            None => None,
+        };
         let outcome = self.record(&poll, &voter, mine).await?;
         // A duplicate may be the delivery that completes a ballot left in doubt (its ledger
         // write is the first to land), so its poll is recounted too; the publisher coalesces

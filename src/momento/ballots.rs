@@ -19,6 +19,7 @@
 //! what makes "no vote counted twice" hold by construction, whatever fails in between.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -34,6 +35,7 @@ use momento::cache::{
 use std::fmt::Write;
 
 use crate::domain::{PollId, TokenId, VotePosition, VoterId};
+use crate::momento::ledger_writer::LedgerWriter;
 use crate::momento::{keys, Momento, StoreResult};
 
 /// Ballot keys refreshed at once by [`BallotStore::keep_alive`].
@@ -143,12 +145,19 @@ pub enum Claim {
 pub struct BallotStore {
     momento: Momento,
     ttl: Duration,
+    /// Ledger writes, batched per shard (`ledger_writer.rs`).
+    writer: Arc<LedgerWriter>,
 }
 
 impl BallotStore {
     /// Items live `ttl` after their last write.
     pub fn new(momento: Momento, ttl: Duration) -> Self {
-        Self { momento, ttl }
+        let writer = LedgerWriter::new(momento.clone(), ttl);
+        Self {
+            momento,
+            ttl,
+            writer,
+        }
     }
 
     /// Claims the voter's ballot key for `ballot` if it is free.
@@ -245,19 +254,32 @@ impl BallotStore {
         Ok(matches!(response, SetIfEqualResponse::Stored))
     }
 
-    /// Writes the voter's choices into the ledger (idempotent).
+    /// Writes the voter's choices into the ledger (idempotent), in one request with the other
+    /// writes into the same shard waiting at the time.
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn record(&self, poll: &PollId, voter: &VoterId, choices: &[u8]) -> StoreResult<()> {
-        let request = DictionarySetFieldRequest::new(
-            self.momento.cache_name(),
-            keys::ledger_shard_of(poll, voter),
-            voter.as_str(),
-            choices,
-        )
-        .ttl(CollectionTtl::refresh_on_update(self.ttl));
-        self.momento
-            .send(request, "writing the ballot ledger")
-            .await?;
+        self.writer
+            .write(keys::ledger_shard_of(poll, voter), voter.as_str(), choices)
+            .await
+    }
+
+    /// Calls `each` with every ballot of the poll (voter id, choices), one ledger shard at a
+    /// time, so a poll of a million ballots is never all in memory at once.
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn for_each_ballot(
+        &self,
+        poll: &PollId,
+        mut each: impl FnMut(&[u8], &[u8]),
+    ) -> StoreResult<()> {
+        for shard in keys::ledger_shards(poll) {
+            let fields = self
+                .momento
+                .dictionary(shard, "reading the ballot ledger")
+                .await?;
+            for (voter, choices) in &fields {
+                each(voter, choices);
+            }
+        }
         Ok(())
     }
 

@@ -17,6 +17,7 @@
 
 pub mod ballots;
 pub mod keys;
+pub mod ledger_writer;
 pub mod polls;
 pub mod results;
 pub mod status;

@@ -14,25 +14,29 @@
 //!   ledger is read, so across replicas a higher `seq` never carries an older reading start;
 //!   and the snapshot is only ever replaced by a higher `seq`, so a count that lands late
 //!   never takes `GET .../results` or a new stream's first event back.
-//! - Counting is from scratch (the ledger is the truth): the cost of a publish grows with the
-//!   poll's ballots, not with the votes since the last one. So a poll's next publish starts no
-//!   sooner than [`COST_FACTOR`] times its last one's duration after that one started: a poll
-//!   with a large ledger under heavy voting spends at most a quarter of the time recounting,
-//!   leaving the rest to ingest, and small polls still publish every interval.
+//! - **Counting**: with the embedded local Momento, from running counts kept up to date as
+//!   ballots are recorded ([`running`]): a publish costs the options and, for ranked polls,
+//!   the distinct rankings, not the ballots. Against Momento's service (replicas each record
+//!   some of the ballots) from scratch, from the ledger (the truth), so there the cost of a
+//!   publish grows with the poll's ballots; a poll's next publish then starts no sooner than
+//!   [`COST_FACTOR`] times its last one's duration after that one started: a poll with a large
+//!   ledger under heavy voting spends at most a quarter of the time recounting, leaving the
+//!   rest to ingest, and small polls still publish every interval.
 //!
 //! The I/O (seq, snapshot, topic) is [`ResultsStore`]'s, in `momento/results.rs`.
 
 pub mod csv;
 pub mod recount;
+pub mod running;
 pub mod sse;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use crate::domain::{instant_runoff, Ballot, OptionId, Poll, PollId, PollKind, Results, Tally};
+use crate::domain::{instant_runoff, Poll, PollId, PollKind, Results, RunningTally};
 use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
 use crate::momento::polls::PollStore;
@@ -53,6 +57,8 @@ pub struct Publisher {
     dirty: Mutex<HashSet<PollId>>,
     // When each recently published poll may be published again (same mutex reasoning).
     not_before: Mutex<HashMap<PollId, Instant>>,
+    /// Running counts, when this process is the only writer of the ledger (embedded).
+    tallies: Option<Arc<running::Tallies>>,
 }
 
 impl Publisher {
@@ -70,7 +76,22 @@ impl Publisher {
             metrics,
             dirty: Mutex::new(HashSet::new()),
             not_before: Mutex::new(HashMap::new()),
+            tallies: None,
         }
+    }
+
+    /// Counts from `tallies`, kept up to date by the pipeline, instead of from scratch: only
+    /// where this process writes every ballot of the ledger (the embedded local Momento).
+    pub fn with_tallies(self, tallies: Arc<running::Tallies>) -> Self {
+        Self {
+            tallies: Some(tallies),
+            ..self
+        }
+    }
+
+    /// The running counts, when kept.
+    pub fn tallies(&self) -> Option<&Arc<running::Tallies>> {
+        self.tallies.as_ref()
     }
 
     /// Schedules a publish of `poll` at the next tick.
@@ -171,27 +192,30 @@ impl Publisher {
         }
     }
 
-    /// Counts the ledger of `poll` into results numbered `seq`.
+    /// The results of `poll` numbered `seq`: from the running counts when they are kept, else
+    /// counted from the ledger.
     pub async fn count(&self, poll: &Poll, seq: u64) -> StoreResult<Results> {
-        let ledger = self.ballots.ledger_of(poll.id()).await?;
-        let mut ballots = Vec::with_capacity(ledger.len());
-        for choices in ledger.values() {
-            match Ballot::from_bytes(choices) {
-                Ok(ballot) => ballots.push(ballot),
-                Err(error) => tracing::warn!(%error, "skipping an unreadable ledger entry"),
-            }
-        }
-        let now = Utc::now();
-        let tally = Tally::count(poll, &ballots);
-        let mut results = Results::new(poll, &tally, seq, now);
-        results.state = poll.state_at(now);
-        if poll.kind() == PollKind::Ranked {
-            let mut rankings: BTreeMap<&[OptionId], u64> = BTreeMap::new();
-            for ballot in &ballots {
-                *rankings.entry(ballot.choices()).or_default() += 1;
-            }
-            results = results.with_runoff(instant_runoff(&poll.option_ids(), rankings));
-        }
-        Ok(results)
+        let running = match &self.tallies {
+            Some(tallies) => tallies.tally(poll, &self.ballots).await?,
+            None => running::seed(poll, &self.ballots).await?,
+        };
+        Ok(results_of(poll, &running, seq))
     }
+
+    /// The results of `poll` numbered `seq`, counted from the ledger whatever is kept.
+    pub async fn count_from_ledger(&self, poll: &Poll, seq: u64) -> StoreResult<Results> {
+        let running = running::seed(poll, &self.ballots).await?;
+        Ok(results_of(poll, &running, seq))
+    }
+}
+
+/// The results a running tally gives, numbered `seq`, as of now.
+fn results_of(poll: &Poll, running: &RunningTally, seq: u64) -> Results {
+    let now = Utc::now();
+    let mut results = Results::new(poll, &running.tally(), seq, now);
+    results.state = poll.state_at(now);
+    if poll.kind() == PollKind::Ranked {
+        results = results.with_runoff(instant_runoff(&poll.option_ids(), running.rankings()));
+    }
+    results
 }

@@ -37,7 +37,7 @@ impl Publisher {
     #[tracing::instrument(skip_all, fields(poll_id = %poll.id().as_str()))]
     pub async fn recount(&self, poll: &Poll) -> StoreResult<Recount> {
         let published = self.published(poll).await?;
-        let counted = self.count(poll, 0).await?;
+        let counted = self.count_from_ledger(poll, 0).await?;
         let changed = differences(published.as_ref(), &counted);
         let ballots_differ = published.as_ref().map(|p| p.ballots) != Some(counted.ballots);
         let rounds_differ = published.as_ref().map(|p| &p.rounds) != Some(&counted.rounds);
@@ -57,6 +57,9 @@ impl Publisher {
             recounted = counted.ballots,
             "the published results differed from the ledger; publishing the recount"
         );
+        if let Some(tallies) = self.tallies() {
+            tallies.invalidate(poll.id());
+        }
         let recounted = self.publish(poll.id()).await.map_err(StoreError::from)?;
         Ok(Recount {
             differences: differences(published.as_ref(), &recounted),

@@ -7,6 +7,7 @@
 //! | `--ingest` | `webhook` (registered with the local Momento at start) | `subscription` |
 //! | `--webhook-secret` | generated | required for webhook ingest |
 //! | voter tokens' `http_endpoint` | pollcast's public URL (the HTTP topics API is mounted there) | Momento's HTTP endpoint |
+//! | results | counted as ballots are recorded (this process writes every one) | counted from the ledger at each publish (replicas each write some) |
 //! | state | the local Momento's, durable in `--data-dir` (`--fsync`), or `--in-memory` | Momento's (a cache: TTLs, eviction); `--data-dir` keeps only the admin key |
 
 use std::time::Duration;
@@ -73,6 +74,12 @@ impl Mode {
                 anyhow::bail!("webhook ingest against Momento's service needs --webhook-secret")
             }
         }
+    }
+
+    /// Whether results are counted as ballots are recorded (`results/running.rs`): only when
+    /// this process writes every ballot of the ledger, i.e. with the embedded local Momento.
+    pub fn counts_incrementally(&self) -> bool {
+        matches!(self, Mode::Embedded)
     }
 
     /// Base URL of the HTTP topics API voter tokens use: pollcast's `public_url` embedded (the

@@ -28,14 +28,31 @@ fn count(outcomes: &[String], outcome: &str) -> usize {
     outcomes.iter().filter(|o| *o == outcome).count()
 }
 
-/// The results of `id` counted afresh after every vote so far has settled: a new voter's
-/// ballot (for `o4`, seq 1000) makes the publisher count the ledger again; it is taken out of
-/// the counts returned, which have `ballots` ballots besides it.
+/// The results of `id` once every vote so far has settled: a new voter's ballot (for `o4`,
+/// seq 1000) makes the publisher publish again; it is taken out of the counts returned, which
+/// have `ballots` ballots besides it. The published results must equal a count of the ledger
+/// from scratch (the running counts kept through the races are checked that way).
 async fn recounted(app: &TestApp, id: &str, ballots: u64) -> serde_json::Value {
     let witness = Event::new(&token_id(id, "witness"), &vote(id, &["o4"]), 1000);
     app.deliver_expecting(&witness, "accepted", None).await;
     let mut results = app.results_with(id, ballots + 1).await;
     assert_eq!(results["ballots"], ballots + 1, "{results}");
+    let recount = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/polls/{id}/recount"),
+            crate::support::app::Caller::Admin,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        recount["matched"], true,
+        "the published results equal the ledger: {recount}"
+    );
     let o4 = results["counts"]["o4"].as_u64().unwrap();
     results["counts"]["o4"] = json!(o4 - 1);
     results["ballots"] = json!(ballots);
@@ -52,10 +69,14 @@ async fn held_up(faults: &Faults) {
     .await;
 }
 
-/// An open poll of four options that allows revoting.
+/// An open poll of four options that allows revoting, its results already read once (which
+/// seeds the running counts: every vote after that is counted as it lands, and `recounted`
+/// checks those counts against the ledger).
 async fn revote_poll(app: &TestApp) -> String {
     let body = json!({ "allow_revote": true, "options": ["A", "B", "C", "D"] });
-    app.open_poll(&a_poll_with(body)).await
+    let id = app.open_poll(&a_poll_with(body)).await;
+    assert_eq!(app.results(&id).await["ballots"], 0);
+    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

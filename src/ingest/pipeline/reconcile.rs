@@ -134,6 +134,7 @@ impl Pipeline {
                 Ok(()) => {
                     self.doubts.lock().remove(&(poll.clone(), voter.clone()));
                     self.forget_doubt(&poll, &voter).await;
+                    self.recount_later(&poll);
                     self.metrics.ballots_reconciled.inc();
                     (self.dirty)(&poll);
                     settled += 1;

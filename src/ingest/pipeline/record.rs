@@ -86,10 +86,13 @@ impl Pipeline {
                 // The same choices are already the voter's ballot: make sure the ledger has
                 // them (a no-op unless an earlier attempt failed half-way, in which case this
                 // delivery settles it and reports what that attempt would have).
-                self.write_and_settle(poll, voter, &mine, Doubt::Copy)
+                self.write_and_settle(poll, voter, &mine, Doubt::Copy, None)
                     .await?;
                 return Ok(match self.settled_by_delivery(id, voter).await {
-                    Some(doubt) => doubt.outcome(),
+                    Some(doubt) => {
+                        self.recount_later(id);
+                        doubt.outcome()
+                    }
                     None => Outcome::Duplicate,
                 });
             }
@@ -104,7 +107,7 @@ impl Pipeline {
                 continue; // another delivery of this voter won the race: decide again
             }
             return self
-                .write_and_settle(poll, voter, &mine, Doubt::Revote)
+                .write_and_settle(poll, voter, &mine, Doubt::Revote, Some(&held.choices))
                 .await;
         }
     }
@@ -116,11 +119,14 @@ impl Pipeline {
         voter: &VoterId,
         mine: &StoredBallot,
     ) -> StoreResult<Outcome> {
-        self.write_and_settle(poll, voter, mine, Doubt::First).await
+        self.write_and_settle(poll, voter, mine, Doubt::First, None)
+            .await
     }
 
     /// Writes `mine`'s choices, the voter's seated ballot, into the ledger and settles it;
-    /// `doubt` says what this delivery is, and so what it reports when all goes well.
+    /// `doubt` says what this delivery is, and so what it reports when all goes well; `old` is
+    /// the ballot a revote replaced. A first ballot or a revote that lands is counted in the
+    /// running counts (`+ mine`, or `- old + mine`).
     ///
     /// A seated claim is never given back: a copy of the vote may already have written the
     /// ledger from it. So when the writes fail, the ledger is read back: a write that landed
@@ -133,6 +139,7 @@ impl Pipeline {
         voter: &VoterId,
         mine: &StoredBallot,
         doubt: Doubt,
+        old: Option<&[u8]>,
     ) -> StoreResult<Outcome> {
         let id = poll.id();
         let written = match self.write_ledger(id, voter, &mine.choices).await {
@@ -147,8 +154,15 @@ impl Pipeline {
             Err(error) => Err(error),
         };
         match settled {
-            Ok(()) => Ok(doubt.outcome()),
+            Ok(()) => {
+                match doubt {
+                    Doubt::First | Doubt::Revote => self.counted(poll, old, &mine.choices),
+                    Doubt::Copy => {}
+                }
+                Ok(doubt.outcome())
+            }
             Err(error) => {
+                self.recount_later(id);
                 self.doubt(id, voter, doubt).await;
                 Err(error)
             }
@@ -206,6 +220,10 @@ impl Pipeline {
             }
             wait *= 2;
         }
+        // Seated here, its own delivery gone: no delivery counts this first ballot in the
+        // running counts, so they are counted from the ledger again (which, by the time any
+        // seed reads it, holds it: this vote keeps the poll's gate until it is written).
+        self.recount_later(poll.id());
         self.seat(poll, voter, held).await.map(|_| ())
     }
 
