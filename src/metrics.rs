@@ -47,6 +47,9 @@ pub struct Metrics {
     /// Times the votes topic's sequence page changed under the subscription ingest (a reset:
     /// what came between is unknown; logged).
     pub subscription_resets: IntCounter,
+    /// Results subscriptions open to Momento for SSE streams (one per watched poll and
+    /// audience, shared by its streams).
+    pub results_subscriptions: IntGauge,
     /// Embedded: webhook events (votes) waiting in the local Momento's outbox.
     pub outbox_events: IntGauge,
     /// Embedded: age of the oldest event in the outbox, in seconds (0 when empty).
@@ -166,6 +169,10 @@ impl Metrics {
             subscription_resets: counter(
                 "subscription_resets_total",
                 "Sequence page changes of the votes topic seen by the subscription ingest",
+            ),
+            results_subscriptions: gauge(
+                "results_subscriptions",
+                "Results subscriptions open for SSE streams (one per watched poll and audience)",
             ),
             outbox_events: gauge(
                 "webhook_outbox_events",

@@ -314,6 +314,7 @@ fn app_state(
         momento,
         polls,
         ballots,
+        feeds: Arc::new(crate::results::feed::Feeds::new(results.clone())),
         results,
         scheduler: Arc::new(Scheduler::new(metrics.scheduler_rescans.clone())),
         pipeline,

@@ -28,6 +28,8 @@ pub struct AppState {
     pub ballots: BallotStore,
     /// Results seq, snapshots and topics.
     pub results: ResultsStore,
+    /// One results subscription per watched poll, shared by its SSE streams.
+    pub feeds: Arc<crate::results::feed::Feeds>,
     /// Deadlines of the lifecycle clock.
     pub scheduler: Arc<Scheduler>,
     /// The vote pipeline both ingest paths feed.

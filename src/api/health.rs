@@ -52,6 +52,10 @@ impl HealthApi {
         if let Some(embedded) = &state.embedded {
             state.metrics.observe(embedded);
         }
+        state
+            .metrics
+            .results_subscriptions
+            .set(state.feeds.upstreams() as i64);
         Metrics::Ok(PlainText(state.metrics.render()))
     }
 

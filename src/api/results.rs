@@ -10,7 +10,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use poem::web::sse::Event;
 use poem::web::Data;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{EventStream, Json, PlainText};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -74,7 +74,9 @@ impl ResultsApi {
 
     /// Live results as Server-Sent Events: the current results, then each update (event
     /// `results`, id = `seq`, data = the results JSON). The stream ends after the results of
-    /// an archived or cancelled poll; a keep-alive comment comes every 2 s.
+    /// an archived or cancelled poll, or after `max_events` events when given (load tests use
+    /// it to time a change: the answer completes with the next one); a keep-alive comment
+    /// comes every 2 s. Every stream of a poll shares one results subscription.
     #[oai(
         path = "/:id/results/stream",
         method = "get",
@@ -86,15 +88,22 @@ impl ResultsApi {
         state: Data<&Arc<AppState>>,
         /// The poll's id.
         id: Path<String>,
+        /// End the stream after this many events (at least 1; default: no end).
+        max_events: Query<Option<u32>>,
     ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
+        if max_events.0 == Some(0) {
+            return Err(ApiError::bad_request("max_events must be at least 1"));
+        }
         let admin = auth.is_admin();
         let poll = visible_poll(&state, &id.0, auth).await?;
         let labels = poll.clone();
         let open = state.metrics.results_streams.clone();
         let updates =
-            crate::results::sse::updates(&state.results, &state.publisher, poll, admin, open)
-                .await?;
-        let views = updates.map(move |results| ResultsView::of(results, &labels));
+            crate::results::sse::updates(&state.feeds, &state.publisher, poll, admin, open).await?;
+        let limit = max_events.0.map_or(usize::MAX, |n| n as usize);
+        let views = updates
+            .take(limit)
+            .map(move |results| ResultsView::of(results, &labels));
         Ok(EventStream::new(views.boxed())
             // A comment every few seconds keeps proxies from closing an idle stream and is how
             // the server notices a client that went away (the write fails), rather than at

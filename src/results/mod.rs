@@ -26,6 +26,7 @@
 //! The I/O (seq, snapshot, topic) is [`ResultsStore`]'s, in `momento/results.rs`.
 
 pub mod csv;
+pub mod feed;
 pub mod recount;
 pub mod running;
 pub mod sse;

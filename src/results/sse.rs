@@ -8,21 +8,21 @@ use futures::{Stream, StreamExt};
 use prometheus::IntGauge;
 
 use crate::domain::{Poll, Results};
-use crate::momento::results::ResultsStore;
 use crate::momento::StoreResult;
+use crate::results::feed::Feeds;
 use crate::results::Publisher;
 
-/// The results of `poll`, now and as they change, as an admin (`admin`) or a voter sees them;
-/// `open` counts the stream while it lives.
+/// The results of `poll`, now and as they change, as an admin (`admin`) or a voter sees them
+/// (through the poll's shared [`Feeds`] subscription); `open` counts the stream while it lives.
 pub async fn updates(
-    store: &ResultsStore,
+    feeds: &Feeds,
     publisher: &Publisher,
     poll: Poll,
     admin: bool,
     open: IntGauge,
 ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
     // Subscribe before reading the snapshot, so nothing published in between is missed.
-    let published = store.subscribe(poll.id(), admin).await?;
+    let published = feeds.watch(poll.id(), admin).await?;
     let first = publisher.current(&poll).await?;
     let mut last_seq = first.seq;
     let later = published.filter(move |results| {

@@ -639,3 +639,68 @@ async fn a_ranked_poll_is_counted_as_the_textbook_library_example_says() {
     );
     assert_eq!(results["winner"], "o1", "the library");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_streams_of_a_poll_share_one_results_subscription_which_ends_with_the_last() {
+    // Arrange: twenty clients stream one poll's results.
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+        stream.next().await;
+        streams.push(stream);
+    }
+
+    // Act: a vote.
+    cast(&app, &id, "gus", &["o2"]).await;
+
+    // Assert: every stream gets it, through one subscription.
+    for stream in &mut streams {
+        loop {
+            let (_, _, results) = stream.next().await;
+            if results["ballots"] == 1 {
+                break;
+            }
+        }
+    }
+    let metrics = app.metrics().await;
+    assert_eq!(metrics.get("results_streams", None), 20);
+    assert_eq!(metrics.get("results_subscriptions", None), 1);
+    drop(streams);
+    within(
+        10,
+        "the shared subscription to end with its last stream",
+        async {
+            while app.metrics().await.get("results_subscriptions", None) != 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_results_stream_with_max_events_ends_after_that_many() {
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let path = format!("/v1/polls/{id}/results/stream?max_events=2");
+    let streaming = send(app.request(Method::GET, &path, Caller::Anonymous));
+    let voting = async {
+        cast(&app, &id, "hal", &["o1"]).await;
+    };
+    let (response, ()) = tokio::join!(streaming, voting);
+    // The whole body: it ends after the current results and one update.
+    let body = within(10, "the stream to end", response.text())
+        .await
+        .unwrap();
+    assert_eq!(body.matches("event: results").count(), 2, "{body}");
+
+    let zero = format!("/v1/polls/{id}/results/stream?max_events=0");
+    assert_error(
+        send(app.request(Method::GET, &zero, Caller::Anonymous)).await,
+        400,
+        "invalid_request",
+    )
+    .await;
+}
