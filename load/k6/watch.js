@@ -6,19 +6,16 @@
 //   results message it receives, trend `results_lateness` (ms) = when it arrived - the
 //   message's `at` (when pollcast computed those results). Against a remote deployment that
 //   difference includes the clock offset between the two machines.
-// - `sse`: SSE_CLIENTS VUs reading `GET /v1/polls/{id}/results/stream` (Server-Sent Events).
-//   **What plain k6 cannot do:** k6 1.1.0 has no SSE or streaming HTTP client (no EventSource,
-//   no fetch, no incremental body: `k6/experimental/streams` only builds streams in JS;
-//   SSE needs the xk6-sse extension, i.e. a custom k6 build). Its HTTP client hands over a body
-//   only when the response ends, or, as measured with k6 1.1.0, what had arrived when the
-//   request's `timeout` fires (status 0, error_code 1050, partial body). So each SSE client
-//   holds a stream open for SSE_WINDOW, then reads what arrived and reconnects: that loads the
-//   server like real SSE clients do and checks what they get (the snapshot first, `seq`
-//   strictly increasing, no malformed event), with `sse_first_event` (time to the snapshot's
-//   first byte) and `sse_events` per window. It cannot tell when within the window an event
-//   arrived, so there is no lateness trend for SSE. A server-side `?max_events=N` (end the
-//   stream after N events) would close that gap: `max_events=2` answers the snapshot plus the
-//   next change, at which point the response ends and k6 sees it.
+// - `sse`: SSE_CLIENTS VUs reading `GET /v1/polls/{id}/results/stream?max_events=2`
+//   (Server-Sent Events). k6 1.1.0 has no SSE or streaming HTTP client (no EventSource, no
+//   fetch, no incremental body; SSE needs the xk6-sse extension, i.e. a custom k6 build), and
+//   its HTTP client hands over a body only when the response ends. So each SSE client asks for
+//   two events: the current results, then the next change, at which point pollcast ends the
+//   response and k6 sees it; trend `sse_lateness` (ms) = when it arrived - that change's `at`.
+//   A window without a change ends by its `timeout` (SSE_WINDOW; status 0, error_code 1050,
+//   with what had arrived). Every window is checked (the snapshot first, `seq` strictly
+//   increasing, no malformed event; keep-alive comments are not events), with
+//   `sse_first_event` (time to the snapshot's first byte) and `sse_events` per window.
 // - `changes`: CHANGE_RATE voters per second vote in the poll (token + publish, as in vote.js)
 //   so there is something to watch.
 //
@@ -36,7 +33,8 @@
 //   MAX_ERROR_RATE  http_req_failed of the long polls and the votes (default 0.01); SSE windows
 //                   end by timeout, which k6 counts as a failed request, so they are judged by
 //                   `sse_errors` (rate below MAX_ERROR_RATE) instead.
-//   LATENESS_P95_MS, LATENESS_P99_MS  results_lateness, p95 and p99 (default 1000, 2000).
+//   LATENESS_P95_MS, LATENESS_P99_MS  results_lateness and sse_lateness, p95 and p99 (default
+//                   1000, 2000).
 //   EXPECT_CHANGES  1 (default): the long-polling watchers must see at least one results
 //                   message (`results_seen` > 0); set 0 when nothing votes (CHANGE_RATE=0 and
 //                   no vote.js alongside).
@@ -62,6 +60,7 @@ const seqRegressions = new Counter('results_seq_regressions');
 const sseEvents = new Counter('sse_events');
 const sseFirstEvent = new Trend('sse_first_event', true);
 const sseErrors = new Rate('sse_errors');
+const sseLateness = new Trend('sse_lateness', true);
 
 const scenarios = {};
 const thresholds = {
@@ -76,6 +75,7 @@ if (WATCHERS > 0) {
 if (SSE_CLIENTS > 0) {
   scenarios.sse = { executor: 'constant-vus', exec: 'sseClient', vus: SSE_CLIENTS, duration: DURATION, gracefulStop: `${SSE_WINDOW + 5}s` };
   thresholds.sse_errors = [`rate<${MAX_ERROR_RATE}`];
+  thresholds.sse_lateness = [`p(95)<${num('LATENESS_P95_MS', 1000)}`, `p(99)<${num('LATENESS_P99_MS', 2000)}`];
 }
 if (CHANGE_RATE > 0) {
   scenarios.changes = {
@@ -135,25 +135,30 @@ function sseParse(text) {
   blocks.pop(); // what follows the last blank line is unfinished (or empty)
   for (const block of blocks) {
     const event = { event: 'message', data: '' };
+    let fields = 0;
     for (const line of block.split(/\r?\n/)) {
-      if (line === '' || line.startsWith(':')) continue;
+      if (line === '' || line.startsWith(':')) continue; // keep-alive comments carry no event
+      fields += 1;
       const colon = line.indexOf(':');
       const field = colon < 0 ? line : line.slice(0, colon);
       const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
       if (field === 'data') event.data += (event.data ? '\n' : '') + value;
       else event[field] = value;
     }
-    events.push(event);
+    if (fields > 0) events.push(event);
   }
   return events;
 }
 
 export function sseClient(data) {
-  const r = http.get(`${BASE_URL}/v1/polls/${data.poll.id}/results/stream`, {
+  // `max_events=2`: the answer completes as soon as the first change after the snapshot
+  // arrives, so its lateness can be timed; a window without a change ends by timeout.
+  const r = http.get(`${BASE_URL}/v1/polls/${data.poll.id}/results/stream?max_events=2`, {
     headers: { Accept: 'text/event-stream' },
     tags: { op: 'sse' },
     timeout: `${SSE_WINDOW}s`,
   });
+  const arrived = Date.now();
   // The window ends by timeout (status 0, error_code 1050) with what arrived; a stream the
   // server ended early is fine too, as long as it answered 200.
   const windowed = r.status === 0 && r.error_code === 1050;
@@ -171,9 +176,15 @@ export function sseClient(data) {
     if (results) last = results.seq;
   }
   if (events.length > 0) sseFirstEvent.add(r.timings.waiting);
+  if (ok && r.status === 200 && events.length === 2) {
+    sseLateness.add(Math.max(0, arrived - parseTime(JSON.parse(events[1].data).at)));
+  }
   sseEvents.add(events.length);
   sseErrors.add(!ok);
-  if (!ok) sleep(1); // a refused stream must not turn into a busy loop
+  if (!ok) {
+    console.warn(`sse window in error: status ${r.status}, error_code ${r.error_code}, ${events.length} events: ${String(r.body || '').slice(0, 300)}`);
+    sleep(1); // a refused stream must not turn into a busy loop
+  }
   check(r, { 'sse window: snapshot first, seq increasing': () => ok });
 }
 

@@ -3,17 +3,21 @@
 //! The first stream of a poll subscribes to its results topic(s) (`ResultsStore::subscribe`)
 //! and fans every results message out to its watchers through an in-process broadcast channel;
 //! later streams of the same poll (and audience: voters, or admins, who also get the admins'
-//! topic) join it. The subscription ends when the last watcher goes. So 5,000 watchers of a
-//! poll cost one Momento subscription, not 5,000.
+//! topic) join it, and streams that start together wait for the one subscription rather than
+//! each making its own. The subscription ends [`LINGER`] after the last watcher goes (clients
+//! that reconnect, as load tests and flaky networks do, find it still there). So 5,000 watchers
+//! of a poll cost one Momento subscription, not 5,000.
 //!
 //! A watcher that falls more than [`BUFFER`] messages behind skips what it missed: results are
 //! snapshots, and the next one is complete.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, OnceCell};
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::domain::{PollId, Results};
@@ -22,17 +26,26 @@ use crate::momento::StoreResult;
 
 /// How many results messages a watcher may fall behind before it skips some.
 pub const BUFFER: usize = 64;
+/// How long a subscription outlives its last watcher.
+pub const LINGER: Duration = Duration::from_secs(5);
+
+type Key = (PollId, bool);
 
 /// The upstream subscription of one poll and audience, shared by its watchers.
-pub struct Feed {
+struct Feed {
     sender: broadcast::Sender<Arc<Results>>,
-    /// Reads the upstream subscription into `sender`; stops when the feed is dropped.
-    task: tokio::task::JoinHandle<()>,
+    /// The task reading the upstream subscription into `sender`, once subscribed.
+    upstream: OnceCell<tokio::task::JoinHandle<()>>,
+    /// The upstream subscription ended: the next watcher starts a new feed.
+    ended: Arc<AtomicBool>,
+    watchers: AtomicUsize,
 }
 
 impl Drop for Feed {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = self.upstream.get() {
+            task.abort();
+        }
     }
 }
 
@@ -40,7 +53,33 @@ impl Drop for Feed {
 pub struct Feeds {
     store: ResultsStore,
     // A std mutex: map operations only, never held across an await.
-    feeds: Mutex<HashMap<(PollId, bool), Weak<Feed>>>,
+    feeds: Mutex<HashMap<Key, Arc<Feed>>>,
+}
+
+/// Keeps a watcher counted; the last one to go schedules the feed's end.
+struct Watcher {
+    feeds: Arc<Feeds>,
+    key: Key,
+    feed: Arc<Feed>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if self.feed.watchers.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let (feeds, key, feed) = (self.feeds.clone(), self.key.clone(), self.feed.clone());
+        let end = async move {
+            tokio::time::sleep(LINGER).await;
+            feeds.end_if_unwatched(&key, &feed);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(end);
+            }
+            Err(_) => self.feeds.end_if_unwatched(&self.key, &self.feed),
+        }
+    }
 }
 
 impl Feeds {
@@ -52,52 +91,80 @@ impl Feeds {
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Arc<Feed>>> {
+        self.feeds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Every results message of `poll` from now on, as a voter (`admin` false) or an admin
     /// sees them; the upstream subscription is in place when this returns.
     pub async fn watch(
-        &self,
+        self: &Arc<Self>,
         poll: &PollId,
         admin: bool,
     ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
         let key = (poll.clone(), admin);
-        let existing = self.lock().get(&key).and_then(Weak::upgrade);
-        let feed = match existing {
-            Some(feed) => feed,
-            None => {
+        let feed = {
+            let mut feeds = self.lock();
+            let feed = feeds.entry(key.clone()).or_insert_with(new_feed);
+            if feed.ended.load(Ordering::Acquire) {
+                *feed = new_feed();
+            }
+            feed.watchers.fetch_add(1, Ordering::AcqRel);
+            feed.clone()
+        };
+        let watcher = Watcher {
+            feeds: self.clone(),
+            key,
+            feed: feed.clone(),
+        };
+        // Joined before the subscription starts: nothing it fans out is missed.
+        let messages = BroadcastStream::new(feed.sender.subscribe());
+        feed.upstream
+            .get_or_try_init(|| async {
                 let upstream = self.store.subscribe(poll, admin).await?;
-                let (sender, _) = broadcast::channel(BUFFER);
-                let fan_out = sender.clone();
-                let task = tokio::spawn(async move {
+                let (sender, ended) = (feed.sender.clone(), feed.ended.clone());
+                StoreResult::Ok(tokio::spawn(async move {
                     let mut upstream = std::pin::pin!(upstream);
                     while let Some(results) = upstream.next().await {
-                        // No watcher right now is fine: one may join before the feed is dropped.
-                        let _ = fan_out.send(Arc::new(results));
+                        // No watcher right now is fine: one may join before the feed ends.
+                        let _ = sender.send(Arc::new(results));
                     }
-                });
-                let feed = Arc::new(Feed { sender, task });
-                // Two first watchers at once may both subscribe; the later one's feed is kept
-                // in the map, and the earlier lives on for its own watcher.
-                self.lock().insert(key, Arc::downgrade(&feed));
-                feed
-            }
-        };
-        let messages = BroadcastStream::new(feed.sender.subscribe());
-        // The stream holds the feed: the subscription lives as long as one watcher does.
+                    ended.store(true, Ordering::Release);
+                }))
+            })
+            .await?;
+        // The stream holds its watcher: the feed lives as long as one watches.
         Ok(messages.filter_map(move |message| {
-            let _held = &feed;
+            let _watching = &watcher;
             let results = message.ok().map(|results| (*results).clone());
             async move { results }
         }))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(PollId, bool), Weak<Feed>>> {
-        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
-        feeds.retain(|_, feed| feed.strong_count() > 0);
-        feeds
+    /// Ends the feed of `key` if it is still `feed` and nobody watches it.
+    fn end_if_unwatched(&self, key: &Key, feed: &Arc<Feed>) {
+        let mut feeds = self.lock();
+        let unwatched = feed.watchers.load(Ordering::Acquire) == 0;
+        if unwatched && feeds.get(key).is_some_and(|f| Arc::ptr_eq(f, feed)) {
+            feeds.remove(key);
+        }
     }
 
-    /// How many upstream subscriptions are open (for tests and metrics).
+    /// How many upstream subscriptions are open (for `/metrics`).
     pub fn upstreams(&self) -> usize {
-        self.lock().len()
+        self.lock()
+            .values()
+            .filter(|feed| feed.upstream.initialized() && !feed.ended.load(Ordering::Acquire))
+            .count()
     }
+}
+
+fn new_feed() -> Arc<Feed> {
+    let (sender, _) = broadcast::channel(BUFFER);
+    Arc::new(Feed {
+        sender,
+        upstream: OnceCell::new(),
+        ended: Arc::new(AtomicBool::new(false)),
+        watchers: AtomicUsize::new(0),
+    })
 }

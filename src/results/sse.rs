@@ -4,6 +4,8 @@
 //! cancelled: nothing will change any more), and counts itself in the `results_streams` gauge
 //! while it is open.
 
+use std::sync::Arc;
+
 use futures::{Stream, StreamExt};
 use prometheus::IntGauge;
 
@@ -15,7 +17,7 @@ use crate::results::Publisher;
 /// The results of `poll`, now and as they change, as an admin (`admin`) or a voter sees them
 /// (through the poll's shared [`Feeds`] subscription); `open` counts the stream while it lives.
 pub async fn updates(
-    feeds: &Feeds,
+    feeds: &Arc<Feeds>,
     publisher: &Publisher,
     poll: Poll,
     admin: bool,
