@@ -29,6 +29,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+/// The allocator the `pollcast` binary uses, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONCURRENCY: usize = 64;
 const ADMIN: &str = "bench-admin-key-0123456789";
 const SECRET: &str = "bench-webhook-secret";

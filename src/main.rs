@@ -3,6 +3,12 @@
 
 use std::io::IsTerminal;
 
+/// mimalloc instead of the system allocator: the vote path allocates per request (HTTP, gRPC,
+/// JSON), and glibc's malloc and free took about a fifth of the CPU in a profile of it
+/// (docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use pollcast::config::{Cli, Command, LogFormat};
 use pollcast::recount::Verdict;
