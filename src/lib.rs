@@ -10,7 +10,9 @@
 //! - [`momento`]: the only place that touches the Momento SDK: a store per record kind.
 //! - [`ingest`]: votes in: the signed webhook, the votes-topic subscription, one pipeline
 //!   ([`ingest::pipeline::reconcile`]: the sweep that settles ballots left in doubt).
-//! - [`results`]: live results: counted from the ballot ledger, coalesced, published, SSE, CSV.
+//! - [`results`]: live results: counted (from running counts kept as ballots land,
+//!   [`results::running`], or from the ledger), coalesced, published, SSE (one shared
+//!   subscription per watched poll, [`results::feed`]), CSV, recount.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`pages`]: the voter page `/p/{id}` and the presenter screen `/present/{id}`, from `web/`.
 //! - [`scheduler`]: the lifecycle clock: polls open and close on time.
@@ -28,7 +30,10 @@
 //!   [`momento::results::ResultsStore::publish`] stores the snapshot and publishes it;
 //! - the admin-key check: `api/auth.rs` (the extractors `AdminAuth` and `MaybeAdmin`); where
 //!   the key comes from: [`startup::admin_key`];
-//! - every cache key and topic name: [`momento::keys`].
+//! - every cache key and topic name: [`momento::keys`];
+//! - the batching of ledger writes: [`momento::ledger_writer`];
+//! - durability (the data dir, the journal, recovery): the `local-momento` crate's `persist`
+//!   module, configured in [`startup::mode`] (`docs/RELIABILITY.md`).
 //!
 //! The Momento-compatible server itself is the `local-momento` crate in `crates/`.
 
