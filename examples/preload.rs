@@ -36,7 +36,9 @@ fn args() -> Args {
     let (mut url, mut secret, mut poll, mut ballots, mut options) =
         (None, None, None, None, Some(4));
     while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        let value = args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--url" => url = Some(value),
             "--secret" => secret = Some(value),
@@ -95,7 +97,8 @@ fn main() {
                             "text": text,
                         })
                         .to_string();
-                        let signature = pollcast::ingest::webhook::sign(&args.secret, body.as_bytes());
+                        let signature =
+                            pollcast::ingest::webhook::sign(&args.secret, body.as_bytes());
                         let answer = http
                             .post(format!("{}/v1/webhooks/momento", args.url))
                             .header("content-type", "application/json")

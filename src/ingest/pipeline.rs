@@ -10,10 +10,11 @@
 //! - **never past a cap**: a capped poll's claim counts only once it holds its seat.
 //!
 //! And for a vote answered `Err` (the backend failed): nothing was claimed, or the claim was
-//! given back before anything counted it, or the ballot is **in doubt** (claimed, its ledger
-//! write unconfirmed) and the sweep ([`reconcile`]) counts it once the backend answers again,
-//! whether or not the vote comes again. A vote the webhook took is run to completion even when
-//! its caller hangs up (see `api/webhooks.rs`). The decision itself is in `pipeline/record.rs`.
+//! given back before anything counted it, or the ballot is **in doubt** (claimed, or maybe
+//! claimed: a change of the key whose answer was lost; its ledger write unconfirmed) and the
+//! sweep ([`reconcile`]) counts it once the backend answers again, whether or not the vote
+//! comes again. A vote the webhook took is run to completion even when its caller hangs up
+//! (see `api/webhooks.rs`). The decision itself is in `pipeline/record.rs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

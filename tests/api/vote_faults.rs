@@ -399,3 +399,78 @@ async fn a_ballot_left_in_doubt_is_counted_once_the_backend_recovers_without_a_r
     assert_eq!((keys.len(), &keys), (2, &ledger));
     app.deliver_expecting(&dora, "duplicate", None).await;
 }
+
+/// An open poll (options A, B, C; `extra` fields) whose results were read once, which seeds
+/// the running counts: from then on every vote is counted as it lands (not by a count of the
+/// ledger from scratch), which is what these tests check.
+async fn app_and_counted_poll(extra: Value) -> (TestApp, String) {
+    let (app, id) = app_and_poll(extra).await;
+    assert_eq!(app.results(&id).await["ballots"], 0);
+    (app, id)
+}
+
+#[tokio::test]
+async fn a_claim_that_lands_but_reports_failure_is_counted_when_the_vote_comes_again() {
+    // Arrange: the claim of the ballot key is made, then answered with a failure (as when the
+    // connection breaks under load after the cache applied it).
+    let (app, id) = app_and_counted_poll(json!({})).await;
+    let dan = ballot(&id, "dan", "o2", 1);
+    faults(&app).fail_after_applying(CLAIM, 1, FaultCode::Unavailable);
+
+    // Act
+    deliver_failing(&app, &dan).await;
+    let (status, again) = app.deliver(&dan).await;
+
+    // Assert: the delivery that completes the vote says it counted it, and the published
+    // results show it (the running counts did not see the claim land).
+    assert_eq!(
+        (status, &again["outcome"]),
+        (200, &json!("accepted")),
+        "{again}"
+    );
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 0, "o2": 1, "o3": 0 })
+    );
+    assert_eq!(app.metrics().await.accepted(), 1);
+}
+
+#[tokio::test]
+async fn a_claim_that_lands_but_reports_failure_is_counted_by_the_sweep_without_a_redelivery() {
+    // Arrange
+    let (app, id) = app_and_counted_poll(json!({})).await;
+    faults(&app).fail_after_applying(CLAIM, 1, FaultCode::Unavailable);
+
+    // Act: the vote never comes again.
+    deliver_failing(&app, &ballot(&id, "eve", "o3", 1)).await;
+
+    // Assert
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 0, "o2": 0, "o3": 1 })
+    );
+}
+
+#[tokio::test]
+async fn a_capped_claim_that_lands_but_reports_failure_is_counted_when_the_vote_comes_again() {
+    // Arrange: a capped poll; its first ballot's claim (awaiting a seat) lands and is answered
+    // with a failure, so the claim is left awaiting its seat with no delivery to seat it.
+    let (app, id) = app_and_counted_poll(json!({ "max_voters": 5 })).await;
+    let fay = ballot(&id, "fay", "o1", 1);
+    faults(&app).fail_after_applying(CLAIM, 1, FaultCode::Unavailable);
+
+    // Act
+    deliver_failing(&app, &fay).await;
+    let (status, again) = app.deliver(&fay).await;
+
+    // Assert
+    assert_eq!(
+        (status, &again["outcome"]),
+        (200, &json!("accepted")),
+        "{again}"
+    );
+    assert_eq!(
+        counts_with(&app, &id, 1).await,
+        json!({ "o1": 1, "o2": 0, "o3": 0 })
+    );
+}

@@ -16,7 +16,9 @@
 //! - **Failures**: a claim awaiting its seat is given back when the seat cannot be taken
 //!   (nothing counted it). A seated claim never is: if its ledger write fails, the ledger is
 //!   read back (a write that landed but reported failure counts), else the ballot is in doubt
-//!   and the sweep settles it (`reconcile.rs`).
+//!   and the sweep settles it (`reconcile.rs`). A compare-and-set of the key that fails (a
+//!   claim, a seat, a revote) may still have been applied, its answer lost: the ballot is in
+//!   doubt too, so that whichever settles it (the vote coming again, or the sweep) counts it.
 
 use std::time::Duration;
 
@@ -57,7 +59,8 @@ impl Pipeline {
             None => mine.clone(),
         };
         loop {
-            let held = match self.ballots.claim(id, voter, &claim).await? {
+            let claimed = self.ballots.claim(id, voter, &claim);
+            let held = match self.unsure(id, voter, Doubt::First, claimed).await? {
                 Claim::Won => {
                     if !claim.seated {
                         match self.seat(poll, voter, &claim).await? {
@@ -103,7 +106,8 @@ impl Pipeline {
             if !poll.allow_revote() {
                 return Ok(Outcome::Rejected(Rejection::AlreadyVoted));
             }
-            if !self.ballots.replace(id, voter, &held, &mine).await? {
+            let replaced = self.ballots.replace(id, voter, &held, &mine);
+            if !self.unsure(id, voter, Doubt::Revote, replaced).await? {
                 continue; // another delivery of this voter won the race: decide again
             }
             return self
@@ -159,6 +163,12 @@ impl Pipeline {
                     Doubt::First | Doubt::Revote => self.counted(poll, old, &mine.choices),
                     Doubt::Copy => {}
                 }
+                // An earlier delivery of this voter left the ballot in doubt (below, or in
+                // `unsure`): its change may have landed without the running counts seeing it,
+                // so they are counted from the ledger again. A copy's caller does that itself.
+                if doubt != Doubt::Copy && self.settled_by_delivery(id, voter).await.is_some() {
+                    self.recount_later(id);
+                }
                 Ok(doubt.outcome())
             }
             Err(error) => {
@@ -167,6 +177,25 @@ impl Pipeline {
                 Err(error)
             }
         }
+    }
+
+    /// Runs `change`, a compare-and-set of `voter`'s ballot key. When it fails, whether the key
+    /// changed is unknown: the cache may have applied it and the answer been lost (a broken
+    /// connection, a deadline). Nothing counted that change, so the ballot is noted in doubt as
+    /// `doubt`: the delivery of the vote that comes again (a webhook retry, the subscription's)
+    /// then counts it and answers what this one would have, or the sweep settles it.
+    async fn unsure<T>(
+        &self,
+        id: &PollId,
+        voter: &VoterId,
+        doubt: Doubt,
+        change: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let result = change.await;
+        if result.is_err() {
+            self.doubt(id, voter, doubt).await;
+        }
+        result
     }
 
     /// Takes a seat for `claim` (a first ballot awaiting one) and marks the key seated. A full
@@ -194,8 +223,9 @@ impl Pipeline {
             }
         }
         let seated = claim.with_seat();
+        let replaced = self.ballots.replace(id, voter, claim, &seated);
         Ok(
-            match self.ballots.replace(id, voter, claim, &seated).await? {
+            match self.unsure(id, voter, Doubt::First, replaced).await? {
                 true => Seating::Seated,
                 false => Seating::Changed,
             },
