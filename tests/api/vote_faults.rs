@@ -411,28 +411,33 @@ async fn app_and_counted_poll(extra: Value) -> (TestApp, String) {
 
 #[tokio::test]
 async fn a_claim_that_lands_but_reports_failure_is_counted_when_the_vote_comes_again() {
-    // Arrange: the claim of the ballot key is made, then answered with a failure (as when the
-    // connection breaks under load after the cache applied it).
-    let (app, id) = app_and_counted_poll(json!({})).await;
-    let dan = ballot(&id, "dan", "o2", 1);
-    faults(&app).fail_after_applying(CLAIM, 1, FaultCode::Unavailable);
+    // A poll without a cap (the claim is the ballot) and a capped one (the claim awaits its
+    // seat, and is left awaiting it with no delivery to seat it).
+    for extra in [json!({}), json!({ "max_voters": 5 })] {
+        // Arrange: the claim of the ballot key is made, then answered with a failure (as when
+        // the connection breaks under load after the cache applied it).
+        let (app, id) = app_and_counted_poll(extra.clone()).await;
+        let dan = ballot(&id, "dan", "o2", 1);
+        faults(&app).fail_after_applying(CLAIM, 1, FaultCode::Unavailable);
 
-    // Act
-    deliver_failing(&app, &dan).await;
-    let (status, again) = app.deliver(&dan).await;
+        // Act
+        deliver_failing(&app, &dan).await;
+        let (status, again) = app.deliver(&dan).await;
 
-    // Assert: the delivery that completes the vote says it counted it, and the published
-    // results show it (the running counts did not see the claim land).
-    assert_eq!(
-        (status, &again["outcome"]),
-        (200, &json!("accepted")),
-        "{again}"
-    );
-    assert_eq!(
-        counts_with(&app, &id, 1).await,
-        json!({ "o1": 0, "o2": 1, "o3": 0 })
-    );
-    assert_eq!(app.metrics().await.accepted(), 1);
+        // Assert: the delivery that completes the vote says it counted it, and the published
+        // results show it (the running counts did not see the claim land).
+        assert_eq!(
+            (status, &again["outcome"]),
+            (200, &json!("accepted")),
+            "{extra}: {again}"
+        );
+        assert_eq!(
+            counts_with(&app, &id, 1).await,
+            json!({ "o1": 0, "o2": 1, "o3": 0 }),
+            "{extra}"
+        );
+        assert_eq!(app.metrics().await.accepted(), 1, "{extra}");
+    }
 }
 
 #[tokio::test]
@@ -448,29 +453,5 @@ async fn a_claim_that_lands_but_reports_failure_is_counted_by_the_sweep_without_
     assert_eq!(
         counts_with(&app, &id, 1).await,
         json!({ "o1": 0, "o2": 0, "o3": 1 })
-    );
-}
-
-#[tokio::test]
-async fn a_capped_claim_that_lands_but_reports_failure_is_counted_when_the_vote_comes_again() {
-    // Arrange: a capped poll; its first ballot's claim (awaiting a seat) lands and is answered
-    // with a failure, so the claim is left awaiting its seat with no delivery to seat it.
-    let (app, id) = app_and_counted_poll(json!({ "max_voters": 5 })).await;
-    let fay = ballot(&id, "fay", "o1", 1);
-    faults(&app).fail_after_applying(CLAIM, 1, FaultCode::Unavailable);
-
-    // Act
-    deliver_failing(&app, &fay).await;
-    let (status, again) = app.deliver(&fay).await;
-
-    // Assert
-    assert_eq!(
-        (status, &again["outcome"]),
-        (200, &json!("accepted")),
-        "{again}"
-    );
-    assert_eq!(
-        counts_with(&app, &id, 1).await,
-        json!({ "o1": 1, "o2": 0, "o3": 0 })
     );
 }
