@@ -164,7 +164,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests (5 s at most) and stops
-    /// the background tasks and the embedded local Momento (whether serving succeeded or not).
+    /// the background tasks, the live results feeds and the embedded local Momento (whether
+    /// serving succeeded or not).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -180,6 +181,8 @@ impl Application {
         for task in tasks {
             let _ = task.await;
         }
+        // Before the local Momento stops: see `Feeds::close`.
+        self.state.feeds.close().await;
         if let Some(local) = self.local {
             local.shutdown().await;
         }

@@ -10,6 +10,11 @@
 //!
 //! A watcher that falls more than [`BUFFER`] messages behind skips what it missed: results are
 //! snapshots, and the next one is complete.
+//!
+//! [`Feeds::close`] ends every subscription when serving stops, before the Momento they read
+//! from does: the SDK's subscription resubscribes in a loop without a pause, and when the
+//! Momento it lost refuses at once (a stopped local Momento on loopback) that loop never
+//! yields, so the process could neither make progress nor exit.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,6 +24,8 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use tokio::sync::{broadcast, OnceCell};
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::domain::{PollId, Results};
 use crate::momento::results::ResultsStore;
@@ -54,6 +61,10 @@ pub struct Feeds {
     store: ResultsStore,
     // A std mutex: map operations only, never held across an await.
     feeds: Mutex<HashMap<Key, Arc<Feed>>>,
+    /// Every upstream task, for [`Feeds::close`] to wait for.
+    tasks: TaskTracker,
+    /// Cancelled by [`Feeds::close`]: the upstream tasks stop reading.
+    closing: CancellationToken,
 }
 
 /// Keeps a watcher counted; the last one to go schedules the feed's end.
@@ -88,6 +99,8 @@ impl Feeds {
         Self {
             store,
             feeds: Mutex::new(HashMap::new()),
+            tasks: TaskTracker::new(),
+            closing: CancellationToken::new(),
         }
     }
 
@@ -123,9 +136,15 @@ impl Feeds {
             .get_or_try_init(|| async {
                 let upstream = self.store.subscribe(poll, admin).await?;
                 let (sender, ended) = (feed.sender.clone(), feed.ended.clone());
-                StoreResult::Ok(tokio::spawn(async move {
+                let closing = self.closing.clone();
+                StoreResult::Ok(self.tasks.spawn(async move {
                     let mut upstream = std::pin::pin!(upstream);
-                    while let Some(results) = upstream.next().await {
+                    loop {
+                        let results = tokio::select! {
+                            _ = closing.cancelled() => break,
+                            results = upstream.next() => results,
+                        };
+                        let Some(results) = results else { break };
                         // No watcher right now is fine: one may join before the feed ends.
                         let _ = sender.send(Arc::new(results));
                     }
@@ -148,6 +167,15 @@ impl Feeds {
         if unwatched && feeds.get(key).is_some_and(|f| Arc::ptr_eq(f, feed)) {
             feeds.remove(key);
         }
+    }
+
+    /// Ends every feed and returns once their upstream tasks have stopped: for the end of
+    /// serving, after the last request and before the Momento they subscribe to stops.
+    pub async fn close(&self) {
+        self.closing.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.lock().clear();
     }
 
     /// How many upstream subscriptions are open (for `/metrics`).

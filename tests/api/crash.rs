@@ -163,6 +163,12 @@ async fn create(http: &reqwest::Client, base: &str, body: Value) -> Poll {
     }
 }
 
+/// Opens `poll`.
+async fn open(http: &reqwest::Client, base: &str, poll: &Poll) {
+    let url = format!("{base}/v1/polls/{}/open", poll.id);
+    admin(http, reqwest::Method::POST, url, None).await;
+}
+
 /// An anonymous voter's token for `poll` (open polls give them to anyone).
 async fn token(http: &reqwest::Client, base: &str, poll: &Poll) -> Value {
     let response = http
@@ -231,13 +237,7 @@ async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
     let listen = format!("127.0.0.1:{}", server.port());
     let base = server.base.clone();
     let poll = create(&http, &base, json!({"title": "Crash?", "options": OPTIONS})).await;
-    admin(
-        &http,
-        reqwest::Method::POST,
-        format!("{base}/v1/polls/{}/open", poll.id),
-        None,
-    )
-    .await;
+    open(&http, &base, &poll).await;
     let opens_at = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     let closes_at = (Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let scheduled = create(
@@ -254,13 +254,7 @@ async fn sigkill_mid_vote_loses_no_acknowledged_vote_and_counts_none_twice() {
         json!({"title": "Soon closed", "options": OPTIONS, "closes_at": closing_at.to_rfc3339()}),
     )
     .await;
-    admin(
-        &http,
-        reqwest::Method::POST,
-        format!("{base}/v1/polls/{}/open", closing.id),
-        None,
-    )
-    .await;
+    open(&http, &base, &closing).await;
 
     // Every token is minted before the first kill.
     let mut tokens = Vec::with_capacity(voters);
@@ -453,13 +447,7 @@ async fn sigterm_stops_within_bounds_and_the_next_start_replays_nothing() {
     let listen = format!("127.0.0.1:{}", server.port());
     let base = server.base.clone();
     let poll = create(&http, &base, json!({"title": "Stop?", "options": OPTIONS})).await;
-    admin(
-        &http,
-        reqwest::Method::POST,
-        format!("{base}/v1/polls/{}/open", poll.id),
-        None,
-    )
-    .await;
+    open(&http, &base, &poll).await;
     let mut acknowledged = 0;
     for i in 0..50 {
         let token = token(&http, &base, &poll).await;
@@ -573,13 +561,7 @@ async fn votes_wait_in_the_outbox_while_pollcast_is_killed_and_are_counted_when_
         json!({"title": "Outbox?", "options": OPTIONS}),
     )
     .await;
-    admin(
-        &http,
-        reqwest::Method::POST,
-        format!("{base}/v1/polls/{}/open", poll.id),
-        None,
-    )
-    .await;
+    open(&http, &base, &poll).await;
     let mut tokens = Vec::new();
     for _ in 0..30 {
         tokens.push(token(&http, &base, &poll).await);
@@ -642,4 +624,84 @@ async fn votes_wait_in_the_outbox_while_pollcast_is_killed_and_are_counted_when_
     assert_eq!(stats.outbox_depth, 0, "{stats:?}");
     drop(server);
     momento.shutdown().await;
+}
+
+/// SIGTERM with results being watched, and with feeds still lingering after their last watcher
+/// went: the process exits (it once spun for ever in the Momento SDK's resubscribe loop, which
+/// retries without a pause when the local Momento it lost refuses at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_while_results_are_watched() {
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("pollcast.log");
+    let http = reqwest::Client::new();
+    // The race it guards against is between a feed's wake-up and the runtime's end: rounds.
+    for round in 0..24 {
+        let mut server =
+            Server::start_with("127.0.0.1:0", &log, vec!["--in-memory".into()], &[]).await;
+        let base = server.base.clone();
+        let mut watching = Vec::new();
+        for i in 0..6 {
+            let poll = create(
+                &http,
+                &base,
+                json!({"title": format!("Watched {i}"), "options": OPTIONS}),
+            )
+            .await;
+            open(&http, &base, &poll).await;
+            // One event, then the stream ends: the feed lingers without a watcher.
+            let once = http
+                .get(format!(
+                    "{base}/v1/polls/{}/results/stream?max_events=1",
+                    poll.id
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(once.status(), 200);
+            once.bytes().await.unwrap();
+            // Every other round, one that stays open (an admin's, which also watches the
+            // admins' topic).
+            if round % 8 != 0 {
+                continue;
+            }
+            let open = http
+                .get(format!("{base}/v1/polls/{}/results/stream", poll.id))
+                .bearer_auth(ADMIN_KEY)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(open.status(), 200);
+            watching.push(open);
+        }
+
+        let pid = server.child.id();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let exit = loop {
+            if let Some(exit) = server.child.try_wait().unwrap() {
+                break Some(exit);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        drop(watching);
+        let Some(exit) = exit else {
+            panic!(
+                "round {round}: pollcast still runs 30 s after SIGTERM\n{}",
+                log_of(work.path())
+            );
+        };
+        assert!(
+            exit.success(),
+            "round {round}: {exit:?}\n{}",
+            log_of(work.path())
+        );
+        drop(server);
+    }
 }
