@@ -66,7 +66,9 @@ pub async fn run(
         .await
         .context("serving the HTTP topics API")?;
     momento.shutdown().await;
-    println!("local Momento stopped");
+    // Not on stdout: whoever read the banner may have closed it by now, and a print to a
+    // closed pipe panics.
+    tracing::info!("local Momento stopped");
     Ok(())
 }
 
