@@ -18,6 +18,8 @@ export const ADMIN_KEY = 'browser-test-admin-key-0123456789';
 export const OUT = path.join(here, 'out');
 /** How long any one wait for the page may take before the test fails. */
 export const WAIT = 15000;
+/** How long `pollcast serve` may take to exit after SIGTERM. */
+const STOP_WITHIN = 30000;
 
 const bin = process.env.POLLCAST_BIN || path.join(here, '../../target/debug/pollcast');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -41,10 +43,19 @@ export async function startServer(extraArgs = []) {
     });
     server.on('exit', (code) => reject(new Error(`pollcast exited (${code}): ${out}`)));
   });
+  // SIGTERM, and the process must be gone within STOP_WITHIN (it drains for 5 s at most);
+  // else SIGKILL, and the test run fails rather than hangs.
   const stop = () =>
-    new Promise((resolve) => {
-      if (server.exitCode !== null) return resolve();
-      server.once('exit', resolve);
+    new Promise((resolve, reject) => {
+      if (server.exitCode !== null || server.signalCode !== null) return resolve();
+      const timer = setTimeout(() => {
+        server.kill('SIGKILL');
+        reject(new Error(`pollcast was still running ${STOP_WITHIN} ms after SIGTERM`));
+      }, STOP_WITHIN);
+      server.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       server.kill('SIGTERM');
     });
   return { url, stop };
