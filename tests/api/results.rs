@@ -554,12 +554,8 @@ async fn a_results_stream_whose_client_went_away_is_closed_without_waiting_for_a
     drop(stream);
 
     // Assert: the server notices and closes its end.
-    within(10, "the server to close the stream", async {
-        while app.metrics().await.get("results_streams", None) != 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    app.metric_reaches("results_streams", 0, "the server to close the stream")
+        .await;
 }
 
 #[tokio::test]
@@ -668,14 +664,10 @@ async fn many_streams_of_a_poll_share_one_results_subscription_which_ends_with_t
     assert_eq!(metrics.get("results_streams", None), 20);
     assert_eq!(metrics.get("results_subscriptions", None), 1);
     drop(streams);
-    within(
-        10,
+    app.metric_reaches(
+        "results_subscriptions",
+        0,
         "the shared subscription to end with its last stream",
-        async {
-            while app.metrics().await.get("results_subscriptions", None) != 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        },
     )
     .await;
 }

@@ -265,6 +265,16 @@ impl TestApp {
         Metrics::parse(&response.text().await.expect("a metrics body"))
     }
 
+    /// Waits (10 s at most, else fails naming `what`) until the metric `name` reads `value`.
+    pub async fn metric_reaches(&self, name: &str, value: u64, what: &str) {
+        crate::support::app::within(10, what, async {
+            while self.metrics().await.get(name, None) != value {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+    }
+
     /// The metrics once `handled` votes have an outcome (counted, duplicate, rejected or
     /// failed), polled until a deadline: the votes in flight have then been decided.
     pub async fn metrics_after(&self, handled: u64) -> Metrics {
