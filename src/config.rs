@@ -114,6 +114,21 @@ pub struct ServeArgs {
     /// judged by when it was published, if it is processed within this window.
     #[arg(long, env = "POLLCAST_CLOSE_GRACE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub close_grace: Duration,
+    /// Embedded: a vote published while the pipeline is further behind than this (the oldest
+    /// vote not yet taken from the votes webhook's outbox was published longer ago) is refused
+    /// with `429` and `Retry-After` before anything is written, so voters are told at once
+    /// instead of waiting in a queue. Also refused beyond `--max-ingest-backlog` votes waiting.
+    #[arg(long, env = "POLLCAST_MAX_INGEST_LAG", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub max_ingest_lag: Duration,
+    /// Embedded: votes waiting for the pipeline (in the votes webhook's outbox) from which
+    /// further votes are refused with `429` and `Retry-After` (see `--max-ingest-lag`).
+    #[arg(long, env = "POLLCAST_MAX_INGEST_BACKLOG", default_value_t = 16_384)]
+    pub max_ingest_backlog: usize,
+    /// Requests on the voter path (taking a token, publishing a vote) in progress at once;
+    /// one more is answered `503` with `Retry-After` at once, before any work, so an overload
+    /// gets quick refusals (which clients retry) instead of answers seconds late.
+    #[arg(long, env = "POLLCAST_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
     /// At most one results publish per poll per this interval.
     #[arg(long, env = "POLLCAST_RESULTS_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub results_interval: Duration,
@@ -212,6 +227,18 @@ impl ServeArgs {
                 "--results-interval",
                 "must be above 0",
                 self.results_interval,
+            );
+        }
+        if self.max_ingest_lag.is_zero() {
+            return refuse(
+                "--max-ingest-lag",
+                "must be above 0: every vote would be refused",
+                self.max_ingest_lag,
+            );
+        }
+        if self.max_in_flight == 0 || self.max_ingest_backlog == 0 {
+            anyhow::bail!(
+                "--max-in-flight and --max-ingest-backlog must be above 0: every vote would be refused"
             );
         }
         if self.webhook_max_age.is_zero() {

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api;
 use crate::config::ServeArgs;
+use crate::ingest::in_process::InProcessIngest;
 use crate::ingest::pipeline::Pipeline;
 use crate::ingest::webhook::Verifier;
 use crate::metrics::Metrics;
@@ -70,9 +71,13 @@ impl Application {
             false => None,
         };
         let (acceptor, addr) = bind(settings.listen).await?;
-        let votes_webhook = webhook_secret
-            .as_ref()
-            .map(|secret| votes_webhook(secret, &settings, addr));
+        // With the embedded local Momento, its votes webhook is delivered to the pipeline in
+        // process; the pipeline is connected to the receiver once it is built.
+        let in_process = InProcessIngest::new(&settings.cache);
+        let votes_webhook = webhook_secret.as_ref().map(|secret| {
+            let receiver: Arc<dyn local_momento::WebhookReceiver> = in_process.clone();
+            (votes_webhook(secret, &settings, addr), receiver)
+        });
         let (momento, local) = start_or_connect_momento(&mode, &settings, votes_webhook).await?;
         let webhook = webhook_secret.map(|secret| {
             Verifier::new(secret, settings.webhook_max_age, WEBHOOK_FUTURE_TOLERANCE)
@@ -86,6 +91,7 @@ impl Application {
             admin_key.key.clone(),
             local.as_ref().map(LocalMomento::observer),
         ));
+        in_process.connect(state.pipeline.clone());
         let app = routes(&state, local.as_ref());
         Ok(Self {
             acceptor,
@@ -127,7 +133,7 @@ impl Application {
         let url = &self.state.public_url;
         let momento = match &self.local {
             Some(local) => format!(
-                "embedded local Momento (gRPC {}, HTTP topics API {url}/topics)",
+                "embedded local Momento, called in process (gRPC for SDKs {}, HTTP topics API {url}/topics)",
                 local.grpc_endpoint()
             ),
             None => {
@@ -210,7 +216,7 @@ async fn bind(listen: SocketAddr) -> anyhow::Result<(TcpAcceptor, SocketAddr)> {
 async fn start_or_connect_momento(
     mode: &Mode,
     settings: &ServeArgs,
-    votes_webhook: Option<Webhook>,
+    votes_webhook: Option<(Webhook, Arc<dyn local_momento::WebhookReceiver>)>,
 ) -> anyhow::Result<(Momento, Option<LocalMomento>)> {
     let (location, local) = match mode {
         Mode::Service(location) => (location.clone(), None),
@@ -218,11 +224,7 @@ async fn start_or_connect_momento(
             let local = LocalMomento::start(mode::local_momento_config(settings, votes_webhook))
                 .await
                 .context("starting the embedded local Momento")?;
-            let location = Location::Embedded {
-                grpc_endpoint: local.grpc_endpoint(),
-                api_key: local.super_user_key(),
-            };
-            (location, Some(local))
+            (Location::Embedded(local.client()), Some(local))
         }
     };
     let connected = async {

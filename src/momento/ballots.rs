@@ -25,18 +25,12 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::future::try_join_all;
 use futures::{StreamExt, TryStreamExt};
-use momento::cache::{
-    CollectionTtl, DictionaryGetFieldRequest, DictionaryGetFieldResponse,
-    DictionaryRemoveFieldRequest, DictionarySetFieldRequest, IncrementRequest,
-    SetIfAbsentOrEqualRequest, SetIfAbsentOrEqualResponse, SetIfAbsentRequest, SetIfAbsentResponse,
-    SetIfEqualRequest, SetIfEqualResponse, UpdateTtlResponse,
-};
 
 use std::fmt::Write;
 
 use crate::domain::{PollId, TokenId, VotePosition, VoterId};
 use crate::momento::ledger_writer::LedgerWriter;
-use crate::momento::{keys, Momento, StoreResult};
+use crate::momento::{keys, Condition, Momento, StoreResult};
 
 /// Ballot keys refreshed at once by [`BallotStore::keep_alive`].
 const KEEP_ALIVE_AT_ONCE: usize = 32;
@@ -140,7 +134,7 @@ pub enum Claim {
     Held(StoredBallot),
 }
 
-/// Ballot keys and the ledger, through the SDK.
+/// Ballot keys and the ledger.
 #[derive(Clone)]
 pub struct BallotStore {
     momento: Momento,
@@ -168,19 +162,20 @@ impl BallotStore {
         voter: &VoterId,
         ballot: &StoredBallot,
     ) -> StoreResult<Claim> {
+        let key = keys::ballot(poll, voter);
+        let encoded = ballot.encode();
         loop {
-            let request = SetIfAbsentOrEqualRequest::new(
-                self.momento.cache_name(),
-                keys::ballot(poll, voter),
-                ballot.encode(),
-                RELEASED,
-            )
-            .ttl(self.ttl);
-            let response = self
+            if self
                 .momento
-                .send(request, "claiming the ballot key")
-                .await?;
-            if matches!(response, SetIfAbsentOrEqualResponse::Stored) {
+                .set_if(
+                    &key,
+                    &encoded,
+                    Condition::AbsentOrEqual(RELEASED),
+                    self.ttl,
+                    "claiming the ballot key",
+                )
+                .await?
+            {
                 return Ok(Claim::Won);
             }
             // Held by a ballot, or released/expired since: read and decide again.
@@ -240,18 +235,16 @@ impl BallotStore {
         expected: &[u8],
         value: &[u8],
     ) -> StoreResult<bool> {
-        let request = SetIfEqualRequest::new(
-            self.momento.cache_name(),
-            keys::ballot(poll, voter),
-            value,
-            expected,
-        )
-        .ttl(self.ttl);
-        let response = self
+        Ok(self
             .momento
-            .send(request, "compare-and-set of the ballot key")
-            .await?;
-        Ok(matches!(response, SetIfEqualResponse::Stored))
+            .set_if(
+                &keys::ballot(poll, voter),
+                value,
+                Condition::Equal(expected),
+                self.ttl,
+                "compare-and-set of the ballot key",
+            )
+            .await?)
     }
 
     /// Writes the voter's choices into the ledger (idempotent), in one request with the other
@@ -290,33 +283,27 @@ impl BallotStore {
         poll: &PollId,
         voter: &VoterId,
     ) -> StoreResult<Option<Vec<u8>>> {
-        let request = DictionaryGetFieldRequest::new(
-            self.momento.cache_name(),
-            keys::ledger_shard_of(poll, voter),
-            voter.as_str(),
-        );
-        let response = self
+        Ok(self
             .momento
-            .send(request, "reading the voter's ledger entry")
-            .await?;
-        Ok(match response {
-            DictionaryGetFieldResponse::Hit { value } => Some(value.into()),
-            DictionaryGetFieldResponse::Miss => None,
-        })
+            .dictionary_field(
+                &keys::ledger_shard_of(poll, voter),
+                voter.as_str(),
+                "reading the voter's ledger entry",
+            )
+            .await?)
     }
 
     /// Notes the voter's ballot as in doubt, for any replica's sweep to settle.
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn note_in_doubt(&self, poll: &PollId, voter: &VoterId) -> StoreResult<()> {
-        let request = DictionarySetFieldRequest::new(
-            self.momento.cache_name(),
-            keys::IN_DOUBT,
-            TokenId::new(poll, voter).to_string(),
-            "",
-        )
-        .ttl(CollectionTtl::refresh_on_update(self.ttl));
+        let field = TokenId::new(poll, voter).to_string().into_bytes();
         self.momento
-            .send(request, "noting a ballot in doubt")
+            .set_fields(
+                keys::IN_DOUBT,
+                vec![(field, Vec::new())],
+                self.ttl,
+                "noting a ballot in doubt",
+            )
             .await?;
         Ok(())
     }
@@ -339,13 +326,13 @@ impl BallotStore {
     /// Removes the voter's ballot from the ballots in doubt: it is settled.
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn settled(&self, poll: &PollId, voter: &VoterId) -> StoreResult<()> {
-        let request = DictionaryRemoveFieldRequest::new(
-            self.momento.cache_name(),
-            keys::IN_DOUBT,
-            TokenId::new(poll, voter).to_string(),
-        );
+        let field = TokenId::new(poll, voter).to_string();
         self.momento
-            .send(request, "removing a settled ballot from those in doubt")
+            .remove_field(
+                keys::IN_DOUBT,
+                &field,
+                "removing a settled ballot from those in doubt",
+            )
             .await?;
         Ok(())
     }
@@ -370,13 +357,15 @@ impl BallotStore {
     /// Takes the next seat of a capped poll; returns its number (1 for the first).
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn take_seat(&self, poll: &PollId) -> StoreResult<i64> {
-        let request =
-            IncrementRequest::new(self.momento.cache_name(), keys::seats(poll), 1).ttl(self.ttl);
-        let response = self
+        Ok(self
             .momento
-            .send(request, "taking a seat of a capped poll")
-            .await?;
-        Ok(response.value)
+            .increment(
+                &keys::seats(poll),
+                1,
+                self.ttl,
+                "taking a seat of a capped poll",
+            )
+            .await?)
     }
 
     /// Gives every voter's ballot key of `poll` a fresh TTL, the voters being the ledger's
@@ -394,23 +383,24 @@ impl BallotStore {
                 return Ok(false);
             };
             let key = keys::ballot(poll, &voter);
-            let refreshed = self
-                .momento
-                .cache
-                .update_ttl(self.momento.cache_name(), key.as_str(), self.ttl)
-                .await
-                .context("refreshing a ballot key's TTL")?;
-            if matches!(refreshed, UpdateTtlResponse::Set) {
+            let refreshed =
+                self.momento
+                    .update_ttl(&key, self.ttl, "refreshing a ballot key's TTL");
+            if refreshed.await? {
                 return Ok(false);
             }
             let ballot = StoredBallot::new(VotePosition::default(), choices);
-            let request = SetIfAbsentRequest::new(self.momento.cache_name(), key, ballot.encode())
-                .ttl(self.ttl);
-            let response = self
-                .momento
-                .send(request, "writing a ballot key again from the ledger")
-                .await?;
-            StoreResult::Ok(matches!(response, SetIfAbsentResponse::Stored))
+            StoreResult::Ok(
+                self.momento
+                    .set_if(
+                        &key,
+                        &ballot.encode(),
+                        Condition::Absent,
+                        self.ttl,
+                        "writing a ballot key again from the ledger",
+                    )
+                    .await?,
+            )
         });
         let written = futures::stream::iter(refreshes)
             .buffer_unordered(KEEP_ALIVE_AT_ONCE)

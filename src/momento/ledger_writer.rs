@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use momento::cache::{CollectionTtl, DictionarySetFieldsRequest};
 use tokio::sync::oneshot;
 
 use crate::momento::{Momento, StoreError, StoreResult};
@@ -108,7 +107,7 @@ impl LedgerWriter {
 
     /// One `DictionarySetFields` for every write waiting for `shard`; answers each.
     async fn write_shard(&self, shard: String, writes: Vec<Pending>) {
-        let mut fields: Vec<(String, Vec<u8>)> = Vec::with_capacity(writes.len());
+        let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(writes.len());
         let mut at: HashMap<&str, usize> = HashMap::with_capacity(writes.len());
         for write in &writes {
             match at.get(write.field.as_str()) {
@@ -116,15 +115,13 @@ impl LedgerWriter {
                 Some(&i) => fields[i].1.clone_from(&write.value),
                 None => {
                     at.insert(&write.field, fields.len());
-                    fields.push((write.field.clone(), write.value.clone()));
+                    fields.push((write.field.as_bytes().to_vec(), write.value.clone()));
                 }
             }
         }
-        let request = DictionarySetFieldsRequest::new(self.momento.cache_name(), shard, fields)
-            .ttl(CollectionTtl::refresh_on_update(self.ttl));
         let result = self
             .momento
-            .send(request, "writing the ballot ledger")
+            .set_fields(&shard, fields, self.ttl, "writing the ballot ledger")
             .await
             .map(|_| ())
             .map_err(Arc::new);

@@ -1,7 +1,9 @@
-//! The only place that names the `momento` crate: clients for cache, topics and tokens, set up
-//! either against the embedded local Momento or against Momento's service, and the stores the
-//! rest of pollcast reads and writes through.
+//! The only way to Momento: one interface ([`Momento`], over an [`Engine`]) that every store
+//! uses, with two engines behind it: the official `momento` crate for Momento's service and a
+//! standalone local Momento, and the embedded local Momento called in process (the default).
+//! The only place that names the `momento` crate (in `engine/sdk.rs`).
 //!
+//! - [`engine`]: the engines, and the calls both answer alike (`tests/api/contract.rs`).
 //! - [`keys`]: every cache key and topic name (the table in `docs/DESIGN-NOTES.md`).
 //! - [`polls`]: [`PollStore`](polls::PollStore), poll records (compare-and-set) and the index.
 //! - [`ballots`]: [`BallotStore`](ballots::BallotStore), ballot keys (the dedupe decision) and
@@ -11,11 +13,12 @@
 //! - [`tokens`]: voter tokens (Momento disposable tokens).
 //! - [`status`]: what became of a voter's vote, and the registry of minted voter tokens.
 //!
-//! The SDK clients are private to this module: every call goes through a method here, so
-//! errors come back as [`StoreError`] (with what was being done as context) and no SDK type
-//! leaks out.
+//! The engine is private to this module: every call goes through a method here, so errors
+//! come back as [`StoreError`] (with what was being done as context) and no SDK type leaks
+//! out.
 
 pub mod ballots;
+pub mod engine;
 pub mod keys;
 pub mod ledger_writer;
 pub mod polls;
@@ -28,15 +31,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
-use momento::cache::{
-    configurations, CreateCacheResponse, DictionaryFetchRequest, DictionaryFetchResponse,
-    GetRequest, GetResponse, MomentoRequest,
-};
-use momento::topics::configurations as topic_configurations;
-use momento::{AuthClient, CacheClient, CredentialProvider, TopicClient};
-use secrecy::{ExposeSecret, SecretString};
+use futures::stream::BoxStream;
+use secrecy::SecretString;
 
 use crate::domain::PollId;
+use engine::in_process::InProcessEngine;
+use engine::sdk::SdkEngine;
+pub use engine::{Condition, Engine, MintedToken, Throttled, TopicGrant, TopicMessage};
 
 /// A Momento call that failed; the cause chain says which call and why. Answered 503 at the
 /// HTTP edge: retrying later is right.
@@ -44,23 +45,22 @@ use crate::domain::PollId;
 #[error(transparent)]
 pub struct StoreError(#[from] anyhow::Error);
 
+impl StoreError {
+    /// Whether Momento refused the call for a rate limit of the namespace ([`Throttled`]).
+    pub fn is_throttled(&self) -> bool {
+        self.0.downcast_ref::<Throttled>().is_some()
+    }
+}
+
 /// What a store call returns.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Default TTL of items pollcast writes without an explicit one.
-const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Where the Momento that pollcast talks to lives.
+/// Where the Momento that pollcast talks to lives, and so which engine talks to it.
 #[derive(Clone)]
 pub enum Location {
-    /// The in-process local Momento, reached over loopback gRPC.
-    Embedded {
-        /// `http://127.0.0.1:PORT`.
-        grpc_endpoint: String,
-        /// A super-user key the local Momento minted.
-        api_key: SecretString,
-    },
-    /// Momento's service, or another Momento-compatible server.
+    /// The embedded local Momento, called in process (the in-process engine).
+    Embedded(local_momento::Client),
+    /// Momento's service, or another Momento-compatible server (the SDK engine).
     Service {
         /// A v2 API key.
         api_key: SecretString,
@@ -71,76 +71,52 @@ pub enum Location {
     },
 }
 
-/// The SDK clients pollcast uses, bound to one cache.
+/// The engine pollcast uses, bound to one cache.
 #[derive(Clone)]
 pub struct Momento {
-    cache: CacheClient,
-    topics: TopicClient,
-    auth: AuthClient,
+    engine: Engine,
     cache_name: String,
-    http_endpoint: String,
+    /// Momento's HTTP endpoint for the SDK engine's credentials (`None` in process).
+    http_endpoint: Option<String>,
 }
 
 impl Momento {
-    /// Builds the clients. Nothing is sent until the first call.
+    /// Picks the engine for `location`. Nothing is sent until the first call.
     pub fn connect(location: &Location, cache_name: &str) -> anyhow::Result<Self> {
-        let credentials = match location {
-            Location::Embedded {
-                grpc_endpoint,
-                api_key,
-            } => CredentialProvider::from_api_key_v2(api_key.expose_secret(), "localhost")
-                .context("reading the local Momento's API key")?
-                .full_endpoint_override(grpc_endpoint),
+        let (engine, http_endpoint) = match location {
+            Location::Embedded(client) => (
+                Engine::InProcess(InProcessEngine::new(client.clone())),
+                None,
+            ),
             Location::Service {
                 api_key,
                 endpoint,
                 endpoint_override,
             } => {
-                let credentials =
-                    CredentialProvider::from_api_key_v2(api_key.expose_secret(), endpoint)
-                        .context("reading MOMENTO_API_KEY (a v2 API key is expected)")?;
-                match endpoint_override {
-                    Some(url) => credentials.full_endpoint_override(url),
-                    None => credentials,
-                }
+                let sdk = SdkEngine::connect(api_key, endpoint, endpoint_override.as_deref())?;
+                let http = sdk.http_endpoint().to_owned();
+                (Engine::Sdk(std::sync::Arc::new(sdk)), Some(http))
             }
         };
-        let http_endpoint = credentials.cache_http_endpoint().to_owned();
-        let cache = CacheClient::builder()
-            .default_ttl(DEFAULT_TTL)
-            .configuration(configurations::InRegion::latest())
-            .credential_provider(credentials.clone())
-            .build()
-            .context("building the Momento cache client")?;
-        let topics = TopicClient::builder()
-            .configuration(topic_configurations::Laptop::latest())
-            .credential_provider(credentials.clone())
-            .build()
-            .context("building the Momento topic client")?;
-        let auth = AuthClient::builder()
-            .credential_provider(credentials)
-            .build()
-            .context("building the Momento auth client")?;
         Ok(Self {
-            cache,
-            topics,
-            auth,
+            engine,
             cache_name: cache_name.to_owned(),
             http_endpoint,
         })
     }
 
+    /// Which engine answers (`sdk` or `in-process`).
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.name()
+    }
+
     /// Creates the cache when it does not exist.
     #[tracing::instrument(skip_all, fields(cache = %self.cache_name))]
     pub async fn ensure_cache(&self) -> anyhow::Result<()> {
-        match self
-            .cache
+        self.engine
             .create_cache(&self.cache_name)
             .await
-            .with_context(|| format!("creating the Momento cache '{}'", self.cache_name))?
-        {
-            CreateCacheResponse::Created | CreateCacheResponse::AlreadyExists => Ok(()),
-        }
+            .with_context(|| format!("creating the Momento cache '{}'", self.cache_name))
     }
 
     /// Answers when Momento answers a cheap read on our cache.
@@ -167,10 +143,8 @@ impl Momento {
     async fn keep_alive(&self, keys: &[String], ttl: Duration) -> StoreResult<()> {
         let refreshes = keys
             .iter()
-            .map(|key| self.cache.update_ttl(&self.cache_name, key.as_str(), ttl));
-        futures::future::try_join_all(refreshes)
-            .await
-            .context("refreshing TTLs")?;
+            .map(|key| self.update_ttl(key, ttl, "refreshing TTLs"));
+        futures::future::try_join_all(refreshes).await?;
         Ok(())
     }
 
@@ -179,53 +153,130 @@ impl Momento {
         &self.cache_name
     }
 
-    /// Momento's HTTP API endpoint for these credentials (the service's, not the embedded one).
-    pub fn http_endpoint(&self) -> &str {
-        &self.http_endpoint
+    /// Momento's HTTP API endpoint for the SDK engine's credentials (`None` in process, where
+    /// the HTTP topics API is pollcast's own).
+    pub fn http_endpoint(&self) -> Option<&str> {
+        self.http_endpoint.as_deref()
     }
 
-    /// Sends a cache `request`; `doing` says what for when it fails ("claiming the ballot key").
-    async fn send<R: MomentoRequest>(
-        &self,
-        request: R,
-        doing: &'static str,
-    ) -> anyhow::Result<R::Response> {
-        self.cache.send_request(request).await.context(doing)
-    }
+    // The calls the stores make. `doing` says what for when one fails ("claiming the ballot
+    // key"); it becomes the outermost context of the error.
 
-    /// The bytes at `key` (`None` when absent); `doing` as for [`Momento::send`].
+    /// The bytes at `key` (`None` when absent).
     async fn get(&self, key: String, doing: &'static str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(
-            match self
-                .send(GetRequest::new(&self.cache_name, key), doing)
-                .await?
-            {
-                GetResponse::Miss => None,
-                GetResponse::Hit { value } => Some(value.into()),
-            },
-        )
+        self.engine.get(&self.cache_name, &key).await.context(doing)
     }
 
-    /// The fields of the dictionary `key` (empty when absent); `doing` as for [`Momento::send`].
+    /// Stores `value` at `key` for `ttl`.
+    async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        doing: &'static str,
+    ) -> anyhow::Result<()> {
+        (self.engine.set(&self.cache_name, key, value, ttl).await).context(doing)
+    }
+
+    /// Stores `value` at `key` for `ttl` if `condition` holds; whether it stored.
+    async fn set_if(
+        &self,
+        key: &str,
+        value: &[u8],
+        condition: Condition<'_>,
+        ttl: Duration,
+        doing: &'static str,
+    ) -> anyhow::Result<bool> {
+        let stored = self
+            .engine
+            .set_if(&self.cache_name, key, value, condition, ttl);
+        stored.await.context(doing)
+    }
+
+    /// Adds `amount` to the counter at `key`; its new value.
+    async fn increment(
+        &self,
+        key: &str,
+        amount: i64,
+        ttl: Duration,
+        doing: &'static str,
+    ) -> anyhow::Result<i64> {
+        let incremented = self.engine.increment(&self.cache_name, key, amount, ttl);
+        incremented.await.context(doing)
+    }
+
+    /// Gives `key` a fresh `ttl`; `false` when it is missing.
+    async fn update_ttl(
+        &self,
+        key: &str,
+        ttl: Duration,
+        doing: &'static str,
+    ) -> anyhow::Result<bool> {
+        (self.engine.update_ttl(&self.cache_name, key, ttl).await).context(doing)
+    }
+
+    /// The fields of the dictionary `key` (empty when absent).
     async fn dictionary(
         &self,
         key: String,
         doing: &'static str,
     ) -> anyhow::Result<HashMap<Vec<u8>, Vec<u8>>> {
-        let request = DictionaryFetchRequest::new(&self.cache_name, key);
-        Ok(match self.send(request, doing).await? {
-            DictionaryFetchResponse::Miss => HashMap::new(),
-            DictionaryFetchResponse::Hit { value } => value.into(),
-        })
+        let fetched = self.engine.dictionary_fetch(&self.cache_name, &key);
+        fetched.await.context(doing)
     }
 
-    /// The topic client (results, the votes subscription).
-    fn topics(&self) -> &TopicClient {
-        &self.topics
+    /// One field of the dictionary `name` (`None` when absent).
+    async fn dictionary_field(
+        &self,
+        name: &str,
+        field: &str,
+        doing: &'static str,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let fetched = self
+            .engine
+            .dictionary_get_field(&self.cache_name, name, field);
+        fetched.await.context(doing)
     }
 
-    /// The auth client (voter tokens).
-    fn auth(&self) -> &AuthClient {
-        &self.auth
+    /// Sets `fields` of the dictionary `name`, which then lives `ttl`.
+    async fn set_fields(
+        &self,
+        name: &str,
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+        ttl: Duration,
+        doing: &'static str,
+    ) -> anyhow::Result<()> {
+        let written = self
+            .engine
+            .dictionary_set_fields(&self.cache_name, name, fields, ttl);
+        written.await.context(doing)
+    }
+
+    /// Removes one field of the dictionary `name`.
+    async fn remove_field(
+        &self,
+        name: &str,
+        field: &str,
+        doing: &'static str,
+    ) -> anyhow::Result<()> {
+        let removed = self
+            .engine
+            .dictionary_remove_field(&self.cache_name, name, field);
+        removed.await.context(doing)
+    }
+
+    /// Publishes `text` on `topic`.
+    async fn publish(&self, topic: &str, text: String, doing: &'static str) -> anyhow::Result<()> {
+        (self.engine.publish(&self.cache_name, topic, text).await).context(doing)
+    }
+
+    /// The messages of `topic` from now on, or after `after` (`(page, seq)`).
+    async fn subscribe(
+        &self,
+        topic: &str,
+        after: Option<(u64, u64)>,
+        doing: &'static str,
+    ) -> anyhow::Result<BoxStream<'static, TopicMessage>> {
+        (self.engine.subscribe(&self.cache_name, topic, after).await).context(doing)
     }
 }

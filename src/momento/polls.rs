@@ -13,15 +13,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use momento::cache::{
-    CollectionTtl, DictionarySetFieldRequest, SetIfAbsentRequest, SetIfAbsentResponse,
-    SetIfEqualRequest, SetIfEqualResponse,
-};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{next_clock_deadline, Event, Poll, PollId, PollState, TransitionError};
 use crate::momento::keys::{self, POLL_INDEX};
-use crate::momento::{Momento, StoreError, StoreResult};
+use crate::momento::{Condition, Momento, StoreError, StoreResult};
 /// How often a compare-and-set that lost a race is retried before giving up.
 const CAS_ATTEMPTS: usize = 8;
 
@@ -68,7 +64,7 @@ impl From<anyhow::Error> for ChangeError {
     }
 }
 
-/// Polls stored through the SDK.
+/// Polls in the cache.
 #[derive(Clone)]
 pub struct PollStore {
     momento: Momento,
@@ -86,11 +82,16 @@ impl PollStore {
     pub async fn create(&self, poll: &Poll) -> StoreResult<bool> {
         self.write_index(poll).await?;
         let bytes = serde_json::to_vec(poll).context("encoding the poll")?;
-        let request =
-            SetIfAbsentRequest::new(self.momento.cache_name(), keys::poll(poll.id()), bytes)
-                .ttl(self.ttl);
-        let response = self.momento.send(request, "storing the poll").await?;
-        Ok(matches!(response, SetIfAbsentResponse::Stored))
+        Ok(self
+            .momento
+            .set_if(
+                &keys::poll(poll.id()),
+                &bytes,
+                Condition::Absent,
+                self.ttl,
+                "storing the poll",
+            )
+            .await?)
     }
 
     /// Reads a poll.
@@ -132,18 +133,17 @@ impl PollStore {
                 .unwrap_or(&current.poll)
                 .apply(event, now)?;
             let bytes = serde_json::to_vec(&next).context("encoding the poll")?;
-            let request = SetIfEqualRequest::new(
-                self.momento.cache_name(),
-                keys::poll(id),
-                bytes,
-                current.raw,
-            )
-            .ttl(self.ttl);
-            let response = self
+            if self
                 .momento
-                .send(request, "compare-and-set of the poll")
-                .await?;
-            if matches!(response, SetIfEqualResponse::Stored) {
+                .set_if(
+                    &keys::poll(id),
+                    &bytes,
+                    Condition::Equal(&current.raw),
+                    self.ttl,
+                    "compare-and-set of the poll",
+                )
+                .await?
+            {
                 if let Err(error) = self.write_index(&next).await {
                     // The record changed; the index only guides listing and the scheduler.
                     tracing::warn!(error = format!("{error:#}"), "poll index not updated");
@@ -188,14 +188,16 @@ impl PollStore {
             state: poll.state(),
             next_deadline: next_clock_deadline(poll),
         };
-        let request = DictionarySetFieldRequest::new(
-            self.momento.cache_name(),
-            POLL_INDEX,
-            poll.id().as_str(),
-            serde_json::to_vec(&entry).context("encoding the index entry")?,
-        )
-        .ttl(CollectionTtl::refresh_on_update(self.ttl));
-        self.momento.send(request, "writing the poll index").await?;
+        let value = serde_json::to_vec(&entry).context("encoding the index entry")?;
+        let field = poll.id().as_str().as_bytes().to_vec();
+        self.momento
+            .set_fields(
+                POLL_INDEX,
+                vec![(field, value)],
+                self.ttl,
+                "writing the poll index",
+            )
+            .await?;
         Ok(())
     }
 }

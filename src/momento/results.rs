@@ -9,18 +9,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::{Stream, StreamExt};
-use momento::cache::{
-    IncrementRequest, SetIfAbsentRequest, SetIfAbsentResponse, SetIfEqualRequest,
-    SetIfEqualResponse,
-};
 
 use crate::domain::{PollId, Results};
-use crate::momento::{keys, Momento, StoreResult};
+use crate::momento::{keys, Condition, Momento, StoreResult};
 
 /// How many times a snapshot write that lost a race is decided again.
 const SNAPSHOT_ATTEMPTS: usize = 8;
 
-/// Results seq, snapshots and topics, through the SDK.
+/// Results seq, snapshots and topics.
 #[derive(Clone)]
 pub struct ResultsStore {
     momento: Momento,
@@ -37,13 +33,15 @@ impl ResultsStore {
     /// no two publishes of a poll get the same one.
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn next_seq(&self, poll: &PollId) -> StoreResult<u64> {
-        let request = IncrementRequest::new(self.momento.cache_name(), keys::results_seq(poll), 1)
-            .ttl(self.ttl);
-        let response = self
+        Ok(self
             .momento
-            .send(request, "taking the next results seq")
-            .await?;
-        Ok(response.value as u64)
+            .increment(
+                &keys::results_seq(poll),
+                1,
+                self.ttl,
+                "taking the next results seq",
+            )
+            .await? as u64)
     }
 
     /// Stores `results` as their poll's snapshot, then publishes them: on the poll's results
@@ -63,10 +61,8 @@ impl ResultsStore {
             false => keys::admin_results_topic(poll),
         };
         self.momento
-            .topics()
-            .publish(self.momento.cache_name(), topic, json)
-            .await
-            .context("publishing results")?;
+            .publish(&topic, json, "publishing results")
+            .await?;
         Ok(true)
     }
 
@@ -80,14 +76,15 @@ impl ResultsStore {
                 .await?;
             let stored = match current {
                 None => {
-                    let request =
-                        SetIfAbsentRequest::new(self.momento.cache_name(), key.as_str(), json)
-                            .ttl(self.ttl);
-                    let response = self
-                        .momento
-                        .send(request, "storing the first results snapshot")
-                        .await?;
-                    matches!(response, SetIfAbsentResponse::Stored)
+                    self.momento
+                        .set_if(
+                            &key,
+                            json.as_bytes(),
+                            Condition::Absent,
+                            self.ttl,
+                            "storing the first results snapshot",
+                        )
+                        .await?
                 }
                 Some(raw) => {
                     let newer = serde_json::from_slice::<Results>(&raw)
@@ -95,14 +92,15 @@ impl ResultsStore {
                     if !newer {
                         return Ok(false);
                     }
-                    let request =
-                        SetIfEqualRequest::new(self.momento.cache_name(), key.as_str(), json, raw)
-                            .ttl(self.ttl);
-                    let response = self
-                        .momento
-                        .send(request, "replacing the results snapshot")
-                        .await?;
-                    matches!(response, SetIfEqualResponse::Stored)
+                    self.momento
+                        .set_if(
+                            &key,
+                            json.as_bytes(),
+                            Condition::Equal(&raw),
+                            self.ttl,
+                            "replacing the results snapshot",
+                        )
+                        .await?
                 }
             };
             if stored {
@@ -151,13 +149,11 @@ impl ResultsStore {
     ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
         let subscription = self
             .momento
-            .topics()
-            .subscribe(self.momento.cache_name().to_owned(), topic)
-            .await
-            .context("subscribing to a results topic")?;
-        Ok(subscription.filter_map(|item| {
-            let results = String::try_from(item)
-                .ok()
+            .subscribe(&topic, None, "subscribing to a results topic")
+            .await?;
+        Ok(subscription.filter_map(|message| {
+            let results = message
+                .text
                 .and_then(|text| serde_json::from_str::<Results>(&text).ok());
             async move { results }
         }))

@@ -25,7 +25,6 @@ use std::time::Duration;
 use anyhow::Context;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use momento::cache::{DictionaryGetFieldRequest, DictionaryGetFieldResponse, SetRequest};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Sha3_256};
@@ -96,7 +95,7 @@ impl VoteStatus {
     }
 }
 
-/// Rejections and counted ballots, per voter, through the SDK.
+/// Rejections and counted ballots, per voter.
 #[derive(Clone)]
 pub struct VoteStatusStore {
     momento: Momento,
@@ -137,9 +136,13 @@ impl VoteStatusStore {
         };
         let json = serde_json::to_string(&rejected).context("encoding a rejection")?;
         let key = keys::vote_status(token_id.poll_id(), token_id.voter_id());
-        let request = SetRequest::new(self.momento.cache_name(), key, json).ttl(self.ttl);
         self.momento
-            .send(request, "storing the voter's last rejection")
+            .set(
+                &key,
+                json.as_bytes(),
+                self.ttl,
+                "storing the voter's last rejection",
+            )
             .await?;
         Ok(())
     }
@@ -149,8 +152,11 @@ impl VoteStatusStore {
     pub async fn status(&self, poll: &PollId, voter: &VoterId) -> StoreResult<VoteStatus> {
         let (counted, rejected) = tokio::try_join!(self.counted(poll, voter), async {
             let key = keys::vote_status(poll, voter);
-            let raw = self.momento.get(key, "reading the voter's last rejection");
-            match raw.await? {
+            match self
+                .momento
+                .get(key, "reading the voter's last rejection")
+                .await?
+            {
                 None => Ok(None),
                 Some(raw) => Ok(serde_json::from_slice::<Rejected>(&raw).ok()),
             }
@@ -164,19 +170,7 @@ impl VoteStatusStore {
         let Some(ballot) = self.ballots.current(poll, voter).await? else {
             return Ok(None);
         };
-        let request = DictionaryGetFieldRequest::new(
-            self.momento.cache_name(),
-            keys::ledger_shard_of(poll, voter),
-            voter.as_str(),
-        );
-        let ledger: Option<Vec<u8>> = match self
-            .momento
-            .send(request, "reading the voter's ledger entry")
-            .await?
-        {
-            DictionaryGetFieldResponse::Hit { value } => Some(value.into()),
-            DictionaryGetFieldResponse::Miss => None,
-        };
+        let ledger = self.ballots.ledger_entry(poll, voter).await?;
         if ledger.as_deref() != Some(ballot.choices.as_slice()) {
             return Ok(None);
         }
@@ -224,14 +218,13 @@ impl VoterTokenRegistry {
         valid_for: Duration,
     ) -> StoreResult<()> {
         let hash = key_hash(token.expose_secret()).context("a minted token has no key")?;
-        let request = SetRequest::new(
-            self.momento.cache_name(),
-            keys::voter_token(&hash),
-            token_id.to_string(),
-        )
-        .ttl(valid_for.min(self.max_ttl).max(Duration::from_secs(1)));
         self.momento
-            .send(request, "registering a voter token")
+            .set(
+                &keys::voter_token(&hash),
+                token_id.to_string().as_bytes(),
+                valid_for.min(self.max_ttl).max(Duration::from_secs(1)),
+                "registering a voter token",
+            )
             .await?;
         Ok(())
     }

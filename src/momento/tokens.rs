@@ -5,15 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use momento::auth::{
-    CacheSelector, ExpiresIn, GenerateDisposableTokenRequest, Permission, Permissions,
-    TopicPermission, TopicRole, TopicSelector,
-};
 use secrecy::SecretString;
 
 use crate::domain::TokenId;
 use crate::momento::keys::{results_topic, VOTES_TOPIC};
-use crate::momento::{Momento, StoreResult};
+use crate::momento::{Momento, StoreResult, TopicGrant};
 
 /// A minted voter token.
 pub struct VoterToken {
@@ -32,44 +28,22 @@ impl Momento {
         token_id: &TokenId,
         valid_for: Duration,
     ) -> StoreResult<VoterToken> {
-        let cache = CacheSelector::CacheName {
-            name: self.cache_name().to_owned(),
-        };
-        let permissions = Permissions {
-            permissions: vec![
-                Permission::TopicPermission(TopicPermission {
-                    role: TopicRole::PublishOnly,
-                    cache: cache.clone(),
-                    topic: TopicSelector::TopicName {
-                        name: VOTES_TOPIC.to_owned(),
-                    },
-                }),
-                Permission::TopicPermission(TopicPermission {
-                    role: TopicRole::SubscribeOnly,
-                    cache,
-                    topic: TopicSelector::TopicName {
-                        name: results_topic(token_id.poll_id()),
-                    },
-                }),
-            ],
-        };
-        let request = GenerateDisposableTokenRequest::new(
-            permissions.into(),
-            // Expiries are whole seconds, which Momento may round up: a second less keeps the
-            // token within `valid_for` (never past its poll's close + a minute).
-            ExpiresIn::seconds(valid_for.as_secs().saturating_sub(1).max(1)),
-        )
-        .token_id(token_id.to_string());
-        let response = self
-            .auth()
-            .send_request(request)
+        let grants = [
+            TopicGrant::Publish(VOTES_TOPIC.to_owned()),
+            TopicGrant::Subscribe(results_topic(token_id.poll_id())),
+        ];
+        // Expiries are whole seconds, which Momento may round up: a second less keeps the
+        // token within `valid_for` (never past its poll's close + a minute).
+        let valid_for = Duration::from_secs(valid_for.as_secs().saturating_sub(1).max(1));
+        let minted = self
+            .engine
+            .mint_token(&self.cache_name, &token_id.to_string(), &grants, valid_for)
             .await
             .context("minting a voter token")?;
-        let epoch = response.clone().expires_at().epoch();
         Ok(VoterToken {
-            token: SecretString::from(response.auth_token()),
+            token: minted.auth_token,
             expires_at: Utc
-                .timestamp_opt(epoch as i64, 0)
+                .timestamp_opt(minted.expires_at as i64, 0)
                 .single()
                 .context("the token's expiry is not a valid time")?,
         })

@@ -3,10 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use futures::{Stream, StreamExt};
-use momento::cache::SetRequest;
-use momento::topics::SubscribeRequest;
 
 use crate::momento::keys::{SUBSCRIPTION_CURSOR, VOTES_TOPIC};
 use crate::momento::{Momento, StoreResult};
@@ -63,9 +60,14 @@ impl Momento {
         position: TopicPosition,
         ttl: Duration,
     ) -> StoreResult<()> {
-        let request =
-            SetRequest::new(self.cache_name(), SUBSCRIPTION_CURSOR, position.encode()).ttl(ttl);
-        self.send(request, "saving the votes cursor").await?;
+        let encoded = position.encode();
+        let saved = self.set(
+            SUBSCRIPTION_CURSOR,
+            encoded.as_bytes(),
+            ttl,
+            "saving the votes cursor",
+        );
+        saved.await?;
         Ok(())
     }
 
@@ -75,24 +77,17 @@ impl Momento {
         &self,
         after: Option<TopicPosition>,
     ) -> StoreResult<impl Stream<Item = VoteItem> + Send + Unpin + 'static> {
-        let request = SubscribeRequest::new(
-            self.cache_name().to_owned(),
-            VOTES_TOPIC.to_owned(),
-            after.map(|last| last.seq + 1),
-            after.map(|last| last.page),
-        );
+        let after = after.map(|last| (last.page, last.seq));
         let subscription = self
-            .topics()
-            .send_request(request)
-            .await
-            .context("subscribing to the votes topic")?;
-        Ok(subscription.map(|item| VoteItem {
-            publisher_id: item.publisher_id.clone(),
+            .subscribe(VOTES_TOPIC, after, "subscribing to the votes topic")
+            .await?;
+        Ok(subscription.map(|message| VoteItem {
+            publisher_id: message.publisher_id,
             position: TopicPosition {
-                seq: item.topic_sequence_number,
-                page: item.topic_sequence_page,
+                seq: message.seq,
+                page: message.page,
             },
-            text: String::try_from(item).unwrap_or_default(),
+            text: message.text.unwrap_or_default(),
         }))
     }
 }

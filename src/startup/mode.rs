@@ -4,7 +4,8 @@
 //! |---|---|---|
 //! | Momento | the local Momento, started in-process ([`local_momento_config`]) | Momento's service, or `--momento-endpoint-override` |
 //! | `--record-ttl` | 7 days | 24 h (the service's default cap on item TTLs) |
-//! | `--ingest` | `webhook` (registered with the local Momento at start) | `subscription` |
+//! | engine | in process (`momento/engine/in_process.rs`) | the `momento` SDK |
+//! | `--ingest` | `webhook` (registered with the local Momento at start, delivered in process) | `subscription` |
 //! | `--webhook-secret` | generated | required for webhook ingest |
 //! | voter tokens' `http_endpoint` | pollcast's public URL (the HTTP topics API is mounted there) | Momento's HTTP endpoint |
 //! | results | counted as ballots are recorded (this process writes every one) | counted from the ledger at each publish (replicas each write some) |
@@ -12,7 +13,9 @@
 
 use std::time::Duration;
 
-use local_momento::{LocalMomentoConfig, RetryPolicy, Webhook};
+use std::sync::Arc;
+
+use local_momento::{Backpressure, InProcessWebhook, LocalMomentoConfig, RetryPolicy, Webhook};
 use secrecy::SecretString;
 
 use crate::config::{persistence, IngestMode, ServeArgs};
@@ -24,6 +27,11 @@ pub const LOCAL_MOMENTO_DIR: &str = "momento";
 /// How far the subscription ingest may fall behind the embedded votes topic before the topic
 /// drops messages for it.
 const EMBEDDED_SUBSCRIBER_BUFFER: usize = 65_536;
+/// Votes handed to the pipeline at once from the embedded outbox. Each waits for two or three
+/// durable writes (the claim, the ledger; group commit shares their syncs), so throughput is
+/// concurrency over sync latency: 64 (an HTTP receiver's bound) left the pipeline idle between
+/// syncs; see `docs/PERFORMANCE.md` for the measurement behind this figure.
+const EMBEDDED_DELIVERIES_IN_FLIGHT: usize = 256;
 
 /// Where the Momento pollcast talks to lives.
 pub enum Mode {
@@ -85,21 +93,25 @@ impl Mode {
     /// Base URL of the HTTP topics API voter tokens use: pollcast's `public_url` embedded (the
     /// local Momento's HTTP API is mounted on pollcast's port), Momento's otherwise.
     pub fn http_endpoint(&self, public_url: &str, momento: &Momento) -> String {
-        match self {
-            Mode::Embedded => public_url.to_owned(),
-            Mode::Service(_) => momento.http_endpoint().to_owned(),
-        }
+        momento.http_endpoint().unwrap_or(public_url).to_owned()
     }
 }
 
 /// The embedded local Momento's settings: whatever the embedded mode sets in the local
 /// Momento, from its own defaults or from `settings`, is decided here and nowhere else.
 /// `votes_webhook` is pollcast's own webhook (when webhook ingest runs), registered before any
-/// event waiting in a durable outbox is delivered.
+/// event waiting in a durable outbox is delivered, and delivered in process to `receiver`.
 pub fn local_momento_config(
     settings: &ServeArgs,
-    votes_webhook: Option<Webhook>,
+    votes_webhook: Option<(Webhook, Arc<dyn local_momento::WebhookReceiver>)>,
 ) -> LocalMomentoConfig {
+    let in_process = votes_webhook
+        .as_ref()
+        .map(|(webhook, receiver)| InProcessWebhook {
+            cache: webhook.cache.clone(),
+            name: webhook.name.clone(),
+            receiver: receiver.clone(),
+        });
     LocalMomentoConfig {
         // The local Momento's own files go in a directory of their own, beside the admin key.
         persistence: persistence(
@@ -107,12 +119,21 @@ pub fn local_momento_config(
             settings.in_memory,
             settings.fsync,
         ),
-        webhooks: votes_webhook.into_iter().collect(),
+        webhooks: votes_webhook
+            .into_iter()
+            .map(|(webhook, _)| webhook)
+            .collect(),
+        in_process_webhooks: in_process.into_iter().collect(),
+        webhook_max_in_flight: EMBEDDED_DELIVERIES_IN_FLIGHT,
         // The local server controls both ends, so it keeps every vote in its outbox until
         // pollcast has taken it...
         webhook_retry: RetryPolicy::until_delivered(),
-        // ...and slows publishers down rather than let the outbox grow when ingest lags.
-        webhook_backpressure: true,
+        // ...and, when ingest falls behind, refuses new votes at once (429, Retry-After)
+        // rather than keep voters waiting or let the backlog grow.
+        webhook_backpressure: Backpressure::Refuse {
+            max_waiting: settings.max_ingest_backlog,
+            max_delay: settings.max_ingest_lag,
+        },
         subscriber_buffer: EMBEDDED_SUBSCRIBER_BUFFER,
         ..LocalMomentoConfig::default()
     }

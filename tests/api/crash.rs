@@ -8,9 +8,8 @@
 //! runs it with tens of thousands of votes and many kills on a release build.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +17,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::{json, Value};
 
-const ADMIN_KEY: &str = "crash-test-admin-key-0123456789";
+use crate::support::process::{create, get_json, open, token, Poll, Server, ADMIN_KEY};
+
 const OPTIONS: [&str; 3] = ["Tea", "Coffee", "Water"];
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -26,90 +26,6 @@ fn env_number(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A `pollcast serve` process, SIGKILLed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Starts `pollcast serve` on `listen` with `data_dir`; returns once it answers `/readyz`.
-    async fn start(listen: &str, data_dir: &Path, log: &Path) -> Self {
-        let flags = vec!["--data-dir".into(), data_dir.as_os_str().to_owned()];
-        Self::start_with(listen, log, flags, &[]).await
-    }
-
-    /// Starts `pollcast serve` on `listen` with more `flags` and environment `vars`.
-    async fn start_with(
-        listen: &str,
-        log: &Path,
-        flags: Vec<std::ffi::OsString>,
-        vars: &[(&str, String)],
-    ) -> Self {
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pollcast"))
-            .args(["serve", "--listen", listen, "--admin-key", ADMIN_KEY])
-            .args(flags)
-            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .expect("pollcast starts");
-        let stdout = child.stdout.take().unwrap();
-        // The first line of the banner names the address.
-        let base = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next().expect("a banner").expect("readable stdout");
-            // Keep draining, so the process never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            first
-                .strip_prefix("pollcast is serving on ")
-                .unwrap_or_else(|| panic!("unexpected banner: {first}"))
-                .trim()
-                .to_owned()
-        })
-        .await
-        .unwrap();
-        let server = Self { child, base };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = http
-                .get(format!("{}/readyz", server.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200);
-            if ready {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "pollcast never became ready");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn port(&self) -> u16 {
-        self.base.rsplit(':').next().unwrap().parse().unwrap()
-    }
-
-    /// SIGKILL: no shutdown, no flush, nothing.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-    }
 }
 
 /// What a voter's publish came to, as the voter saw it.
@@ -122,75 +38,9 @@ enum Outcome {
     Unknown,
 }
 
-struct Poll {
-    id: String,
-    options: Vec<String>,
-}
-
-async fn admin(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    body: Option<Value>,
-) -> Value {
-    let mut request = http.request(method, url).bearer_auth(ADMIN_KEY);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the server answers");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{status}: {body}");
-    body
-}
-
-async fn create(http: &reqwest::Client, base: &str, body: Value) -> Poll {
-    let poll = admin(
-        http,
-        reqwest::Method::POST,
-        format!("{base}/v1/polls"),
-        Some(body),
-    )
-    .await;
-    Poll {
-        id: poll["id"].as_str().unwrap().to_owned(),
-        options: poll["options"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["id"].as_str().unwrap().to_owned())
-            .collect(),
-    }
-}
-
 /// Opens `poll`.
-async fn open(http: &reqwest::Client, base: &str, poll: &Poll) {
-    let url = format!("{base}/v1/polls/{}/open", poll.id);
-    admin(http, reqwest::Method::POST, url, None).await;
-}
-
 /// An anonymous voter's token for `poll` (open polls give them to anyone).
-async fn token(http: &reqwest::Client, base: &str, poll: &Poll) -> Value {
-    let response = http
-        .post(format!("{base}/v1/polls/{}/tokens", poll.id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
-
 /// A GET of `path` as JSON.
-async fn get_json(http: &reqwest::Client, base: &str, path: &str) -> Value {
-    http.get(format!("{base}{path}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Publishes voter `i`'s vote with its token; records what came of it.
 async fn publish(
     http: &reqwest::Client,

@@ -2,6 +2,7 @@
 //! Momento, driven over HTTP (and the official `momento` crate where voters would use it).
 
 mod ballot_status;
+mod contract;
 mod cors;
 mod crash;
 mod health;
@@ -18,6 +19,7 @@ mod recount;
 mod results;
 mod results_view;
 mod service;
+mod service_mode;
 mod startup;
 mod subscription_resume;
 mod support;

@@ -446,9 +446,11 @@ async fn a_ranked_poll_level_to_the_end_is_a_tie_without_a_winner() {
 
 /// The results store of another replica on the app's Momento (a publisher of its own).
 fn another_replicas_results(app: &TestApp) -> ResultsStore {
-    let location = Location::Embedded {
-        grpc_endpoint: app.momento_grpc.clone().expect("a local Momento"),
+    // Through the SDK engine, over the embedded local Momento's gRPC port.
+    let location = Location::Service {
         api_key: SecretString::from(app.momento_key.clone().expect("its key")),
+        endpoint: "localhost".to_owned(),
+        endpoint_override: app.momento_grpc.clone(),
     };
     let momento = Momento::connect(&location, "pollcast").expect("the SDK clients build");
     ResultsStore::new(momento, std::time::Duration::from_secs(3600))

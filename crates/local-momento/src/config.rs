@@ -7,7 +7,9 @@ use secrecy::SecretBox;
 
 use crate::persist::Persistence;
 use crate::topics::TopicSettings;
-use crate::webhooks::{DeliverySettings, RetryPolicy, Webhook};
+use crate::webhooks::{
+    Backpressure, DeliverySettings, InProcessWebhook, RetryPolicy, Webhook, MAX_IN_FLIGHT,
+};
 
 /// Settings of a [`crate::LocalMomento`]. `Default` gives a server in memory on a random
 /// loopback port with a random signing secret.
@@ -27,10 +29,14 @@ pub struct LocalMomentoConfig {
     /// How webhook deliveries are retried (default: once, like Momento;
     /// [`RetryPolicy::until_delivered`] keeps each event in the outbox until it is delivered).
     pub webhook_retry: RetryPolicy,
-    /// Whether a publish waits while the webhook outbox has `webhooks::QUEUE_CAPACITY` events
-    /// ready and untried, so a program that owns both ends (pollcast's embedded mode) slows
-    /// its publishers down instead of letting the outbox grow. Momento does not.
-    pub webhook_backpressure: bool,
+    /// What a publish on a webhook's topic does when the outbox is behind: nothing (the
+    /// default, as Momento), wait for room, or be refused (see [`Backpressure`]).
+    pub webhook_backpressure: Backpressure,
+    /// Webhook deliveries in flight at once (default [`MAX_IN_FLIGHT`]).
+    pub webhook_max_in_flight: usize,
+    /// Webhooks whose events are handed to a receiver in this process instead of POSTed
+    /// (each must also be registered, in `webhooks` or earlier).
+    pub in_process_webhooks: Vec<InProcessWebhook>,
     /// How long a webhook delivery may take before it counts as failed (Momento: 5 s).
     pub webhook_timeout: Duration,
     /// How many recent messages each topic keeps so subscribers can resume.
@@ -56,7 +62,9 @@ impl Default for LocalMomentoConfig {
             signing_secret: None,
             webhooks: Vec::new(),
             webhook_retry: RetryPolicy::default(),
-            webhook_backpressure: false,
+            webhook_backpressure: Backpressure::Off,
+            webhook_max_in_flight: MAX_IN_FLIGHT,
+            in_process_webhooks: Vec::new(),
             webhook_timeout: Duration::from_secs(5),
             topic_history: 4096,
             heartbeat_interval: Duration::from_secs(5),
@@ -80,6 +88,8 @@ impl std::fmt::Debug for LocalMomentoConfig {
             .field("webhooks", &self.webhooks)
             .field("webhook_retry", &self.webhook_retry)
             .field("webhook_backpressure", &self.webhook_backpressure)
+            .field("webhook_max_in_flight", &self.webhook_max_in_flight)
+            .field("in_process_webhooks", &self.in_process_webhooks)
             .field("webhook_timeout", &self.webhook_timeout)
             .field("topic_history", &self.topic_history)
             .field("heartbeat_interval", &self.heartbeat_interval)
@@ -107,6 +117,8 @@ impl LocalMomentoConfig {
             retry: self.webhook_retry.clone(),
             backpressure: self.webhook_backpressure,
             timeout: self.webhook_timeout,
+            max_in_flight: self.webhook_max_in_flight,
+            in_process: self.in_process_webhooks.clone(),
         }
     }
 }

@@ -5,6 +5,8 @@
 //! - [`config`]: every setting of a server, one typed struct.
 //! - [`faults`]: make the next calls of a gRPC method fail or wait, for tests.
 //! - [`auth`]: super-user API keys, disposable tokens, permission checks.
+//! - [`client`]: the server called in process (an embedding program's engine), with the
+//!   semantics, durability and faults of the gRPC calls it stands for.
 //! - `store/`: the cache: sharded concurrent maps with per-item TTL.
 //! - `topics/`: per-topic sequence numbers, bounded history, fan-out to subscribers.
 //! - `message`: a published message (shared by topics, webhooks and the journal).
@@ -21,6 +23,7 @@
 //! server; [`LocalMomento::shutdown`] stops it and leaves the data dir ready for a fast start.
 
 pub mod auth;
+pub mod client;
 mod clock;
 pub mod config;
 mod durability;
@@ -46,11 +49,15 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use client::Client;
 pub use config::LocalMomentoConfig;
 pub use faults::{Fault, FaultCode, Faults, Remaining};
 pub use persist::recover::Recovery;
 pub use persist::{FsyncPolicy, JournalStats, Persistence};
-pub use webhooks::{RetryPolicy, Webhook, WebhookStats};
+pub use webhooks::{
+    Backpressure, InProcessWebhook, RetryPolicy, Webhook, WebhookEvent, WebhookReceiver,
+    WebhookStats,
+};
 
 use persist::dir::DataDir;
 use persist::Log;
@@ -186,6 +193,11 @@ impl LocalMomento {
     /// The endpoint to give the SDKs' `full_endpoint_override`, e.g. `http://127.0.0.1:9090`.
     pub fn grpc_endpoint(&self) -> String {
         format!("http://{}", self.grpc_addr)
+    }
+
+    /// A client that calls this server in process, as a super user (see [`client`]).
+    pub fn client(&self) -> Client {
+        Client::new(self.shared.clone())
     }
 
     /// The fault-injection switch: make the next calls of a gRPC method fail or wait, e.g.

@@ -5,9 +5,11 @@
 //! - [`voting`]: voter tokens in bulk, votes published and delivered, results and metrics read.
 //! - [`runoff`]: instant-runoff counted by the tests on their own.
 //! - [`sdk`]: the official `momento` crate as a voter or an operator would use it.
+//! - [`process`]: the `pollcast serve` and `pollcast local-momento` binaries as processes.
 
 pub mod app;
 pub mod ballot;
+pub mod process;
 pub mod runoff;
 pub mod sdk;
 pub mod voting;

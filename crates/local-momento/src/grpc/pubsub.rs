@@ -90,6 +90,15 @@ fn status(error: TopicError) -> Status {
         TopicError::PermissionDenied { .. } => Status::permission_denied(message),
         TopicError::CacheNotFound(_) => Status::not_found(message),
         TopicError::Unavailable(_) => Status::unavailable(message),
+        TopicError::Throttled { .. } => {
+            // Momento's answer to a namespace over its operations rate.
+            let mut metadata = MetadataMap::new();
+            metadata.insert(
+                "err",
+                MetadataValue::from_static("operations_rate_limit_exceeded"),
+            );
+            Status::with_metadata(Code::ResourceExhausted, message, metadata)
+        }
         TopicError::MessageTooLarge(_) => {
             // The SDKs read the `err` metadata to name which limit was hit.
             let mut metadata = MetadataMap::new();

@@ -105,6 +105,7 @@ impl ApiError {
                 TopicError::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "permission_denied"),
                 TopicError::CacheNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 TopicError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                TopicError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded"),
             },
         }
     }
@@ -114,7 +115,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         tracing::debug!(%status, error = %self, "HTTP topics call refused");
-        error_response(status, code, &self.to_string())
+        let mut response = error_response(status, code, &self.to_string());
+        if let ApiError::Topic(TopicError::Throttled { retry_after }) = &self {
+            let seconds = retry_after.as_secs().max(1).to_string();
+            if let Ok(value) = poem::http::HeaderValue::from_str(&seconds) {
+                response
+                    .headers_mut()
+                    .insert(poem::http::header::RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }
 

@@ -17,9 +17,13 @@
 //! - The token goes in the `Authorization` header (raw, `Bearer <token>`, or the SDKs' base64
 //!   `auth_token` form) **or** the `token` query parameter, never both (`400`); none → `401`.
 //! - Errors are JSON `{"error": "<code>", "message": "..."}`; the codes and statuses are listed
-//!   on `ApiError` (400 invalid_argument | limit_exceeded, 401, 403, 404).
+//!   on `ApiError` (400 invalid_argument | limit_exceeded, 401, 403, 404, 503 unavailable, and
+//!   429 limit_exceeded with `Retry-After` (seconds) when a publish is refused because the
+//!   topic's webhook delivery is behind: see [`crate::Backpressure::Refuse`]; nothing was
+//!   published).
 //! - CORS: any origin may call with any request header (the `Authorization` header included),
-//!   methods GET and POST; no cookies are involved, so credentials are not allowed.
+//!   methods GET and POST, and may read `Retry-After`; no cookies are involved, so credentials
+//!   are not allowed.
 
 mod json;
 
@@ -50,6 +54,7 @@ const MAX_BODY_BYTES: usize = MAX_MESSAGE_BYTES + 1024;
 pub(crate) fn routes(shared: Arc<Shared>) -> Route {
     let cors = Cors::new()
         .allow_methods([Method::GET, Method::POST])
+        .expose_header(poem::http::header::RETRY_AFTER)
         .allow_credentials(false);
     let topic = get(subscribe)
         .post(publish)

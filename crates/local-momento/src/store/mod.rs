@@ -31,7 +31,8 @@ mod tests;
 
 pub(crate) use dictionary::{CollectionTtl, FieldsToDelete};
 pub(crate) use item::{Item, Kind, Value};
-pub(crate) use scalar::{Condition, TtlUpdate, TtlUpdated};
+pub use scalar::Condition;
+pub(crate) use scalar::{TtlUpdate, TtlUpdated};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

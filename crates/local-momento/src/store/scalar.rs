@@ -11,7 +11,7 @@ use crate::persist::Lsn;
 
 /// When a conditional set stores (the conditions of Momento's SetIf).
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Condition<'a> {
+pub enum Condition<'a> {
     /// The key is missing.
     Absent,
     /// The key exists.

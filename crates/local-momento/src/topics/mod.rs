@@ -100,6 +100,13 @@ pub(crate) enum TopicError {
     /// reaches the disk later), as with any write whose answer was lost.
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
+    /// Refused before anything was written: the topic's webhook delivery is behind
+    /// ([`crate::Backpressure::Refuse`]); try again after `retry_after`.
+    #[error("the server is busy delivering this topic's messages; try again in {} s", retry_after.as_secs())]
+    Throttled {
+        /// When to try again.
+        retry_after: Duration,
+    },
 }
 
 /// Counters, for tests and diagnostics.
@@ -171,6 +178,13 @@ impl Topics {
         self.log.check()?;
         let state = self.topic(cache, topic);
         let hooks = self.webhooks.hooks_on(cache, topic);
+        if !hooks.is_empty() {
+            self.webhooks
+                .admit()
+                .map_err(|throttled| TopicError::Throttled {
+                    retry_after: throttled.retry_after,
+                })?;
+        }
         let (message, lsn) = state.publish(value, publisher_id, hooks, |message| {
             self.log.append(|| Record::Publish {
                 cache,

@@ -10,28 +10,63 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::{EventKey, Outbox};
-use super::{payload, sign, HookKey, Released, RetryPolicy, Webhook, SIGNATURE_HEADER, USER_AGENT};
+use super::{
+    payload, sign, HookKey, InProcessWebhook, Released, RetryPolicy, Webhook, WebhookEvent,
+    WebhookReceiver, SIGNATURE_HEADER, USER_AGENT,
+};
+use crate::client::TopicValue;
 use crate::clock::unix_ms;
 use crate::message::Message;
 use crate::persist::record::{MessageRecord, Record};
 use crate::persist::{Log, Unavailable};
 
-/// With backpressure on, a publish waits while this many events are ready and untried.
+/// With [`Backpressure::Wait`], a publish waits while this many events are ready and untried.
 pub const QUEUE_CAPACITY: usize = 1024;
-/// Deliveries in flight at once, so a slow receiver cannot make the server open unbounded
-/// connections; the outbox holds the rest meanwhile.
+/// Deliveries in flight at once by default, so a slow receiver cannot make the server open
+/// unbounded connections; the outbox holds the rest meanwhile.
 pub const MAX_IN_FLIGHT: usize = 64;
+
+/// What a publish on a webhook's topic does when the webhook's outbox is behind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backpressure {
+    /// Nothing: the outbox grows (Momento's behaviour).
+    #[default]
+    Off,
+    /// The publish waits while [`QUEUE_CAPACITY`] events are ready and untried (a program that
+    /// owns both ends slows its publishers instead of letting the outbox grow).
+    Wait,
+    /// The publish is refused before anything is written (`RESOURCE_EXHAUSTED` over gRPC,
+    /// `429` with `Retry-After` over HTTP) while `max_waiting` events are in the outbox, or the
+    /// oldest event ready for delivery was published more than `max_delay` ago: the receiver is
+    /// behind, and a publisher is better told so at once than kept waiting.
+    Refuse {
+        /// Events in the outbox (ready or waiting for a retry) from which publishes are refused.
+        max_waiting: usize,
+        /// How far behind delivery may fall before publishes are refused.
+        max_delay: Duration,
+    },
+}
+
+/// A publish refused by [`Backpressure::Refuse`]: try again after `retry_after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Throttled {
+    /// When the publisher may try again.
+    pub(crate) retry_after: Duration,
+}
 
 /// How deliveries are made (the part of the server's settings webhooks need).
 #[derive(Clone, Debug)]
 pub(crate) struct DeliverySettings {
     /// How failed deliveries are retried.
     pub(crate) retry: RetryPolicy,
-    /// Whether a publish waits while [`QUEUE_CAPACITY`] events are ready (a program that
-    /// owns both ends slows its publishers instead of letting the outbox grow).
-    pub(crate) backpressure: bool,
+    /// What a publish does when the outbox is behind.
+    pub(crate) backpressure: Backpressure,
     /// How long a delivery may take before it counts as failed (Momento: 5 s).
     pub(crate) timeout: Duration,
+    /// Deliveries in flight at once.
+    pub(crate) max_in_flight: usize,
+    /// Webhooks delivered by a call instead of a POST.
+    pub(crate) in_process: Vec<InProcessWebhook>,
 }
 
 /// What became of webhook deliveries so far.
@@ -66,6 +101,8 @@ pub(crate) struct Dispatcher {
     /// Wakes publishers waiting for room (backpressure).
     room: Notify,
     settings: DeliverySettings,
+    /// The receivers of [`DeliverySettings::in_process`], by webhook.
+    receivers: std::collections::HashMap<HookKey, Arc<dyn WebhookReceiver>>,
     log: Log,
     counters: Counters,
 }
@@ -73,12 +110,21 @@ pub(crate) struct Dispatcher {
 impl Dispatcher {
     /// A dispatcher that journals to `log`. Nothing is delivered until [`Dispatcher::run`].
     pub(crate) fn new(settings: DeliverySettings, log: Log) -> Self {
+        let receivers = settings
+            .in_process
+            .iter()
+            .map(|hook| {
+                let key = HookKey::new(&hook.cache, &hook.name);
+                (key, hook.receiver.clone())
+            })
+            .collect();
         Self {
             hooks: RwLock::new(Arc::new(Vec::new())),
             outbox: Mutex::new(Outbox::default()),
             work: Notify::new(),
             room: Notify::new(),
             settings,
+            receivers,
             log,
             counters: Counters::default(),
         }
@@ -163,9 +209,35 @@ impl Dispatcher {
         self.work.notify_one();
     }
 
-    /// With backpressure on, waits while [`QUEUE_CAPACITY`] events are ready and untried.
+    /// Whether a publish on a topic with webhooks may go ahead now ([`Backpressure::Refuse`]);
+    /// checked before anything is written.
+    pub(crate) fn admit(&self) -> Result<(), Throttled> {
+        let Backpressure::Refuse {
+            max_waiting,
+            max_delay,
+        } = self.settings.backpressure
+        else {
+            return Ok(());
+        };
+        let mut outbox = self.outbox();
+        let behind = match outbox.oldest_ready_published_at() {
+            Some(at) => Duration::from_millis(unix_ms().saturating_sub(at)),
+            None => Duration::ZERO,
+        };
+        if outbox.len() < max_waiting && behind <= max_delay {
+            return Ok(());
+        }
+        drop(outbox);
+        // A second, or the time the outbox is behind when that is longer: enough for the
+        // receiver to catch up with what it holds, and whole seconds as Retry-After speaks.
+        let retry_after = Duration::from_secs(behind.as_secs().clamp(1, 10));
+        Err(Throttled { retry_after })
+    }
+
+    /// With [`Backpressure::Wait`], waits while [`QUEUE_CAPACITY`] events are ready and
+    /// untried.
     pub(crate) async fn wait_for_room(&self) {
-        if !self.settings.backpressure {
+        if self.settings.backpressure != Backpressure::Wait {
             return;
         }
         loop {
@@ -258,7 +330,7 @@ impl Dispatcher {
     /// (each is bounded by the timeout); what is left stays in the outbox.
     pub(crate) async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let client = http_client(self.settings.timeout);
-        let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let permits = Arc::new(Semaphore::new(self.settings.max_in_flight.max(1)));
         let mut in_flight = JoinSet::new();
         loop {
             let permit = tokio::select! {
@@ -319,7 +391,15 @@ impl Dispatcher {
             return; // webhooks are never unregistered; nothing to deliver to
         };
         self.counters.attempts.fetch_add(1, Ordering::Relaxed);
-        match attempt(client, &webhook, &key.topic, &message).await {
+        let attempted = match self.receivers.get(&key.hook) {
+            Some(receiver) => {
+                receiver
+                    .receive(event(&webhook, &key.topic, &message))
+                    .await
+            }
+            None => attempt(client, &webhook, &key.topic, &message).await,
+        };
+        match attempted {
             Ok(()) => {
                 self.counters.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(url = %webhook.url, sequence_number = key.sequence, "webhook delivered");
@@ -361,6 +441,22 @@ impl Dispatcher {
                 sequence: key.sequence,
             });
         }
+    }
+}
+
+/// The event an in-process receiver gets for `message`.
+fn event(webhook: &Webhook, topic: &str, message: &Message) -> WebhookEvent {
+    WebhookEvent {
+        cache: webhook.cache.clone(),
+        topic: topic.to_owned(),
+        event_timestamp: message.published_at_ms,
+        publish_timestamp: unix_ms(),
+        topic_sequence_number: message.sequence_number,
+        token_id: message.publisher_id.clone(),
+        value: match &message.value {
+            crate::message::Value::Text(text) => TopicValue::Text(text.clone()),
+            crate::message::Value::Binary(bytes) => TopicValue::Binary(bytes.clone()),
+        },
     }
 }
 

@@ -24,14 +24,26 @@
 //! non-2xx answer (redirects are not followed), on no answer within the timeout, or on a
 //! connection error. Shutdown lets the deliveries under way finish and leaves the rest in the
 //! outbox. The secret is never logged.
+//!
+//! **In process**: a program that embeds the server can receive a webhook's events by a call
+//! instead of a POST ([`WebhookReceiver`], given in the config). The events are the same (the
+//! documented payload's fields, as a [`WebhookEvent`]), from the same durable outbox with the
+//! same retries; only the transport differs: no HTTP, no JSON, no signature (nothing crosses a
+//! boundary). `Ok` counts as a 2xx answer, `Err` as a failed attempt.
+//!
+//! **Backpressure** ([`Backpressure`]): Momento neither waits nor refuses, and by default
+//! neither does this server. A program that owns both ends may make a publish on a webhook's
+//! topic wait for room in the outbox, or be refused (`RESOURCE_EXHAUSTED` over gRPC, `429`
+//! with `Retry-After` over HTTP) before anything is written, when the outbox is behind by more
+//! than a bound; a refused publish is never numbered, stored or delivered.
 
 mod delivery;
 mod outbox;
 #[cfg(test)]
 mod tests;
 
+pub use delivery::{Backpressure, WebhookStats, MAX_IN_FLIGHT, QUEUE_CAPACITY};
 pub(crate) use delivery::{DeliverySettings, Dispatcher};
-pub use delivery::{WebhookStats, MAX_IN_FLIGHT, QUEUE_CAPACITY};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +88,56 @@ impl std::fmt::Debug for Webhook {
             .field("url", &self.url)
             .field("secret", &"<redacted>")
             .finish()
+    }
+}
+
+/// A webhook event delivered in process: the fields of the documented payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookEvent {
+    /// Cache of the topic.
+    pub cache: String,
+    /// The topic.
+    pub topic: String,
+    /// When the message was published, ms since the Unix epoch.
+    pub event_timestamp: u64,
+    /// When this delivery was made, ms since the Unix epoch.
+    pub publish_timestamp: u64,
+    /// The message's sequence number in its topic.
+    pub topic_sequence_number: u64,
+    /// The publisher's `token_id` (`""` for API keys).
+    pub token_id: String,
+    /// The message.
+    pub value: crate::client::TopicValue,
+}
+
+/// Receives a webhook's events in process (see the module docs). `Ok` is a delivery, `Err`
+/// (its reason, for the log) a failed attempt that the retry policy handles.
+pub trait WebhookReceiver: Send + Sync + 'static {
+    /// Takes one event.
+    fn receive(
+        &self,
+        event: WebhookEvent,
+    ) -> futures::future::BoxFuture<'static, Result<(), String>>;
+}
+
+/// A webhook whose events go to a [`WebhookReceiver`] instead of its URL while this server
+/// runs (the registration itself, URL included, is kept as usual).
+#[derive(Clone)]
+pub struct InProcessWebhook {
+    /// The webhook's cache.
+    pub cache: String,
+    /// The webhook's name.
+    pub name: String,
+    /// Who takes its events.
+    pub receiver: Arc<dyn WebhookReceiver>,
+}
+
+impl std::fmt::Debug for InProcessWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessWebhook")
+            .field("cache", &self.cache)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 

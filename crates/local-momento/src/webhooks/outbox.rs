@@ -127,6 +127,20 @@ impl Outbox {
         self.ready.len()
     }
 
+    /// When the oldest event ready for delivery was published (Unix ms): how far behind
+    /// delivery is. Events already settled are dropped from the front on the way.
+    pub(crate) fn oldest_ready_published_at(&mut self) -> Option<u64> {
+        while let Some(key) = self.ready.front() {
+            match self.entries.get(key) {
+                Some(entry) => return Some(entry.message.published_at_ms),
+                None => {
+                    self.ready.pop_front();
+                }
+            }
+        }
+        None
+    }
+
     /// Events not yet delivered.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()

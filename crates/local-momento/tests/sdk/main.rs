@@ -14,4 +14,5 @@ mod tokens;
 mod topic_permissions;
 mod topic_streams;
 mod topics;
+mod webhook_admission;
 mod webhooks;

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use local_momento::{LocalMomentoConfig, RetryPolicy, Webhook};
+use local_momento::{Backpressure, LocalMomentoConfig, RetryPolicy, Webhook};
 use momento::auth::{ExpiresIn, PermissionScopes};
 use poem::http::{HeaderMap, StatusCode};
 use serde_json::Value;
@@ -82,7 +82,7 @@ async fn next_request(requests: &mut mpsc::UnboundedReceiver<Received>) -> Recei
         .expect("the receiver runs")
 }
 
-fn webhook(topic: &str, url: &str) -> Webhook {
+pub(crate) fn webhook(topic: &str, url: &str) -> Webhook {
     Webhook {
         name: topic.to_owned(),
         cache: CACHE.into(),
@@ -348,7 +348,7 @@ async fn a_delivery_to_a_receiver_that_never_answers_is_given_up_after_the_timeo
 }
 
 /// A receiver whose answers wait until `open` is set; counts the requests it answered.
-async fn gated_receiver(
+pub(crate) async fn gated_receiver(
     open: Arc<tokio::sync::Notify>,
 ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use poem::{handler, listener::TcpAcceptor, post, web::Data, EndpointExt, Route, Server};
@@ -377,7 +377,7 @@ async fn gated_receiver(
 }
 
 /// Waits until the server's webhook counters satisfy `done`, or fails after 60 s.
-async fn until_stats(
+pub(crate) async fn until_stats(
     m: &TestMomento,
     what: &str,
     done: impl Fn(&local_momento::WebhookStats) -> bool,
@@ -400,7 +400,7 @@ async fn until_stats(
 /// Returns the server, whether the publishes all finished while the receiver was held, the
 /// gate and the receiver's count.
 async fn burst_to_a_held_receiver(
-    backpressure: bool,
+    backpressure: Backpressure,
     n: usize,
 ) -> (
     TestMomento,
@@ -436,7 +436,7 @@ async fn burst_to_a_held_receiver(
 #[tokio::test]
 async fn with_backpressure_a_burst_beyond_the_queue_waits_and_every_event_is_delivered() {
     let n = 1500; // more than the queue (1024) plus the deliveries in flight (64)
-    let (m, publishing, gate, count) = burst_to_a_held_receiver(true, n).await;
+    let (m, publishing, gate, count) = burst_to_a_held_receiver(Backpressure::Wait, n).await;
     // The receiver holds the first 64; the outbox fills to its ready limit, then publishes wait.
     until_stats(&m, "the outbox to fill", |s| {
         s.outbox_depth as usize >= local_momento::webhooks::QUEUE_CAPACITY
@@ -457,7 +457,7 @@ async fn with_backpressure_a_burst_beyond_the_queue_waits_and_every_event_is_del
 #[tokio::test]
 async fn without_backpressure_a_burst_is_kept_in_the_outbox_and_every_event_is_delivered() {
     let n = 1500;
-    let (m, publishing, gate, count) = burst_to_a_held_receiver(false, n).await;
+    let (m, publishing, gate, count) = burst_to_a_held_receiver(Backpressure::Off, n).await;
     // Nothing waits for the receiver: every publish is answered while it holds the requests.
     let results = within(60, "every publish", publishing).await.unwrap();
     assert!(results.iter().all(|r| r.is_ok()), "every publish succeeds");
