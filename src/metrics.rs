@@ -22,6 +22,9 @@ pub struct Metrics {
     /// Webhook calls refused before the pipeline, by reason (`signature`, `stale`, `future`,
     /// `malformed`, `too_large`).
     pub webhook_refused: IntCounterVec,
+    /// Voter requests refused before any work, by request (`token`, `publish`) and reason
+    /// (`busy`: `--max-in-flight` reached, 503; `ingest_behind`: the pipeline is behind, 429).
+    pub voter_refused: IntCounterVec,
     /// Votes the backend failed on (answered 5xx; a ballot left in doubt is counted later).
     pub backend_errors: IntCounter,
     /// Claims of capped polls given back without their seat (`released`), and those that
@@ -131,6 +134,11 @@ impl Metrics {
                 "Webhook calls refused before the pipeline, by reason",
                 &["reason"],
             ),
+            voter_refused: counter_vec(
+                "voter_requests_refused_total",
+                "Voter requests refused before any work, by request and reason",
+                &["request", "reason"],
+            ),
             backend_errors: counter(
                 "vote_backend_errors_total",
                 "Votes the backend failed on (answered 5xx)",
@@ -193,6 +201,11 @@ impl Metrics {
         }
         for kind in ["new", "revote"] {
             metrics.votes_accepted.with_label_values(&[kind]);
+        }
+        for request in ["token", "publish"] {
+            for reason in ["busy", "ingest_behind"] {
+                metrics.voter_refused.with_label_values(&[request, reason]);
+            }
         }
         metrics
     }

@@ -354,6 +354,10 @@ fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'s
     }
     route
         .around(api::json_errors)
+        .with(api::overload::VoterLimit::new(
+            state.settings.max_in_flight,
+            state.metrics.clone(),
+        ))
         .data(state.clone())
         .with(Tracing)
         .boxed()

@@ -15,6 +15,20 @@ const pollcast = (() => {
   /** Milliseconds to wait before retry number `attempt` (0-based): 0.5 s doubling to 8 s, jittered. */
   const backoff = (attempt) => Math.min(500 * 2 ** attempt, 8000) * (0.75 + Math.random() * 0.5);
 
+  /**
+   * Milliseconds to wait before retrying after `response` (a 429 or 5xx): what its
+   * `Retry-After` asks (seconds), plus up to half as much again at random so that a room of
+   * voters refused together does not come back together; never less than `backoff(attempt)`.
+   */
+  function retryDelay(response, attempt) {
+    const asked = Number.parseInt(response.headers.get('Retry-After') || '', 10);
+    const wait = Number.isFinite(asked) && asked > 0 ? asked * 1000 * (1 + Math.random() * 0.5) : 0;
+    return Math.max(wait, backoff(attempt));
+  }
+
+  /** Whether `response` says the server is busy (try again later), rather than broken. */
+  const busy = (response) => response.status === 429 || response.status === 503;
+
   /** An HTTP answer that is not a success; `body` is pollcast's `{error, message}` when it sent one. */
   class HttpError extends Error {
     constructor(status, body) {
@@ -33,8 +47,10 @@ const pollcast = (() => {
   }
 
   /**
-   * Fetches `url` as JSON. Network failures, 429 and 5xx are retried with backoff (`onRetry`
-   * hears of each); other failures throw an HttpError at once.
+   * Fetches `url` as JSON. Network failures, 429 and 5xx are retried with backoff, after the
+   * answer's `Retry-After` when it has one (`onRetry` hears of each, with an HttpError whose
+   * `busy` says whether the server asked to come back later); other failures throw an
+   * HttpError at once.
    */
   async function request(url, options = {}, onRetry = () => {}) {
     for (let attempt = 0; ; attempt += 1) {
@@ -47,8 +63,10 @@ const pollcast = (() => {
         continue;
       }
       if (response.status === 429 || response.status >= 500) {
-        onRetry(attempt, new HttpError(response.status, await bodyOf(response)));
-        await sleep(backoff(attempt));
+        const error = new HttpError(response.status, await bodyOf(response));
+        error.busy = busy(response);
+        onRetry(attempt, error);
+        await sleep(retryDelay(response, attempt));
         continue;
       }
       if (!response.ok) throw new HttpError(response.status, await bodyOf(response));
@@ -242,6 +260,8 @@ const pollcast = (() => {
     api,
     sleep,
     backoff,
+    busy,
+    retryDelay,
     HttpError,
     request,
     loadPoll,

@@ -57,7 +57,11 @@
     ui.status.dataset.kind = kind;
   }
 
-  const retrying = () => say('Connection lost. Retrying…', 'error');
+  /** Says why the page is trying again: a busy server (it asked us to wait), or the network. */
+  const retrying = (attempt, error) =>
+    error && error.busy
+      ? say('Many people are voting right now. Trying again in a moment…')
+      : say('Connection lost. Retrying…', 'error');
 
   /* ---------- the voter token ---------- */
 
@@ -174,8 +178,9 @@
         }
       }
       if (response.status === 429 || response.status >= 500) {
-        retrying();
-        await P.sleep(P.backoff(attempt));
+        // Refused before anything was done (busy) or failed: the same vote again is safe.
+        retrying(attempt, { busy: P.busy(response) });
+        await P.sleep(P.retryDelay(response, attempt));
         continue;
       }
       let body = null;

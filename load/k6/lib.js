@@ -2,8 +2,10 @@
 // and the pollcast and HTTP-topics calls each scenario makes. Plain k6 (no extensions, no
 // remote imports). Secrets (the admin key, voter tokens) are sent, never logged.
 
+import { sleep } from 'k6';
 import http from 'k6/http';
 import exec from 'k6/execution';
+import { Counter } from 'k6/metrics';
 
 /** An environment variable, or `fallback` when unset or empty. */
 export function env(name, fallback) {
@@ -107,9 +109,49 @@ export function describePolls(ids) {
   });
 }
 
-/** A fresh anonymous voter token for an open poll, or null when refused. */
+// A server past its bounds answers 429 or 503 with Retry-After, before doing anything: an
+// answer, not a failure, so k6 does not count it in http_req_failed; clients retry after it.
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 399 }, 429, 503));
+
+/** Tries a refused call again at most this many times (RETRIES, default 4)... */
+const RETRIES = num('RETRIES', 4);
+/** ...and only while the wait stays within this many seconds of the first try (RETRY_BUDGET). */
+const RETRY_BUDGET = num('RETRY_BUDGET', 20);
+
+/** 429 and 503 answers (refused before anything was done), by op. */
+export const refusals = new Counter('refusals');
+/** Refusals without a usable Retry-After (must stay 0: a client cannot know when to come back). */
+export const refusalsWithoutRetryAfter = new Counter('refusals_without_retry_after');
+
+/**
+ * Sends `call()` (a k6 request) and, while it is refused with 429 or 503, waits what its
+ * `Retry-After` asks plus up to half as much again at random (so voters refused together do not
+ * return together) and sends it again, within RETRIES and RETRY_BUDGET, as the voter page does.
+ * Returns `{r, sent, refused}`: the last response, how many requests were sent, and how many
+ * of them were refused.
+ */
+export function withRetry(call, op) {
+  const started = Date.now();
+  let refused = 0;
+  for (;;) {
+    const r = call();
+    if (r.status !== 429 && r.status !== 503) return { r, sent: refused + 1, refused };
+    refusals.add(1, { op });
+    refused += 1;
+    const asked = Number.parseInt(r.headers['Retry-After'] || '', 10);
+    if (!(asked > 0)) refusalsWithoutRetryAfter.add(1, { op });
+    const wait = (asked > 0 ? asked : 1) * (1 + Math.random() * 0.5);
+    if (refused > RETRIES || Date.now() - started + wait * 1000 > RETRY_BUDGET * 1000) {
+      return { r, sent: refused, refused };
+    }
+    sleep(wait);
+  }
+}
+
+/** A fresh anonymous voter token for an open poll (retried after refusals), or null when refused. */
 export function takeToken(pollId, op = 'token') {
-  const r = http.post(`${BASE_URL}/v1/polls/${pollId}/tokens`, null, { tags: { op }, timeout: TIMEOUT });
+  const url = `${BASE_URL}/v1/polls/${pollId}/tokens`;
+  const { r } = withRetry(() => http.post(url, null, { tags: { op }, timeout: TIMEOUT }), op);
   if (r.status !== 201) return null;
   const token = r.json();
   guard(token.http_endpoint);
@@ -130,14 +172,16 @@ export function choicesFor(poll, i) {
   }
 }
 
-/** Publishes a vote with the token through the HTTP topics API; returns the response. */
+/** Publishes a vote with the token through the HTTP topics API, retried after refusals (`withRetry`). */
 export function publishVote(token, pollId, choices, op = 'publish') {
   const url = `${token.http_endpoint}/topics/${token.cache}/${token.votes_topic}`;
-  return http.post(url, JSON.stringify({ poll_id: pollId, choices }), {
+  const body = JSON.stringify({ poll_id: pollId, choices });
+  const params = {
     headers: { Authorization: token.token, 'Content-Type': 'text/plain' },
     tags: { op },
     timeout: TIMEOUT,
-  });
+  };
+  return withRetry(() => http.post(url, body, params), op);
 }
 
 /** Server's longest long-poll wait is 30 s: give each long poll a little more. */

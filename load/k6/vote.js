@@ -14,8 +14,13 @@
 // TODO(issue 10): once `GET /v1/polls/{id}/ballot` exists, a voter can also poll its own ballot
 // status; `probeOnce` below is the one place to switch.
 //
+// A call refused with 429 or 503 (the server past its bounds, which answers before doing
+// anything) is tried again after its Retry-After plus jitter, as the voter page does (RETRIES,
+// RETRY_BUDGET; `withRetry` in lib.js); counter `refusals` counts such answers by op.
+//
 // Every voter writes one JSON line with console.log ({"rec":"voter", poll, token_id, choices,
-// sent, acked}: never the token itself); run k6 with `--console-output FILE` to keep them
+// sent, acked, refused}: never the token itself; `refused` of the `sent` publishes were
+// refused, so none of them may count); run k6 with `--console-output FILE` to keep them
 // (`--log-format json` puts each in a `msg` field, one per line): scripts/loadtest checks from that file that the tallies equal the voters whose
 // publish was acknowledged (nothing lost, nothing doubled).
 //
@@ -46,9 +51,13 @@
 //   PROBE_PAUSE     seconds between two probe votes of one probe VU (default 0.2).
 //   PROBE_WAIT      seconds a probe waits for its vote in the results (default 30).
 //   TIMEOUT         timeout of every request but long polls (default 10s).
+//   RETRIES         times a refused call (429/503) is tried again (default 4)...
+//   RETRY_BUDGET    ...within this many seconds of its first try (default 20).
 //   LONG_POLL_TIMEOUT  timeout of a long poll (default 40s; the server answers within 30 s).
 // Thresholds (the test fails, k6 exits 99, when one is crossed):
-//   MAX_ERROR_RATE  http_req_failed below this (default 0.01).
+//   MAX_ERROR_RATE  http_req_failed below this (default 0.01); refusals (429/503) are answers,
+//                   not failures, but each must carry Retry-After (refusals_without_retry_after
+//                   stays 0).
 //   TOKEN_P95_MS, TOKEN_P99_MS      token calls, p95 and p99 (default 500, 1000).
 //   PUBLISH_P95_MS, PUBLISH_P99_MS  publishes, p95 and p99 (default 250, 500).
 //   RESULTS_P99_MS  publish_to_results p99 (default 2000); with PROBES > 0, at least one probe
@@ -109,6 +118,7 @@ export const options = {
   scenarios,
   thresholds: {
     http_req_failed: [`rate<${num('MAX_ERROR_RATE', 0.01)}`],
+    refusals_without_retry_after: ['count==0'],
     'http_req_duration{op:token}': [`p(95)<${num('TOKEN_P95_MS', 500)}`, `p(99)<${num('TOKEN_P99_MS', 1000)}`],
     'http_req_duration{op:publish}': [`p(95)<${num('PUBLISH_P95_MS', 250)}`, `p(99)<${num('PUBLISH_P99_MS', 500)}`],
     ...(PROBES > 0 ? {
@@ -137,13 +147,18 @@ export function voter(data) {
     return;
   }
   const choices = choicesFor(poll, i);
-  const sent = inShare(i, DUP_SHARE) ? 2 : 1;
+  const copies = inShare(i, DUP_SHARE) ? 2 : 1;
+  let sent = 0;
   let acked = 0;
-  for (let k = 0; k < sent; k++) {
-    if (publishVote(token, poll.id, choices).status === 204) acked++;
+  let refused = 0;
+  for (let k = 0; k < copies; k++) {
+    const published = publishVote(token, poll.id, choices);
+    sent += published.sent;
+    refused += published.refused;
+    if (published.r.status === 204) acked++;
   }
   (acked > 0 ? votersAcked : votersUnacked).add(1);
-  console.log(JSON.stringify({ rec: 'voter', poll: poll.id, token_id: token.token_id, choices, sent, acked }));
+  console.log(JSON.stringify({ rec: 'voter', poll: poll.id, token_id: token.token_id, choices, sent, acked, refused }));
 }
 
 // This probe VU's own poll, the ballots already seen in it, and its results cursor.
@@ -170,7 +185,7 @@ function probeOnce(state) {
   const voterToken = takeToken(state.poll.id, 'probe_token');
   if (!voterToken) return false;
   const started = Date.now();
-  if (publishVote(voterToken, state.poll.id, [state.poll.options[0]], 'probe_publish').status !== 204) return false;
+  if (publishVote(voterToken, state.poll.id, [state.poll.options[0]], 'probe_publish').r.status !== 204) return false;
   const target = state.counted + 1;
   while (Date.now() - started < PROBE_WAIT * 1000) {
     const polled = pollResults(state.token, state.cursor, 'probe_results');

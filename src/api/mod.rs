@@ -7,6 +7,7 @@
 //!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous); `VoterAuth`, a
 //!   voter's own token. `voter_cookie.rs`: one browser, one voter on open polls.
 //! - [`cors`]: CORS on the public endpoints, for web clients on other origins.
+//! - [`overload`]: the voter path's bound on requests in progress (`503` + `Retry-After`).
 //! - `errors.rs`: the one error shape, and every mapping from an area's error to a status.
 //! - `body.rs`: the request body extractors; `path.rs`: the poll a path's `{id}` names;
 //!   [`views`]: what the API reads and writes; `tags.rs`: the groups of Swagger UI.
@@ -18,6 +19,7 @@ pub mod cors;
 mod errors;
 mod health;
 pub mod links;
+pub mod overload;
 mod path;
 mod polls;
 mod results;

@@ -11,6 +11,7 @@ mod late_votes;
 mod lifecycle;
 mod links;
 mod openapi;
+mod overload;
 mod pages;
 mod poll_errors;
 mod polls;
