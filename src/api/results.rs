@@ -90,7 +90,7 @@ impl ResultsApi {
         id: Path<String>,
         /// End the stream after this many events (at least 1; default: no end).
         max_events: Query<Option<u32>>,
-    ) -> Result<EventStream<BoxStream<'static, ResultsView>>, ApiError> {
+    ) -> Result<EventStream<BoxStream<'static, RenderedResults>>, ApiError> {
         if max_events.0 == Some(0) {
             return Err(ApiError::bad_request("max_events must be at least 1"));
         }
@@ -101,16 +101,18 @@ impl ResultsApi {
         let updates =
             crate::results::sse::updates(&state.feeds, &state.publisher, poll, admin, open).await?;
         let limit = max_events.0.map_or(usize::MAX, |n| n as usize);
-        let views = updates
-            .take(limit)
-            .map(move |results| ResultsView::of(results, &labels));
+        // Rendered once per message for all the streams of the poll (see `feed::Shared`).
+        let views = updates.take(limit).map(move |shared| RenderedResults {
+            seq: shared.results.seq,
+            json: shared.rendered(|r| ResultsView::of(r.clone(), &labels).to_json_string()),
+        });
         Ok(EventStream::new(views.boxed())
             // A comment every few seconds keeps proxies from closing an idle stream and is how
             // the server notices a client that went away (the write fails), rather than at
             // the next publish, which may never come.
             .keep_alive(STREAM_KEEP_ALIVE)
             .to_event(|view| {
-                Event::message(view.to_json_string())
+                Event::message(view.json.as_ref())
                     .event_type("results")
                     .id(view.seq.to_string())
             }))
@@ -154,6 +156,49 @@ impl ResultsApi {
         Ok(CsvResponse::Ok(PlainText(crate::results::csv::render(
             &poll, &results,
         ))))
+    }
+}
+
+/// A [`ResultsView`] already rendered as JSON, shared by every stream of its poll: the spec
+/// describes it as a `ResultsView`, and the wire carries the rendered text.
+pub struct RenderedResults {
+    seq: u64,
+    json: Arc<str>,
+}
+
+impl poem_openapi::types::Type for RenderedResults {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = ResultsView;
+    type RawElementValueType = ResultsView;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        ResultsView::name()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        ResultsView::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        ResultsView::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&ResultsView> {
+        None // already rendered: nothing to validate
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a ResultsView> + 'a> {
+        Box::new(std::iter::empty())
+    }
+}
+
+impl ToJSON for RenderedResults {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.json).ok()
+    }
+
+    fn to_json_string(&self) -> String {
+        self.json.to_string()
     }
 }
 

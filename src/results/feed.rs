@@ -8,6 +8,10 @@
 //! that reconnect, as load tests and flaky networks do, find it still there). So 5,000 watchers
 //! of a poll cost one Momento subscription, not 5,000.
 //!
+//! Each message is shared, not copied: watchers get the same [`Shared`], whose rendering for the
+//! wire is made by the first watcher that writes it and reused by all the others, so a message
+//! costs each watcher the write and nothing else.
+//!
 //! A watcher that falls more than [`BUFFER`] messages behind skips what it missed: results are
 //! snapshots, and the next one is complete.
 //!
@@ -18,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -38,9 +42,35 @@ pub const LINGER: Duration = Duration::from_secs(5);
 
 type Key = (PollId, bool);
 
+/// A results message as every watcher of its feed shares it.
+pub struct Shared {
+    /// The results.
+    pub results: Results,
+    /// How they go on the wire, made once.
+    rendered: OnceLock<Arc<str>>,
+}
+
+impl Shared {
+    /// `results` to be shared.
+    pub fn new(results: Results) -> Self {
+        Self {
+            results,
+            rendered: OnceLock::new(),
+        }
+    }
+
+    /// The results as `render` puts them on the wire; `render` runs for the first watcher
+    /// only (every watcher of a feed renders a message the same way).
+    pub fn rendered(&self, render: impl FnOnce(&Results) -> String) -> Arc<str> {
+        self.rendered
+            .get_or_init(|| render(&self.results).into())
+            .clone()
+    }
+}
+
 /// The upstream subscription of one poll and audience, shared by its watchers.
 struct Feed {
-    sender: broadcast::Sender<Arc<Results>>,
+    sender: broadcast::Sender<Arc<Shared>>,
     /// The task reading the upstream subscription into `sender`, once subscribed.
     upstream: OnceCell<tokio::task::JoinHandle<()>>,
     /// The upstream subscription ended: the next watcher starts a new feed.
@@ -114,7 +144,7 @@ impl Feeds {
         self: &Arc<Self>,
         poll: &PollId,
         admin: bool,
-    ) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
+    ) -> StoreResult<impl Stream<Item = Arc<Shared>> + Send + 'static> {
         let key = (poll.clone(), admin);
         let feed = {
             let mut feeds = self.lock();
@@ -146,7 +176,7 @@ impl Feeds {
                         };
                         let Some(results) = results else { break };
                         // No watcher right now is fine: one may join before the feed ends.
-                        let _ = sender.send(Arc::new(results));
+                        let _ = sender.send(Arc::new(Shared::new(results)));
                     }
                     ended.store(true, Ordering::Release);
                 }))
@@ -155,8 +185,7 @@ impl Feeds {
         // The stream holds its watcher: the feed lives as long as one watches.
         Ok(messages.filter_map(move |message| {
             let _watching = &watcher;
-            let results = message.ok().map(|results| (*results).clone());
-            async move { results }
+            async move { message.ok() }
         }))
     }
 

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use prometheus::IntGauge;
 
-use crate::domain::{Poll, Results};
+use crate::domain::Poll;
 use crate::momento::StoreResult;
-use crate::results::feed::Feeds;
+use crate::results::feed::{Feeds, Shared};
 use crate::results::Publisher;
 
 /// The results of `poll`, now and as they change, as an admin (`admin`) or a voter sees them
@@ -22,15 +22,15 @@ pub async fn updates(
     poll: Poll,
     admin: bool,
     open: IntGauge,
-) -> StoreResult<impl Stream<Item = Results> + Send + 'static> {
+) -> StoreResult<impl Stream<Item = Arc<Shared>> + Send + 'static> {
     // Subscribe before reading the snapshot, so nothing published in between is missed.
     let published = feeds.watch(poll.id(), admin).await?;
-    let first = publisher.current(&poll).await?;
-    let mut last_seq = first.seq;
-    let later = published.filter(move |results| {
-        let newer = results.seq > last_seq;
+    let first = Arc::new(Shared::new(publisher.current(&poll).await?));
+    let mut last_seq = first.results.seq;
+    let later = published.filter(move |shared| {
+        let newer = shared.results.seq > last_seq;
         if newer {
-            last_seq = results.seq;
+            last_seq = shared.results.seq;
         }
         futures::future::ready(newer)
     });
@@ -44,9 +44,9 @@ pub async fn updates(
             if finished {
                 return None;
             }
-            let results = all.next().await?;
-            let finished = results.state.is_terminal();
-            Some((results, (all, open, finished)))
+            let shared = all.next().await?;
+            let finished = shared.results.state.is_terminal();
+            Some((shared, (all, open, finished)))
         },
     );
     Ok(updates)

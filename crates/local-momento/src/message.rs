@@ -38,4 +38,7 @@ pub(crate) struct Message {
     pub(crate) publisher_id: String,
     /// When it was published, ms since the Unix epoch (a webhook's `event_timestamp`).
     pub(crate) published_at_ms: u64,
+    /// Its `{"item":{...}}` element as the HTTP topics API answers a long poll with it, made
+    /// once for every long poll it answers (a results message answers thousands).
+    pub(crate) http_item: std::sync::OnceLock<Bytes>,
 }

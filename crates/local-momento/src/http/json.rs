@@ -1,18 +1,53 @@
 //! The JSON bodies of the HTTP topics API: items, discontinuities and errors.
 
+use std::sync::Arc;
+
 use base64::Engine;
+use bytes::Bytes;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
-use crate::message::{Value, MAX_MESSAGE_BYTES};
+use crate::message::{Message, Value, MAX_MESSAGE_BYTES};
 use crate::topics::{Event, TopicError};
 
-/// `200` body of a long poll: `{"items":[...]}`.
-#[derive(Serialize)]
-pub(super) struct Items {
-    pub(super) items: Vec<ItemJson>,
+/// `200` body of a long poll: `{"items":[...]}`, written from each element's bytes: an item's
+/// are made once per message ([`item_bytes`]) and shared by every long poll it answers.
+pub(super) fn items_body(events: &[Event]) -> Vec<u8> {
+    let parts: Vec<Bytes> = events.iter().map(element_bytes).collect();
+    let size = parts.iter().map(Bytes::len).sum::<usize>() + parts.len() + 12;
+    let mut body = Vec::with_capacity(size);
+    body.extend_from_slice(b"{\"items\":[");
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(part);
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+/// One element of `items`, as JSON bytes.
+fn element_bytes(event: &Event) -> Bytes {
+    match event {
+        Event::Item(message) => item_bytes(message),
+        Event::Discontinuity { .. } => Bytes::from(to_json(&ItemJson::from(event.clone()))),
+    }
+}
+
+/// `{"item":{...}}` of `message`, made on first use and kept with it.
+fn item_bytes(message: &Arc<Message>) -> Bytes {
+    message
+        .http_item
+        .get_or_init(|| Bytes::from(to_json(&ItemJson::from(Event::Item(message.clone())))))
+        .clone()
+}
+
+fn to_json(value: &impl Serialize) -> Vec<u8> {
+    // Strings and integers always serialize.
+    serde_json::to_vec(value).expect("a topic element serializes")
 }
 
 /// One element of `items`: `{"item":{...}}` or `{"discontinuity":{...}}`.

@@ -41,7 +41,7 @@ use crate::auth::{AuthError, Principal};
 use crate::message::{Value, MAX_MESSAGE_BYTES};
 use crate::topics;
 use crate::Shared;
-use json::{error_response, json_response, ApiError, ItemJson, Items};
+use json::{error_response, items_body, ApiError};
 
 /// Most elements one long-poll answer carries; the rest wait for the next poll.
 pub const MAX_BATCH: usize = 100;
@@ -122,13 +122,16 @@ async fn try_publish(request: &Request, body: Body, shared: &Shared) -> Result<(
 #[handler]
 async fn subscribe(request: &Request, shared: Data<&Arc<Shared>>) -> Response {
     match try_subscribe(request, &shared).await {
-        Ok(items) => json_response(StatusCode::OK, &items),
+        Ok(events) => Response::builder()
+            .status(StatusCode::OK)
+            .content_type("application/json")
+            .body(items_body(&events)),
         Err(error) => error.into_response(),
     }
 }
 
 #[tracing::instrument(skip_all, fields(path = %request.uri().path()))]
-async fn try_subscribe(request: &Request, shared: &Shared) -> Result<Items, ApiError> {
+async fn try_subscribe(request: &Request, shared: &Shared) -> Result<Vec<topics::Event>, ApiError> {
     let (cache, topic) = names(request)?;
     let query: SubscribeQuery = query(request)?;
     let caller = authenticate(shared, request, query.token.as_deref())?;
@@ -146,17 +149,17 @@ async fn try_subscribe(request: &Request, shared: &Shared) -> Result<Items, ApiE
         event = subscription.next() => event,
         _ = tokio::time::sleep(shared.topics.long_poll_max_wait()) => None,
     };
-    let mut items = Vec::new();
+    let mut events = Vec::new();
     if let Some(event) = first {
-        items.push(ItemJson::from(event));
-        while items.len() < MAX_BATCH {
+        events.push(event);
+        while events.len() < MAX_BATCH {
             match subscription.try_next() {
-                Some(event) => items.push(event.into()),
+                Some(event) => events.push(event),
                 None => break,
             }
         }
     }
-    Ok(Items { items })
+    Ok(events)
 }
 
 fn names(request: &Request) -> Result<(String, String), ApiError> {

@@ -237,6 +237,7 @@ impl<'a> MessageRecord<'a> {
             },
             publisher_id: self.publisher.to_owned(),
             published_at_ms: self.published_at,
+            http_item: Default::default(),
         }
     }
 }

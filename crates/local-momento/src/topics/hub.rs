@@ -92,6 +92,7 @@ impl Topic {
             value,
             publisher_id: publisher_id.to_owned(),
             published_at_ms: unix_ms(),
+            http_item: Default::default(),
         });
         let lsn = journal(&message);
         state.next_sequence += 1;

@@ -30,6 +30,7 @@ fn message(value: Value) -> Message {
         value,
         publisher_id: "mo-the-squirrel".into(),
         published_at_ms: 1_704_296_470_564,
+        http_item: Default::default(),
     }
 }
 
