@@ -275,12 +275,25 @@ fn app_state(
     let tallies = mode
         .counts_incrementally()
         .then(|| Arc::new(Tallies::default()));
+    let feeds = Arc::new(crate::results::feed::Feeds::new(results.clone()));
+    let watchers: crate::results::WatcherCount = {
+        let (feeds, results) = (feeds.clone(), results.clone());
+        // Long polls and streams on the results topics (the SSE feeds' own subscriptions
+        // among them, so an SSE stream counts a little: a write, not a request), where the
+        // engine can count them; the SSE streams otherwise.
+        Arc::new(move |poll| {
+            results
+                .subscribers(poll)
+                .unwrap_or_else(|| feeds.watchers(poll))
+        })
+    };
     let mut publisher = Publisher::new(
         results.clone(),
         polls.clone(),
         ballots.clone(),
         metrics.clone(),
-    );
+    )
+    .with_watchers(watchers);
     if let Some(tallies) = &tallies {
         publisher = publisher.with_tallies(tallies.clone());
     }
@@ -319,7 +332,7 @@ fn app_state(
         momento,
         polls,
         ballots,
-        feeds: Arc::new(crate::results::feed::Feeds::new(results.clone())),
+        feeds,
         results,
         scheduler: Arc::new(Scheduler::new(metrics.scheduler_rescans.clone())),
         pipeline,

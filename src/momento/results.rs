@@ -110,6 +110,16 @@ impl ResultsStore {
         Err(anyhow::anyhow!("the results snapshot kept changing").into())
     }
 
+    /// How many subscribers of the poll's results topics (voters' long polls and streams, the
+    /// shared SSE feeds) wait for its next results, where the engine can tell (in process).
+    pub fn subscribers(&self, poll: &PollId) -> Option<usize> {
+        let engine = &self.momento.engine;
+        let cache = self.momento.cache_name();
+        let public = engine.subscribers(cache, &keys::results_topic(poll))?;
+        let admin = engine.subscribers(cache, &keys::admin_results_topic(poll))?;
+        Some(public + admin)
+    }
+
     /// The last published results of `poll`, if any.
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn snapshot(&self, poll: &PollId) -> StoreResult<Option<Results>> {

@@ -207,6 +207,15 @@ impl Feeds {
         self.lock().clear();
     }
 
+    /// How many SSE streams watch `poll` now (both audiences).
+    pub fn watchers(&self, poll: &PollId) -> usize {
+        self.lock()
+            .iter()
+            .filter(|((id, _), _)| id == poll)
+            .map(|(_, feed)| feed.watchers.load(Ordering::Acquire))
+            .sum()
+    }
+
     /// How many upstream subscriptions are open (for `/metrics`).
     pub fn upstreams(&self) -> usize {
         self.lock()

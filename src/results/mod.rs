@@ -9,7 +9,11 @@
 //!   or REST.
 //! - A poll is marked dirty when a ballot of it is counted or its state changes; every
 //!   `interval` (default 100 ms) each dirty poll is counted and published once, so a poll gets
-//!   at most one publish per interval however fast votes arrive.
+//!   at most one publish per interval however fast votes arrive. A poll with many watchers is
+//!   published less often ([`spacing_for`]: its watchers over
+//!   [`WATCHER_DELIVERIES_PER_SECOND`], at most [`MAX_SPACING`]), so the requests its
+//!   long-polling watchers send back stay within what the machine can serve, and each change
+//!   still reaches them within a second.
 //! - `seq` comes from `Increment` on `results_seq:{poll_id}` and is taken **before** the
 //!   ledger is read, so across replicas a higher `seq` never carries an older reading start;
 //!   and the snapshot is only ever replaced by a higher `seq`, so a count that lands late
@@ -48,6 +52,28 @@ use crate::momento::StoreResult;
 /// after that one started.
 pub const COST_FACTOR: u32 = 4;
 
+/// Deliveries to watchers a second the publisher plans for on one poll. A results message
+/// answers every long poll waiting on the poll's results topic, and each comes back with a
+/// new request: 4,000 long-polling phones at 10 messages a second would be 40,000 requests a
+/// second. So a poll's publishes are spaced by its watchers over this rate (4,000 watchers:
+/// one message every 0.4 s), within `MAX_SPACING`. See `docs/PERFORMANCE.md` ("Watchers")
+/// for the runs behind the figure.
+pub const WATCHER_DELIVERIES_PER_SECOND: u32 = 10_000;
+
+/// The longest spacing of a poll's publishes for its watchers: with the time a message takes to
+/// reach them, a change still reaches every watcher within a second.
+pub const MAX_SPACING: Duration = Duration::from_millis(600);
+
+/// How long after a publish of a poll with `watchers` watchers its next one may start:
+/// `watchers / WATCHER_DELIVERIES_PER_SECOND`, at most [`MAX_SPACING`].
+pub fn spacing_for(watchers: usize) -> Duration {
+    let seconds = watchers as f64 / f64::from(WATCHER_DELIVERIES_PER_SECOND);
+    Duration::from_secs_f64(seconds).min(MAX_SPACING)
+}
+
+/// Counts the watchers of a poll (long polls on its results topics, SSE streams).
+pub type WatcherCount = Arc<dyn Fn(&PollId) -> usize + Send + Sync>;
+
 /// Counts and publishes results.
 pub struct Publisher {
     results: ResultsStore,
@@ -60,6 +86,8 @@ pub struct Publisher {
     not_before: Mutex<HashMap<PollId, Instant>>,
     /// Running counts, when this process is the only writer of the ledger (embedded).
     tallies: Option<Arc<running::Tallies>>,
+    /// The watchers of a poll, which space its publishes ([`spacing_for`]).
+    watchers: Option<WatcherCount>,
 }
 
 impl Publisher {
@@ -78,7 +106,23 @@ impl Publisher {
             dirty: Mutex::new(HashSet::new()),
             not_before: Mutex::new(HashMap::new()),
             tallies: None,
+            watchers: None,
         }
+    }
+
+    /// Spaces each poll's publishes by its watchers, as `watchers` counts them.
+    pub fn with_watchers(self, watchers: WatcherCount) -> Self {
+        Self {
+            watchers: Some(watchers),
+            ..self
+        }
+    }
+
+    /// How long after a publish of `poll` that took `took` its next one may start: its cost
+    /// ([`COST_FACTOR`]) or its watchers ([`spacing_for`]), whichever asks more.
+    fn wait_after(&self, poll: &PollId, took: Duration) -> Duration {
+        let watchers = self.watchers.as_ref().map_or(0, |count| count(poll));
+        (took * COST_FACTOR).max(spacing_for(watchers))
     }
 
     /// Counts from `tallies`, kept up to date by the pipeline, instead of from scratch: only
@@ -125,7 +169,7 @@ impl Publisher {
                         tracing::warn!(poll_id = %id.as_str(), error = format!("{error:#}"), "results not published; will retry");
                         this.mark(&id);
                     }
-                    let wait = started.elapsed() * COST_FACTOR;
+                    let wait = this.wait_after(&id, started.elapsed());
                     this.not_before
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -219,4 +263,17 @@ fn results_of(poll: &Poll, running: &RunningTally, seq: u64) -> Results {
         results = results.with_runoff(instant_runoff(&poll.option_ids(), running.rankings()));
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_polls_publishes_are_spaced_by_its_watchers_within_the_bound() {
+        assert_eq!(spacing_for(0), Duration::ZERO);
+        assert_eq!(spacing_for(1_000), Duration::from_millis(100));
+        assert_eq!(spacing_for(4_000), Duration::from_millis(400));
+        assert_eq!(spacing_for(1_000_000), MAX_SPACING);
+    }
 }

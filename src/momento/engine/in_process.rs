@@ -201,6 +201,10 @@ impl InProcessEngine {
             .boxed())
     }
 
+    pub(super) fn subscribers(&self, cache: &str, topic: &str) -> usize {
+        self.client.subscribers(cache, topic)
+    }
+
     pub(super) async fn mint_token(
         &self,
         cache: &str,

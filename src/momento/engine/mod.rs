@@ -203,6 +203,15 @@ impl Engine {
         dispatch!(self.subscribe(cache, topic, after))
     }
 
+    /// How many subscribers wait for the next message of `topic`, where the engine can tell
+    /// (in process: the local Momento's count; the SDK cannot see Momento's subscribers).
+    pub fn subscribers(&self, cache: &str, topic: &str) -> Option<usize> {
+        match self {
+            Engine::Sdk(_) => None,
+            Engine::InProcess(engine) => Some(engine.subscribers(cache, topic)),
+        }
+    }
+
     /// Mints a disposable token carrying `token_id` with exactly `grants` on `cache`, valid
     /// for `valid_for` (whole seconds).
     pub async fn mint_token(

@@ -372,6 +372,13 @@ impl Client {
         .await
     }
 
+    /// How many subscribers (gRPC streams, HTTP long polls, in-process subscriptions) are
+    /// waiting for the next message of `topic` right now: what a publish on it will cost in
+    /// deliveries. Not a Momento call: no fault applies.
+    pub fn subscribers(&self, cache: &str, topic: &str) -> usize {
+        self.shared.topics.subscribers(cache, topic)
+    }
+
     /// Mints a disposable token with `permissions`, valid for `valid_for`, carrying
     /// `token_id` (`GenerateDisposableToken`).
     pub async fn generate_disposable_token(

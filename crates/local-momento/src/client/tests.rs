@@ -78,3 +78,17 @@ async fn a_publish_reaches_an_in_process_subscriber_with_its_sequence_number() {
     server.shutdown().await;
     assert_eq!(subscription.next().await, None, "ends at shutdown");
 }
+
+#[tokio::test]
+async fn subscribers_count_the_subscriptions_waiting_on_a_topic() {
+    let (server, client) = started().await;
+    assert_eq!(client.subscribers("c", "t"), 0, "a topic never used");
+    let first = client.subscribe("c", "t", 0, 0).await.unwrap();
+    let second = client.subscribe("c", "t", 0, 0).await.unwrap();
+    assert_eq!(client.subscribers("c", "t"), 2);
+    drop(first);
+    assert_eq!(client.subscribers("c", "t"), 1);
+    drop(second);
+    assert_eq!(client.subscribers("c", "t"), 0);
+    server.shutdown().await;
+}

@@ -153,6 +153,11 @@ impl Topic {
         (next, state.history.iter().cloned().collect())
     }
 
+    /// How many subscriptions are waiting for this topic's next message right now.
+    pub(crate) fn subscribers(&self) -> usize {
+        self.lock().live.receiver_count()
+    }
+
     /// A subscription resuming at `resume_at` on `page` (see the module docs of `topics`).
     pub(crate) fn subscribe(&self, resume_at: u64, page: u64) -> Subscription {
         let state = self.lock();

@@ -257,6 +257,14 @@ impl Topics {
         }
     }
 
+    /// How many subscriptions (gRPC streams, HTTP long polls, in-process) are waiting for the
+    /// next message of `cache`/`topic` right now (0 for a topic never used).
+    pub(crate) fn subscribers(&self, cache: &str, topic: &str) -> usize {
+        let key = (cache.to_owned(), topic.to_owned());
+        let state = self.topics.get(&key).map(|entry| entry.value().clone());
+        state.map_or(0, |state| state.subscribers())
+    }
+
     /// The state of a topic, created on first use.
     fn topic(&self, cache: &str, topic: &str) -> Arc<Topic> {
         // Clone the Arc out so the map's shard lock is released before the topic's own lock.
