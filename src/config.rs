@@ -42,7 +42,7 @@ pub enum Command {
     /// Run the poll service. Without Momento credentials it starts the local Momento
     /// in-process (nothing else to install); with `MOMENTO_API_KEY` set it uses Momento's
     /// service. Serves until Ctrl-C or SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the OpenAPI spec of the REST API as YAML to stdout.
     Openapi,
     /// Run the local Momento on its own: gRPC (cache, topics, tokens), the HTTP topics API and
@@ -124,11 +124,17 @@ pub struct ServeArgs {
     /// further votes are refused with `429` and `Retry-After` (see `--max-ingest-lag`).
     #[arg(long, env = "POLLCAST_MAX_INGEST_BACKLOG", default_value_t = 16_384)]
     pub max_ingest_backlog: usize,
-    /// Requests on the voter path (taking a token, publishing a vote) in progress at once;
+    /// Most requests on the voter path (taking a token, publishing a vote) in progress at once;
     /// one more is answered `503` with `Retry-After` at once, before any work, so an overload
-    /// gets quick refusals (which clients retry) instead of answers seconds late.
+    /// gets quick refusals (which clients retry) instead of answers seconds late. The limit in
+    /// force is lower while voter requests take longer than `--voter-latency-target`, and
+    /// voters taking a token get three quarters of it (those with one finish first).
     #[arg(long, env = "POLLCAST_MAX_IN_FLIGHT", default_value_t = 256)]
     pub max_in_flight: usize,
+    /// The time a voter request should take at most: the in-flight limit shrinks when requests
+    /// take longer, and grows back (up to `--max-in-flight`) while they do not.
+    #[arg(long, env = "POLLCAST_VOTER_LATENCY_TARGET", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub voter_latency_target: Duration,
     /// At most one results publish per poll per this interval.
     #[arg(long, env = "POLLCAST_RESULTS_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub results_interval: Duration,

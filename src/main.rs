@@ -20,7 +20,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging(cli.log_format);
     match cli.command {
         Command::Serve(args) => {
-            let app = Application::build(args).await?;
+            let app = Application::build(*args).await?;
             print!("{}", app.banner());
             app.run_until_stopped(shutdown_signal()).await
         }

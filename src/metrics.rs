@@ -25,6 +25,10 @@ pub struct Metrics {
     /// Voter requests refused before any work, by request (`token`, `publish`) and reason
     /// (`busy`: `--max-in-flight` reached, 503; `ingest_behind`: the pipeline is behind, 429).
     pub voter_refused: IntCounterVec,
+    /// Voter requests in progress now (admitted, not yet answered).
+    pub voter_in_flight: IntGauge,
+    /// The voter path's concurrency limit now (it follows the latency target).
+    pub voter_limit: IntGauge,
     /// Votes the backend failed on (answered 5xx; a ballot left in doubt is counted later).
     pub backend_errors: IntCounter,
     /// Claims of capped polls given back without their seat (`released`), and those that
@@ -59,6 +63,11 @@ pub struct Metrics {
     pub outbox_oldest_seconds: Gauge,
     /// Embedded: journal bytes since the last snapshot (what a restart would replay).
     pub journal_bytes: IntGauge,
+    /// Embedded: records appended to the journal (each durable change).
+    pub journal_records: IntCounter,
+    /// Embedded: journal commits (one write, and with `--fsync always` one fdatasync, each
+    /// shared by every record waiting): records over commits is the group commit's batch.
+    pub journal_commits: IntCounter,
 }
 
 impl Metrics {
@@ -139,6 +148,14 @@ impl Metrics {
                 "Voter requests refused before any work, by request and reason",
                 &["request", "reason"],
             ),
+            voter_in_flight: gauge(
+                "voter_requests_in_flight",
+                "Voter requests (token, publish) in progress now",
+            ),
+            voter_limit: gauge(
+                "voter_requests_limit",
+                "The voter path's concurrency limit now (follows --voter-latency-target)",
+            ),
             backend_errors: counter(
                 "vote_backend_errors_total",
                 "Votes the backend failed on (answered 5xx)",
@@ -191,6 +208,14 @@ impl Metrics {
                 "journal_bytes_since_snapshot",
                 "Embedded local Momento: journal bytes a restart would replay",
             ),
+            journal_records: counter(
+                "journal_records_total",
+                "Embedded local Momento: records appended to the journal",
+            ),
+            journal_commits: counter(
+                "journal_commits_total",
+                "Embedded local Momento: journal commits (each one write and, with --fsync always, one fdatasync)",
+            ),
             registry,
         };
         for reason in ["signature", "stale", "future", "malformed", "too_large"] {
@@ -221,6 +246,11 @@ impl Metrics {
         self.outbox_oldest_seconds.set(oldest);
         if let Some(journal) = embedded.journal_stats() {
             self.journal_bytes.set(journal.bytes_since_snapshot as i64);
+            // The journal counts from start; the counters catch up with it.
+            let records = journal.records.saturating_sub(self.journal_records.get());
+            self.journal_records.inc_by(records);
+            let commits = journal.commits.saturating_sub(self.journal_commits.get());
+            self.journal_commits.inc_by(commits);
         }
     }
 

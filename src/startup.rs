@@ -369,6 +369,7 @@ fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'s
         .around(api::json_errors)
         .with(api::overload::VoterLimit::new(
             state.settings.max_in_flight,
+            state.settings.voter_latency_target,
             state.metrics.clone(),
         ))
         .data(state.clone())

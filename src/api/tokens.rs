@@ -28,7 +28,7 @@ use crate::api::auth::{AdminAuth, MaybeAdmin};
 use crate::api::body::{OptionalJson, StrictJson};
 use crate::api::errors::{ApiError, ErrorBody};
 use crate::api::links::token_vote_url;
-use crate::api::path::load_poll;
+use crate::api::path::load_recent_poll;
 use crate::api::tags::ApiTags;
 use crate::api::voter_cookie;
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
@@ -209,8 +209,11 @@ fn parse_voter(raw: &str) -> Result<VoterId, ApiError> {
 }
 
 /// The poll, if tokens may be issued for it now.
-async fn issuable_poll(state: &AppState, raw_id: &str) -> Result<Poll, ApiError> {
-    let poll = load_poll(state, raw_id).await?;
+async fn issuable_poll(state: &AppState, raw_id: &str) -> Result<Arc<Poll>, ApiError> {
+    // Read through the pipeline's short-lived poll cache: the hot path of a room taking its
+    // tokens need not decode the poll record each time, and a poll this replica changes is
+    // seen at once (another replica's change within the cache's quarter second).
+    let poll = load_recent_poll(state, raw_id).await?;
     match poll.state_at(Utc::now()) {
         PollState::Scheduled | PollState::Open => Ok(poll),
         other => Err(ApiError::conflict(format!(

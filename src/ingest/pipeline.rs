@@ -241,7 +241,7 @@ impl Pipeline {
             Ok(voter) => voter,
             Err(rejection) => return Ok(Outcome::Rejected(rejection)),
         };
-        let Some(poll) = self.poll(message.poll_id()).await? else {
+        let Some(poll) = self.recent_poll(message.poll_id()).await? else {
             return Ok(Outcome::Rejected(Rejection::UnknownPoll {
                 poll_id: message.poll_id().clone(),
             }));
@@ -284,7 +284,9 @@ impl Pipeline {
         Ok(outcome)
     }
 
-    async fn poll(&self, id: &PollId) -> StoreResult<Option<Arc<Poll>>> {
+    /// The poll `id`, from a cache of reads at most [`POLL_CACHE`] old (this replica's own
+    /// changes are seen at once, see [`Pipeline::forget`]).
+    pub async fn recent_poll(&self, id: &PollId) -> StoreResult<Option<Arc<Poll>>> {
         if let Some(entry) = self.poll_cache.get(id) {
             if entry.0.elapsed() < POLL_CACHE {
                 return Ok(Some(entry.1.clone()));

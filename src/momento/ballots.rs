@@ -155,7 +155,7 @@ impl BallotStore {
     }
 
     /// Claims the voter's ballot key for `ballot` if it is free.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn claim(
         &self,
         poll: &PollId,
@@ -186,7 +186,7 @@ impl BallotStore {
     }
 
     /// The voter's current ballot (`None` when absent or released).
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn current(
         &self,
         poll: &PollId,
@@ -204,7 +204,7 @@ impl BallotStore {
     }
 
     /// Replaces `old` by `new` if `old` is still the voter's ballot; `false` if it is not.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn replace(
         &self,
         poll: &PollId,
@@ -217,7 +217,7 @@ impl BallotStore {
     }
 
     /// Gives back a claim that could not take its seat, so the vote can be cast again.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn release(
         &self,
         poll: &PollId,
@@ -249,7 +249,7 @@ impl BallotStore {
 
     /// Writes the voter's choices into the ledger (idempotent), in one request with the other
     /// writes into the same shard waiting at the time.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn record(&self, poll: &PollId, voter: &VoterId, choices: &[u8]) -> StoreResult<()> {
         self.writer
             .write(keys::ledger_shard_of(poll, voter), voter.as_str(), choices)
@@ -258,7 +258,7 @@ impl BallotStore {
 
     /// Calls `each` with every ballot of the poll (voter id, choices), one ledger shard at a
     /// time, so a poll of a million ballots is never all in memory at once.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn for_each_ballot(
         &self,
         poll: &PollId,
@@ -277,7 +277,7 @@ impl BallotStore {
     }
 
     /// The voter's choices as the ledger holds them (`None` when it has none).
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn ledger_entry(
         &self,
         poll: &PollId,
@@ -294,7 +294,7 @@ impl BallotStore {
     }
 
     /// Notes the voter's ballot as in doubt, for any replica's sweep to settle.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn note_in_doubt(&self, poll: &PollId, voter: &VoterId) -> StoreResult<()> {
         let field = TokenId::new(poll, voter).to_string().into_bytes();
         self.momento
@@ -309,7 +309,7 @@ impl BallotStore {
     }
 
     /// Every ballot noted in doubt (by any replica).
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn in_doubt(&self) -> StoreResult<Vec<(PollId, VoterId)>> {
         let fields = (self.momento)
             .dictionary(keys::IN_DOUBT.to_owned(), "reading the ballots in doubt")
@@ -324,7 +324,7 @@ impl BallotStore {
     }
 
     /// Removes the voter's ballot from the ballots in doubt: it is settled.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn settled(&self, poll: &PollId, voter: &VoterId) -> StoreResult<()> {
         let field = TokenId::new(poll, voter).to_string();
         self.momento
@@ -338,7 +338,7 @@ impl BallotStore {
     }
 
     /// How many seats of a capped poll are taken (0 when none).
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn seats_taken(&self, poll: &PollId) -> StoreResult<u64> {
         let raw = self
             .momento
@@ -355,7 +355,7 @@ impl BallotStore {
     }
 
     /// Takes the next seat of a capped poll; returns its number (1 for the first).
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn take_seat(&self, poll: &PollId) -> StoreResult<i64> {
         Ok(self
             .momento
@@ -372,7 +372,7 @@ impl BallotStore {
     /// fields (ballot keys cannot be listed); a key that is gone while the ledger still holds
     /// the voter is written again from the ledger (`SetIf` Absent, at position 0: any later
     /// vote of the voter is newer). Returns how many keys were written again.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn keep_alive(&self, poll: &PollId) -> StoreResult<usize> {
         let ledger = self.ledger_of(poll).await?;
         let refreshes = ledger.into_iter().map(|(voter, choices)| async move {
@@ -410,7 +410,7 @@ impl BallotStore {
     }
 
     /// Every ballot of the poll: voter id -> choices, from all ledger shards.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn ledger_of(&self, poll: &PollId) -> StoreResult<HashMap<Vec<u8>, Vec<u8>>> {
         let fetches = keys::ledger_shards(poll)
             .map(|shard| self.momento.dictionary(shard, "reading the ballot ledger"));

@@ -111,7 +111,7 @@ impl Momento {
     }
 
     /// Creates the cache when it does not exist.
-    #[tracing::instrument(skip_all, fields(cache = %self.cache_name))]
+    #[tracing::instrument(level = "debug", skip_all, fields(cache = %self.cache_name))]
     pub async fn ensure_cache(&self) -> anyhow::Result<()> {
         self.engine
             .create_cache(&self.cache_name)
@@ -120,7 +120,7 @@ impl Momento {
     }
 
     /// Answers when Momento answers a cheap read on our cache.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn ping(&self) -> StoreResult<()> {
         self.get(keys::READINESS_PROBE.to_owned(), "reading from Momento")
             .await?;
@@ -128,13 +128,13 @@ impl Momento {
     }
 
     /// Gives every key of `poll` that can be listed ([`keys::kept_alive`]) a fresh `ttl`.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn keep_poll_alive(&self, poll: &PollId, ttl: Duration) -> StoreResult<()> {
         self.keep_alive(&keys::kept_alive(poll), ttl).await
     }
 
     /// Gives the poll index a fresh `ttl`.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn keep_index_alive(&self, ttl: Duration) -> StoreResult<()> {
         self.keep_alive(&[keys::POLL_INDEX.to_owned()], ttl).await
     }

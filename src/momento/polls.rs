@@ -78,7 +78,7 @@ impl PollStore {
     }
 
     /// Stores a new poll; `false` if the id is taken (ids are random: the caller retries).
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.id().as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.id().as_str()))]
     pub async fn create(&self, poll: &Poll) -> StoreResult<bool> {
         self.write_index(poll).await?;
         let bytes = serde_json::to_vec(poll).context("encoding the poll")?;
@@ -95,7 +95,7 @@ impl PollStore {
     }
 
     /// Reads a poll.
-    #[tracing::instrument(skip_all, fields(poll_id = %id.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %id.as_str()))]
     pub async fn get(&self, id: &PollId) -> StoreResult<Option<StoredPoll>> {
         let Some(raw) = self.momento.get(keys::poll(id), "reading the poll").await? else {
             return Ok(None);
@@ -108,7 +108,7 @@ impl PollStore {
     /// Applies `event` at `now` (after any clock deadline already due) by compare-and-set,
     /// re-reading and re-deciding when another writer got there first. Returns the poll as
     /// stored after the change.
-    #[tracing::instrument(skip_all, fields(poll_id = %id.as_str(), event = %event.kind()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %id.as_str(), event = %event.kind()))]
     pub async fn apply(
         &self,
         id: &PollId,
@@ -160,7 +160,7 @@ impl PollStore {
     }
 
     /// The index: every poll id with its last known state and deadline.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn index(&self) -> StoreResult<HashMap<PollId, IndexEntry>> {
         let raw = (self.momento)
             .dictionary(POLL_INDEX.to_owned(), "reading the poll index")
@@ -181,7 +181,7 @@ impl PollStore {
         Ok(index)
     }
 
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.id().as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.id().as_str()))]
     async fn write_index(&self, poll: &Poll) -> StoreResult<()> {
         let entry = IndexEntry {
             created_at: poll.created_at(),

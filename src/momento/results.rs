@@ -31,7 +31,7 @@ impl ResultsStore {
 
     /// The next `seq` of `poll` (1 for the first), from an atomic `Increment`: across replicas
     /// no two publishes of a poll get the same one.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn next_seq(&self, poll: &PollId) -> StoreResult<u64> {
         Ok(self
             .momento
@@ -49,7 +49,7 @@ impl ResultsStore {
     /// snapshot is only ever replaced by results with a higher `seq` (compare-and-set on its
     /// bytes), so a count that lands late from another replica cannot take readers back; such
     /// results are neither stored nor published, and `false` is returned.
-    #[tracing::instrument(skip_all, fields(poll_id = %results.poll_id.as_str(), seq = results.seq))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %results.poll_id.as_str(), seq = results.seq))]
     pub async fn publish(&self, results: &Results, public: bool) -> StoreResult<bool> {
         let poll = &results.poll_id;
         let json = serde_json::to_string(results).context("encoding results")?;
@@ -121,7 +121,7 @@ impl ResultsStore {
     }
 
     /// The last published results of `poll`, if any.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn snapshot(&self, poll: &PollId) -> StoreResult<Option<Results>> {
         let key = keys::results(poll);
         let Some(raw) = self
@@ -138,7 +138,7 @@ impl ResultsStore {
     /// Every results message published for `poll` from now on that the caller may see: the
     /// results topic's, and for an admin the admins' results topic's too (merged as they
     /// arrive: the caller orders them by `seq`). A message that is not results is skipped.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str(), admin))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str(), admin))]
     pub async fn subscribe(
         &self,
         poll: &PollId,

@@ -116,7 +116,7 @@ impl VoteStatusStore {
     /// Keeps `rejection` as the last rejected vote of the publisher of `message` (`token_id`
     /// names the voter, and the poll the token is for). Nothing is kept for a publisher
     /// without a valid voter `token_id`: no voter could ask.
-    #[tracing::instrument(skip_all, fields(reason = rejection.reason()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(reason = rejection.reason()))]
     pub async fn record_rejection(
         &self,
         token_id: &str,
@@ -148,7 +148,7 @@ impl VoteStatusStore {
     }
 
     /// What became of the voter's latest vote.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn status(&self, poll: &PollId, voter: &VoterId) -> StoreResult<VoteStatus> {
         let (counted, rejected) = tokio::try_join!(self.counted(poll, voter), async {
             let key = keys::vote_status(poll, voter);
@@ -210,7 +210,7 @@ impl VoterTokenRegistry {
     }
 
     /// Registers a token just minted for `token_id`, valid for `valid_for`.
-    #[tracing::instrument(skip_all, fields(token_id = %token_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(token_id = %token_id))]
     pub async fn register(
         &self,
         token: &SecretString,
@@ -231,7 +231,7 @@ impl VoterTokenRegistry {
 
     /// The `token_id` of `presented` (the token as minted, its raw key, either after
     /// `Bearer `), if pollcast minted it and it has not expired.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn owner(&self, presented: &str) -> StoreResult<Option<TokenId>> {
         let Some(hash) = key_hash(presented) else {
             return Ok(None);

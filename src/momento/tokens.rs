@@ -22,7 +22,7 @@ pub struct VoterToken {
 impl Momento {
     /// Mints a token for `token_id`: publish-only on [`VOTES_TOPIC`], subscribe-only on the
     /// poll's results topic, valid for `valid_for`.
-    #[tracing::instrument(skip_all, fields(poll_id = %token_id.poll_id().as_str(), token_id = %token_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %token_id.poll_id().as_str(), token_id = %token_id))]
     pub async fn mint_voter_token(
         &self,
         token_id: &TokenId,

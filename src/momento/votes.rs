@@ -45,7 +45,7 @@ impl TopicPosition {
 
 impl Momento {
     /// Where the subscription ingest last said it had processed the votes topic up to.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn votes_cursor(&self) -> StoreResult<Option<TopicPosition>> {
         let raw = self
             .get(SUBSCRIPTION_CURSOR.to_owned(), "reading the votes cursor")
@@ -54,7 +54,7 @@ impl Momento {
     }
 
     /// Records that every vote up to `position` is processed (lives `ttl`).
-    #[tracing::instrument(skip_all, fields(page = position.page, seq = position.seq))]
+    #[tracing::instrument(level = "debug", skip_all, fields(page = position.page, seq = position.seq))]
     pub async fn save_votes_cursor(
         &self,
         position: TopicPosition,
@@ -72,7 +72,7 @@ impl Momento {
     }
 
     /// Subscribes to the votes topic, from the item after `after` when given (else from now).
-    #[tracing::instrument(skip_all, fields(resume = ?after))]
+    #[tracing::instrument(level = "debug", skip_all, fields(resume = ?after))]
     pub async fn subscribe_votes(
         &self,
         after: Option<TopicPosition>,

@@ -7,7 +7,9 @@ use local_momento::{Fault, Remaining};
 use reqwest::Response;
 use serde_json::{json, Value};
 
-use crate::support::app::{a_poll, spawn_app_with, status_and_json, test_settings, TestApp};
+use crate::support::app::{
+    a_poll, spawn_app_with, status_and_json, test_settings, within, Caller, TestApp,
+};
 
 /// How many voter requests were refused for `reason` (`busy`, `ingest_behind`), by request.
 async fn refused(app: &TestApp, request: &str, reason: &str) -> u64 {
@@ -44,23 +46,22 @@ fn vote_for(poll: &str, option: &str) -> String {
 
 #[tokio::test]
 async fn past_max_in_flight_a_voter_request_gets_503_with_retry_after_and_nothing_is_done() {
-    // Arrange: two voter requests at most; both held up in token minting.
+    // Arrange: four voter requests at most, three of them token requests (voters starting);
+    // three token requests held up in minting.
     let app = spawn_app_with(pollcast::config::ServeArgs {
-        max_in_flight: 2,
+        max_in_flight: 4,
         ..test_settings()
     })
     .await;
     let poll = app.open_poll(&a_poll()).await;
-    let voter = app.minted_token(&poll).await;
+    let (voter, other) = (app.minted_token(&poll).await, app.minted_token(&poll).await);
     let faults = app.faults.clone().expect("the embedded local Momento");
-    let slow_mint = Fault::delay(Duration::from_millis(800)).times(2);
+    let slow_mint = Fault::delay(Duration::from_millis(800)).times(3);
     faults.inject("GenerateDisposableToken", slow_mint);
-    let held: Vec<_> = (0..2)
+    let held: Vec<_> = (0..3)
         .map(|_| {
-            let app_url = app.address.clone();
-            let poll = poll.clone();
+            let url = format!("{}/v1/polls/{poll}/tokens", app.address);
             tokio::spawn(async move {
-                let url = format!("{app_url}/v1/polls/{poll}/tokens");
                 reqwest::Client::new()
                     .post(url)
                     .send()
@@ -70,44 +71,83 @@ async fn past_max_in_flight_a_voter_request_gets_503_with_retry_after_and_nothin
             })
         })
         .collect();
-    crate::support::app::within(10, "both mints to be held up", async {
+    within(10, "the three mints to be held up", async {
         while faults.remaining("GenerateDisposableToken") != Remaining::Calls(0) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
     .await;
 
-    // Act: a third voter request of each kind.
-    let token = app.mint_token(&poll, None, crate::support::app::Caller::Anonymous);
-    let (token_status, token_wait, token_error) = retry_after(token.await).await;
+    // Act and assert: a fourth voter starting is refused; a voter with a token is not...
+    let token = app.mint_token(&poll, None, Caller::Anonymous);
+    let (status, wait, error) = retry_after(token.await).await;
+    assert_eq!((status, wait, error.as_str()), (503, 1, "overloaded"));
+    let slow = SlowPublish::start(&other, &vote_for(&poll, "o2")).await;
+    app.metric_reaches(
+        "voter_requests_in_flight",
+        4,
+        "the slow publish to take its place",
+    )
+    .await;
+    // ...until all four places are taken: then a publish is refused too.
     let publish = publish_raw(&app, &voter, &vote_for(&poll, "o1")).await;
-    let (publish_status, publish_wait, publish_error) = retry_after(publish).await;
-
-    // Assert: refused at once, told when to come back, and counted as refused.
-    assert_eq!(
-        (token_status, token_wait, token_error.as_str()),
-        (503, 1, "overloaded")
-    );
-    assert_eq!(
-        (publish_status, publish_wait, publish_error.as_str()),
-        (503, 1, "overloaded")
-    );
+    let (status, wait, error) = retry_after(publish).await;
+    assert_eq!((status, wait, error.as_str()), (503, 1, "overloaded"));
     assert_eq!(refused(&app, "token", "busy").await, 1);
     assert_eq!(refused(&app, "publish", "busy").await, 1);
+    assert_eq!(
+        slow.finish().await,
+        204,
+        "the requests in progress are served"
+    );
     for held in held {
-        assert_eq!(
-            held.await.unwrap(),
-            201,
-            "the requests in progress are served"
-        );
+        assert_eq!(held.await.unwrap(), 201);
     }
     // Nothing of the refused publish was done: the voter's ballot is still to be cast...
     assert_eq!(app.ballot(&poll, &voter).await["status"], "pending");
     // ...and casting it again, once there is room, counts it once.
     assert_eq!(app.publish_http(&voter, &vote_for(&poll, "o1")).await, 204);
     app.ballot_once(&poll, &voter, "counted").await;
-    let results = app.results_with(&poll, 1).await;
-    assert_eq!(results["counts"], json!({"o1": 1, "o2": 0}), "{results}");
+    let results = app.results_with(&poll, 2).await;
+    assert_eq!(results["counts"], json!({"o1": 1, "o2": 1}), "{results}");
+}
+
+/// A publish whose headers arrive at once and whose body waits: it holds its place on the
+/// voter path until [`SlowPublish::finish`].
+struct SlowPublish {
+    stream: tokio::net::TcpStream,
+    body: Vec<u8>,
+}
+
+impl SlowPublish {
+    async fn start(token: &Value, text: &str) -> Self {
+        use tokio::io::AsyncWriteExt;
+        let endpoint = token["http_endpoint"].as_str().unwrap();
+        let host = endpoint.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let head = format!(
+            "POST /topics/{}/{} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\n\
+             Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            token["cache"].as_str().unwrap(),
+            token["votes_topic"].as_str().unwrap(),
+            token["token"].as_str().unwrap(),
+            text.len(),
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        Self {
+            stream,
+            body: text.as_bytes().to_vec(),
+        }
+    }
+
+    /// Sends the body; the answer's status.
+    async fn finish(mut self) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(&self.body).await.unwrap();
+        let mut answer = String::new();
+        self.stream.read_to_string(&mut answer).await.unwrap();
+        answer.split(' ').nth(1).unwrap().parse().unwrap()
+    }
 }
 
 /// Publishes `text` with `token` through the HTTP topics API; the whole answer.

@@ -157,7 +157,7 @@ impl Pipeline {
                 return Ok(());
             };
             if !current.seated {
-                let Some(poll) = self.poll(poll_id).await? else {
+                let Some(poll) = self.recent_poll(poll_id).await? else {
                     return Ok(());
                 };
                 self.seat(&poll, voter, &current).await?;

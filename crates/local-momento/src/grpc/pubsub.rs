@@ -39,7 +39,7 @@ type ItemStream = Pin<Box<dyn Stream<Item = Result<SubscriptionItem, Status>> + 
 
 #[tonic::async_trait]
 impl Pubsub for PubsubService {
-    #[tracing::instrument(skip_all, fields(cache = %request.get_ref().cache_name, topic = %request.get_ref().topic))]
+    #[tracing::instrument(level = "debug", skip_all, fields(cache = %request.get_ref().cache_name, topic = %request.get_ref().topic))]
     async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<Empty>, Status> {
         let caller = principal(&request)?;
         let request = request.into_inner();
@@ -56,7 +56,7 @@ impl Pubsub for PubsubService {
 
     type SubscribeStream = ItemStream;
 
-    #[tracing::instrument(skip_all, fields(cache = %request.get_ref().cache_name, topic = %request.get_ref().topic))]
+    #[tracing::instrument(level = "debug", skip_all, fields(cache = %request.get_ref().cache_name, topic = %request.get_ref().topic))]
     async fn subscribe(
         &self,
         request: Request<SubscriptionRequest>,

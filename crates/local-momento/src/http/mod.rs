@@ -96,7 +96,7 @@ async fn publish(request: &Request, body: Body, shared: Data<&Arc<Shared>>) -> R
     }
 }
 
-#[tracing::instrument(skip_all, fields(path = %request.uri().path()))]
+#[tracing::instrument(level = "debug", skip_all, fields(path = %request.uri().path()))]
 async fn try_publish(request: &Request, body: Body, shared: &Shared) -> Result<(), ApiError> {
     let (cache, topic) = names(request)?;
     let query: PublishQuery = query(request)?;
@@ -130,7 +130,7 @@ async fn subscribe(request: &Request, shared: Data<&Arc<Shared>>) -> Response {
     }
 }
 
-#[tracing::instrument(skip_all, fields(path = %request.uri().path()))]
+#[tracing::instrument(level = "debug", skip_all, fields(path = %request.uri().path()))]
 async fn try_subscribe(request: &Request, shared: &Shared) -> Result<Vec<topics::Event>, ApiError> {
     let (cache, topic) = names(request)?;
     let query: SubscribeQuery = query(request)?;

@@ -15,7 +15,7 @@ use super::{store_error, ttl, Answer, CacheService};
 use crate::auth::CacheAccess;
 use crate::store::{monotonic_ms, CollectionTtl, FieldsToDelete};
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn get(
     service: &CacheService,
     request: Request<DictionaryGetRequest>,
@@ -54,7 +54,7 @@ pub(super) async fn get(
     }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn fetch(
     service: &CacheService,
     request: Request<DictionaryFetchRequest>,
@@ -80,7 +80,7 @@ pub(super) async fn fetch(
     }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn set(
     service: &CacheService,
     request: Request<DictionarySetRequest>,
@@ -108,7 +108,7 @@ pub(super) async fn set(
     Ok(Response::new(DictionarySetResponse {}))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn increment(
     service: &CacheService,
     request: Request<DictionaryIncrementRequest>,
@@ -134,7 +134,7 @@ pub(super) async fn increment(
     Ok(Response::new(DictionaryIncrementResponse { value }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn delete(
     service: &CacheService,
     request: Request<DictionaryDeleteRequest>,
@@ -161,7 +161,7 @@ pub(super) async fn delete(
     Ok(Response::new(DictionaryDeleteResponse {}))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn length(
     service: &CacheService,
     request: Request<DictionaryLengthRequest>,

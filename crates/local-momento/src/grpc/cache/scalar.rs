@@ -16,7 +16,7 @@ use super::{store_error, ttl, Answer, CacheService};
 use crate::auth::CacheAccess;
 use crate::store::{monotonic_ms, Condition, TtlUpdate, TtlUpdated};
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn get(
     service: &CacheService,
     request: Request<GetRequest>,
@@ -43,7 +43,7 @@ pub(super) async fn get(
     }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn set(
     service: &CacheService,
     request: Request<SetRequest>,
@@ -69,7 +69,7 @@ pub(super) async fn set(
     }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn set_if(
     service: &CacheService,
     request: Request<SetIfRequest>,
@@ -107,7 +107,7 @@ pub(super) async fn set_if(
 }
 
 /// The older form of SetIf Absent, which the Python SDK still uses.
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn set_if_not_exists(
     service: &CacheService,
     request: Request<SetIfNotExistsRequest>,
@@ -140,7 +140,7 @@ pub(super) async fn set_if_not_exists(
     }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn delete(
     service: &CacheService,
     request: Request<DeleteRequest>,
@@ -158,7 +158,7 @@ pub(super) async fn delete(
 }
 
 /// Every key must be readable: a token scoped to one key cannot probe others.
-#[tracing::instrument(skip_all, fields(cache, keys = request.get_ref().cache_keys.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache, keys = request.get_ref().cache_keys.len()))]
 pub(super) async fn keys_exist(
     service: &CacheService,
     request: Request<KeysExistRequest>,
@@ -170,7 +170,7 @@ pub(super) async fn keys_exist(
     Ok(Response::new(KeysExistResponse { exists }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn increment(
     service: &CacheService,
     request: Request<IncrementRequest>,
@@ -190,7 +190,7 @@ pub(super) async fn increment(
     Ok(Response::new(IncrementResponse { value }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn update_ttl(
     service: &CacheService,
     request: Request<UpdateTtlRequest>,
@@ -230,7 +230,7 @@ pub(super) async fn update_ttl(
     }))
 }
 
-#[tracing::instrument(skip_all, fields(cache))]
+#[tracing::instrument(level = "debug", skip_all, fields(cache))]
 pub(super) async fn item_get_ttl(
     service: &CacheService,
     request: Request<ItemGetTtlRequest>,
