@@ -133,7 +133,7 @@ pub struct ServeArgs {
     pub max_in_flight: usize,
     /// The time a voter request should take at most: the in-flight limit shrinks when requests
     /// take longer, and grows back (up to `--max-in-flight`) while they do not.
-    #[arg(long, env = "POLLCAST_VOTER_LATENCY_TARGET", default_value = "250ms", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "POLLCAST_VOTER_LATENCY_TARGET", default_value = "500ms", value_parser = humantime::parse_duration)]
     pub voter_latency_target: Duration,
     /// At most one results publish per poll per this interval.
     #[arg(long, env = "POLLCAST_RESULTS_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]

@@ -18,9 +18,11 @@
 // anything) is tried again after its Retry-After plus jitter, as the voter page does (RETRIES,
 // RETRY_BUDGET; `withRetry` in lib.js); counter `refusals` counts such answers by op.
 //
-// Every voter writes one JSON line with console.log ({"rec":"voter", poll, token_id, choices,
-// sent, acked, refused}: never the token itself; `refused` of the `sent` publishes were
-// refused, so none of them may count); run k6 with `--console-output FILE` to keep them
+// Every voter writes JSON lines with console.log, never the token itself: {"rec":"voter", poll,
+// token_id, choices} once it holds a token; then, per publish, {"rec":"publish", token_id}
+// before it and {"rec":"sent", poll, token_id, sent, acked, refused} once it (with its retries)
+// is answered; `refused` of the `sent` requests were refused, so they did nothing. A publish
+// the end of the run interrupted has no "sent" line: it may or may not count; run k6 with `--console-output FILE` to keep them
 // (`--log-format json` puts each in a `msg` field, one per line): scripts/loadtest checks from that file that the tallies equal the voters whose
 // publish was acknowledged (nothing lost, nothing doubled).
 //
@@ -148,17 +150,17 @@ export function voter(data) {
   }
   const choices = choicesFor(poll, i);
   const copies = inShare(i, DUP_SHARE) ? 2 : 1;
-  let sent = 0;
+  const record = { poll: poll.id, token_id: token.token_id };
+  console.log(JSON.stringify({ rec: 'voter', ...record, choices }));
   let acked = 0;
-  let refused = 0;
   for (let k = 0; k < copies; k++) {
+    console.log(JSON.stringify({ rec: 'publish', token_id: token.token_id }));
     const published = publishVote(token, poll.id, choices);
-    sent += published.sent;
-    refused += published.refused;
-    if (published.r.status === 204) acked++;
+    const ok = published.r.status === 204 ? 1 : 0;
+    acked += ok;
+    console.log(JSON.stringify({ rec: 'sent', ...record, sent: published.sent, acked: ok, refused: published.refused }));
   }
   (acked > 0 ? votersAcked : votersUnacked).add(1);
-  console.log(JSON.stringify({ rec: 'voter', poll: poll.id, token_id: token.token_id, choices, sent, acked, refused }));
 }
 
 // This probe VU's own poll, the ballots already seen in it, and its results cursor.
