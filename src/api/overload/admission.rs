@@ -195,7 +195,11 @@ mod tests {
         assert!(a.admit(Request::Publish, now).is_err());
         a.done(Duration::from_secs(5), now);
         assert_eq!(a.limit(), 1.0);
-        assert_eq!(a.admit(Request::Token, now), Ok(()), "one token request still goes");
+        assert_eq!(
+            a.admit(Request::Token, now),
+            Ok(()),
+            "one token request still goes"
+        );
     }
 
     #[test]
