@@ -17,8 +17,10 @@ use serde_bytes::Bytes;
 use crate::message::{Message, Value};
 
 /// The on-disk format this build writes and reads. A file with a higher version was written by
-/// a newer build and is refused.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// a newer build and is refused. Version 2: journal segments reserve their disk space ahead,
+/// so a segment's records may be followed by zeros (read as the end of the records); version
+/// 1 files read the same way.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// First bytes of a journal segment.
 pub(crate) const MAGIC_JOURNAL: &[u8; 8] = b"LMJRNL\r\n";
 /// First bytes of a snapshot.
@@ -265,8 +267,12 @@ pub(crate) fn header(magic: &[u8; 8]) -> [u8; HEADER_BYTES] {
 /// Why the frames of a file end where they do.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Stop {
-    /// The file ends exactly after the last frame.
-    Clean,
+    /// The file ends exactly after the last frame, or only zeros follow it (space a journal
+    /// segment reserved ahead of its writes): the records end at `end` (an offset in the file).
+    Clean {
+        /// Where the records end.
+        end: usize,
+    },
     /// A frame at `offset` is cut short or fails its checksum.
     Damaged {
         /// Where the bad frame starts.
@@ -294,7 +300,12 @@ pub(crate) fn frames<E>(
         };
         let len = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
-        if len > MAX_PAYLOAD_BYTES {
+        // No record encodes to nothing, so a zero header is reserved space: the end, if
+        // nothing but zeros follows (else damage, reported as such below).
+        if len == 0 && crc == 0 && bytes[at..].iter().all(|&b| b == 0) {
+            return Ok(Stop::Clean { end: offset });
+        }
+        if len == 0 || len > MAX_PAYLOAD_BYTES {
             return Ok(Stop::Damaged {
                 offset,
                 reason: "frame length out of range",
@@ -316,7 +327,9 @@ pub(crate) fn frames<E>(
         each(offset, payload)?;
         at = start + len;
     }
-    Ok(Stop::Clean)
+    Ok(Stop::Clean {
+        end: at + HEADER_BYTES,
+    })
 }
 
 /// Whether a complete, checksummed frame starts anywhere in `bytes` (used to tell a torn tail,
@@ -370,8 +383,36 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(stop, Stop::Clean);
+        assert_eq!(
+            stop,
+            Stop::Clean {
+                end: bytes.len() + HEADER_BYTES
+            }
+        );
         assert_eq!(seen, vec![format!("{record:?}")]);
+    }
+
+    #[test]
+    fn zeros_after_the_frames_are_reserved_space_not_damage() {
+        let mut bytes = frame(&Record::DeleteCache { name: "a" });
+        let data = bytes.len();
+        bytes.extend(vec![0; 4096]);
+        let mut seen = 0;
+        let stop = frames::<postcard::Error>(&bytes, |_, _| {
+            seen += 1;
+            Ok(())
+        });
+        assert_eq!(
+            stop.unwrap(),
+            Stop::Clean {
+                end: data + HEADER_BYTES
+            }
+        );
+        assert_eq!(seen, 1);
+        // Something after the zeros is damage, not reserved space.
+        bytes.push(1);
+        let stop = frames::<postcard::Error>(&bytes, |_, _| Ok(())).unwrap();
+        assert!(matches!(stop, Stop::Damaged { offset, .. } if offset == data + HEADER_BYTES));
     }
 
     #[test]

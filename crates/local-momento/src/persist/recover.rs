@@ -223,6 +223,10 @@ fn replay_segment(
         anyhow::Ok(())
     })?;
     let mut torn_tail_bytes = None;
+    let end = match &stop {
+        Stop::Clean { end } => *end,
+        Stop::Damaged { offset, .. } => *offset,
+    };
     if let Stop::Damaged { offset, reason } = stop {
         let rest = &bytes[offset..];
         if !last || any_frame_in(&rest[1.min(rest.len())..]) {
@@ -252,7 +256,7 @@ fn replay_segment(
     }
     Ok(Replayed {
         records,
-        bytes: (bytes.len() - HEADER_BYTES) as u64,
+        bytes: (end - HEADER_BYTES) as u64,
         torn_tail_bytes,
     })
 }

@@ -441,7 +441,9 @@ fn files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
 /// Flips one bit in the middle of `path`.
 fn flip_a_bit_in_the_middle(path: &Path, bit: u8) {
     let mut bytes = std::fs::read(path).unwrap();
-    let middle = bytes.len() / 2;
+    // The middle of what was written (a journal segment's reserved space is zeros after it).
+    let written = bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+    let middle = written / 2;
     bytes[middle] ^= bit;
     std::fs::write(path, bytes).unwrap();
 }
@@ -481,20 +483,43 @@ async fn a_torn_tail_is_cut_and_every_acknowledged_write_is_kept() {
     }
     let key = m.key.clone();
     m.server.stop_without_snapshot().await;
-    // A crash in the middle of writing the next batch: part of a frame at the end.
+    // A crash in the middle of writing the next batch: part of a frame after the last record
+    // (in the space the segment reserved ahead, which reads as zeros).
     let segment = files(dir.path(), "journal-").pop().unwrap();
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
+    let end = records_end(&segment);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
         .open(&segment)
         .unwrap();
-    std::io::Write::write_all(&mut file, &[57, 0, 0, 0, 1, 2, 3, 4, 5, 6]).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &[57, 0, 0, 0, 1, 2, 3, 4, 5, 6], end).unwrap();
     drop(file);
 
     let m = restart(&key, durable(dir.path())).await;
-    assert_eq!(m.server.recovery().unwrap().torn_tail_bytes, Some(10));
+    let cut = m.server.recovery().unwrap().torn_tail_bytes;
+    let size = std::fs::metadata(&segment).map_or(0, |m| m.len());
+    assert!(
+        cut.is_some_and(|cut| cut >= 10) && size == end,
+        "the torn frame and what followed it are cut off, back to the last record: cut {cut:?}, \
+         the segment now {size} bytes, its records end at {end}"
+    );
     for n in 0..100 {
         assert_eq!(m.get_text(&format!("k{n}")).await, Some(format!("v{n}")));
     }
+}
+
+/// Where the records of a journal segment end: after its 12-byte header, frames of
+/// `[payload length: u32 LE][crc32: u32 LE][payload]`, until the end or reserved space (zeros).
+fn records_end(segment: &std::path::Path) -> u64 {
+    let bytes = std::fs::read(segment).unwrap();
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
+        at += 8 + len;
+    }
+    at as u64
 }
 
 #[tokio::test]
