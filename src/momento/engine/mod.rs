@@ -97,6 +97,11 @@ impl Engine {
         }
     }
 
+    /// Whether calls are made in process (no round trip to save by batching them).
+    pub fn is_in_process(&self) -> bool {
+        matches!(self, Engine::InProcess(_))
+    }
+
     /// Creates the cache unless it exists.
     pub async fn create_cache(&self, cache: &str) -> anyhow::Result<()> {
         dispatch!(self.create_cache(cache))

@@ -442,7 +442,10 @@ fn files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
 fn flip_a_bit_in_the_middle(path: &Path, bit: u8) {
     let mut bytes = std::fs::read(path).unwrap();
     // The middle of what was written (a journal segment's reserved space is zeros after it).
-    let written = bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+    let written = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
     let middle = written / 2;
     bytes[middle] ^= bit;
     std::fs::write(path, bytes).unwrap();
