@@ -1,7 +1,9 @@
 //! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
 //!
 //! - `polls.rs`, `tokens.rs`, `results.rs`, `ballot.rs`, `links.rs` (the QR code and the
-//!   pages' URLs), `webhooks.rs`, `health.rs`: the resources; `topics.rs` describes Momento's
+//!   pages' URLs), `events.rs` (events and join codes; [`event_watch`] who follows which),
+//!   `entries.rs` (moderation of open-text entries), `webhooks.rs`, `health.rs`: the
+//!   resources; `topics.rs` describes Momento's
 //!   HTTP topics API, which voters publish to.
 //! - `auth.rs`: the admin-key check, in the extractors `AdminAuth` (admin only) and
 //!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous); `VoterAuth`, a
@@ -15,6 +17,9 @@ mod auth;
 mod ballot;
 mod body;
 pub mod cors;
+mod entries;
+pub mod event_watch;
+pub mod events;
 mod errors;
 mod health;
 pub mod links;
@@ -41,6 +46,8 @@ pub type Apis = (
     tokens::TokensApi,
     results::ResultsApi,
     ballot::BallotApi,
+    events::EventsApi,
+    entries::EntriesApi,
     topics::TopicsApi,
     webhooks::WebhooksApi,
     health::HealthApi,
@@ -56,6 +63,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             tokens::TokensApi,
             results::ResultsApi,
             ballot::BallotApi,
+            events::EventsApi,
+            entries::EntriesApi,
             topics::TopicsApi,
             webhooks::WebhooksApi,
             health::HealthApi,

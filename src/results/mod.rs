@@ -22,11 +22,13 @@
 //!   [`COST_FACTOR`] times its last one's duration after that one started: a poll with a large
 //!   ledger under heavy voting spends at most a quarter of the time recounting, leaving the
 //!   rest to ingest, and small polls still publish every interval.
+//! - **Open-text polls** are always counted from the ledger, moderated ([`open_text`]).
 //!
 //! The I/O (seq, snapshot, topic) is [`ResultsStore`]'s, in `momento/results.rs`.
 
 pub mod csv;
 pub mod feed;
+pub mod open_text;
 pub mod recount;
 pub mod running;
 pub mod sse;
@@ -39,7 +41,9 @@ use chrono::Utc;
 
 use crate::domain::{instant_runoff, Poll, PollId, PollKind, Results, RunningTally};
 use crate::metrics::Metrics;
+use crate::domain::EntryKey;
 use crate::momento::ballots::BallotStore;
+use crate::momento::moderation::ModerationStore;
 use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
 use crate::momento::StoreResult;
@@ -60,6 +64,10 @@ pub struct Publisher {
     not_before: Mutex<HashMap<PollId, Instant>>,
     /// Running counts, when this process is the only writer of the ledger (embedded).
     tallies: Option<Arc<running::Tallies>>,
+    /// Moderation decisions on open-text entries, when kept.
+    moderation: Option<ModerationStore>,
+    /// The key open-text entry ids are made with ([`open_text::entry_key`]).
+    entry_key: EntryKey,
 }
 
 impl Publisher {
@@ -78,6 +86,17 @@ impl Publisher {
             dirty: Mutex::new(HashSet::new()),
             not_before: Mutex::new(HashMap::new()),
             tallies: None,
+            moderation: None,
+            entry_key: EntryKey::new(Vec::new()),
+        }
+    }
+
+    /// Moderates open-text entries with `store`'s decisions, their ids made with `key`.
+    pub fn with_moderation(self, store: ModerationStore, key: EntryKey) -> Self {
+        Self {
+            moderation: Some(store),
+            entry_key: key,
+            ..self
         }
     }
 
@@ -196,6 +215,9 @@ impl Publisher {
     /// The results of `poll` numbered `seq`: from the running counts when they are kept, else
     /// counted from the ledger.
     pub async fn count(&self, poll: &Poll, seq: u64) -> StoreResult<Results> {
+        if poll.kind() == PollKind::OpenText {
+            return self.count_open_text(poll, seq).await;
+        }
         let running = match &self.tallies {
             Some(tallies) => tallies.tally(poll, &self.ballots).await?,
             None => running::seed(poll, &self.ballots).await?,
@@ -205,6 +227,9 @@ impl Publisher {
 
     /// The results of `poll` numbered `seq`, counted from the ledger whatever is kept.
     pub async fn count_from_ledger(&self, poll: &Poll, seq: u64) -> StoreResult<Results> {
+        if poll.kind() == PollKind::OpenText {
+            return self.count_open_text(poll, seq).await;
+        }
         let running = running::seed(poll, &self.ballots).await?;
         Ok(results_of(poll, &running, seq))
     }

@@ -1,0 +1,157 @@
+//! Events in Momento cache: the record `event:{id}` (JSON of [`Session`]), its join code
+//! `join_code:{CODE}` (= the event id) and the index dictionary `events` (field = event id).
+//!
+//! - A code is claimed with `SetIf` Absent before the record is written, so two live events
+//!   never share one; a taken code makes the caller draw another. A code lives as long as its
+//!   event's record (both refreshed on each change).
+//! - Every change is a compare-and-set on the record's exact bytes (`SetIf` Equal), re-read
+//!   and re-decided when another writer got there first, as polls change.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use momento::cache::{
+    CollectionTtl, DictionarySetFieldRequest, SetIfAbsentRequest, SetIfAbsentResponse,
+    SetIfEqualRequest, SetIfEqualResponse, UpdateTtlRequest,
+};
+
+use crate::domain::session::{EventId, JoinCode, Session};
+use crate::momento::{keys, Momento, StoreError, StoreResult};
+
+/// How often a compare-and-set that lost a race is retried before giving up.
+const CAS_ATTEMPTS: usize = 8;
+
+/// Why an event change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum EventChangeError<E> {
+    /// No such event.
+    #[error("event not found")]
+    NotFound,
+    /// The change refused itself.
+    #[error(transparent)]
+    Refused(E),
+    /// Other writers kept winning the race.
+    #[error("the event kept changing under us; try again")]
+    Contended,
+    /// Momento failed.
+    #[error(transparent)]
+    Backend(#[from] StoreError),
+}
+
+/// Events through the SDK.
+#[derive(Clone)]
+pub struct EventStore {
+    momento: Momento,
+    ttl: Duration,
+}
+
+impl EventStore {
+    /// Records live `ttl` after their last write.
+    pub fn new(momento: Momento, ttl: Duration) -> Self {
+        Self { momento, ttl }
+    }
+
+    /// Claims `code` for `event`; `false` when a live event has it.
+    #[tracing::instrument(skip_all, fields(event_id = %event.as_str()))]
+    pub async fn claim_code(&self, code: &JoinCode, event: &EventId) -> StoreResult<bool> {
+        let request = SetIfAbsentRequest::new(
+            self.momento.cache_name(),
+            keys::join_code(code),
+            event.as_str(),
+        )
+        .ttl(self.ttl);
+        let response = self.momento.send(request, "claiming a join code").await?;
+        Ok(matches!(response, SetIfAbsentResponse::Stored))
+    }
+
+    /// Stores a new event (its code claimed first); `false` if the id is taken.
+    #[tracing::instrument(skip_all, fields(event_id = %event.id.as_str()))]
+    pub async fn create(&self, event: &Session) -> StoreResult<bool> {
+        let bytes = serde_json::to_vec(event).context("encoding the event")?;
+        let request =
+            SetIfAbsentRequest::new(self.momento.cache_name(), keys::event(&event.id), bytes)
+                .ttl(self.ttl);
+        let response = self.momento.send(request, "storing the event").await?;
+        let stored = matches!(response, SetIfAbsentResponse::Stored);
+        if stored {
+            self.write_index(&event.id, event.created_at).await?;
+        }
+        Ok(stored)
+    }
+
+    /// Reads an event, with the bytes a compare-and-set must match.
+    #[tracing::instrument(skip_all, fields(event_id = %id.as_str()))]
+    pub async fn get(&self, id: &EventId) -> StoreResult<Option<(Session, Vec<u8>)>> {
+        let Some(raw) = self.momento.get(keys::event(id), "reading the event").await? else {
+            return Ok(None);
+        };
+        let event = serde_json::from_slice(&raw).context("decoding a stored event")?;
+        Ok(Some((event, raw)))
+    }
+
+    /// The event `code` belongs to, if a live one does.
+    #[tracing::instrument(skip_all)]
+    pub async fn by_code(&self, code: &JoinCode) -> StoreResult<Option<Session>> {
+        let key = keys::join_code(code);
+        let Some(raw) = self.momento.get(key, "reading a join code").await? else {
+            return Ok(None);
+        };
+        let Some(id) = std::str::from_utf8(&raw).ok().and_then(|id| EventId::parse(id).ok())
+        else {
+            return Ok(None);
+        };
+        Ok(self.get(&id).await?.map(|(event, _)| event).filter(|e| &e.code == code))
+    }
+
+    /// Applies `change` to the event by compare-and-set (re-read and re-decided when another
+    /// writer got there first); returns the event as stored after it.
+    #[tracing::instrument(skip_all, fields(event_id = %id.as_str()))]
+    pub async fn update<E>(
+        &self,
+        id: &EventId,
+        change: impl Fn(&Session) -> Result<Session, E>,
+    ) -> Result<Session, EventChangeError<E>> {
+        for _ in 0..CAS_ATTEMPTS {
+            let (current, raw) = self.get(id).await?.ok_or(EventChangeError::NotFound)?;
+            let next = change(&current).map_err(EventChangeError::Refused)?;
+            let bytes = serde_json::to_vec(&next)
+                .context("encoding the event")
+                .map_err(StoreError::from)?;
+            let request =
+                SetIfEqualRequest::new(self.momento.cache_name(), keys::event(id), bytes, raw)
+                    .ttl(self.ttl);
+            let response = self
+                .momento
+                .send(request, "compare-and-set of the event")
+                .await
+                .map_err(StoreError::from)?;
+            if matches!(response, SetIfEqualResponse::Stored) {
+                // The code lives as long as its event.
+                let refresh = UpdateTtlRequest::new(
+                    self.momento.cache_name(),
+                    keys::join_code(&next.code),
+                    self.ttl,
+                );
+                self.momento
+                    .send(refresh, "refreshing the join code's TTL")
+                    .await
+                    .map_err(StoreError::from)?;
+                return Ok(next);
+            }
+        }
+        Err(EventChangeError::Contended)
+    }
+
+    async fn write_index(&self, id: &EventId, created_at: DateTime<Utc>) -> StoreResult<()> {
+        let request = DictionarySetFieldRequest::new(
+            self.momento.cache_name(),
+            keys::EVENT_INDEX,
+            id.as_str(),
+            created_at.to_rfc3339(),
+        )
+        .ttl(CollectionTtl::refresh_on_update(self.ttl));
+        self.momento.send(request, "writing the event index").await?;
+        Ok(())
+    }
+}
