@@ -113,7 +113,9 @@ fn view(status: VoteStatus, voter_id: String) -> BallotStatus {
         .as_ref()
         .filter(|c| !c.texts.is_empty())
         .map(|c| c.texts.clone());
-    let choices = counted.map(|c: Counted| c.choices).filter(|c| !c.is_empty() || value.is_none() && texts.is_none());
+    let choices = counted
+        .map(|c: Counted| c.choices)
+        .filter(|c| !c.is_empty() || value.is_none() && texts.is_none());
     BallotStatus {
         status: state,
         voter_id,

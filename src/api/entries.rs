@@ -99,7 +99,11 @@ impl EntriesApi {
 
     /// Hide an entry (admin): it leaves the public results, the word list and every
     /// presenter screen; it stays in the CSV, marked hidden.
-    #[oai(path = "/:id/entries/:entry_id/hide", method = "post", operation_id = "hide_entry")]
+    #[oai(
+        path = "/:id/entries/:entry_id/hide",
+        method = "post",
+        operation_id = "hide_entry"
+    )]
     async fn hide(
         &self,
         _admin: AdminAuth,
@@ -114,7 +118,11 @@ impl EntriesApi {
 
     /// Show an entry (admin): unhides it, approves it on a `pre`-moderated poll, and
     /// overrules the profanity filter.
-    #[oai(path = "/:id/entries/:entry_id/unhide", method = "post", operation_id = "unhide_entry")]
+    #[oai(
+        path = "/:id/entries/:entry_id/unhide",
+        method = "post",
+        operation_id = "unhide_entry"
+    )]
     async fn unhide(
         &self,
         _admin: AdminAuth,
@@ -155,18 +163,26 @@ async fn decide(
             "poll '{raw_poll}' has no entry '{entry_id}'"
         )));
     }
-    state.moderation.decide(poll.id(), entry_id, decision).await?;
+    state
+        .moderation
+        .decide(poll.id(), entry_id, decision)
+        .await?;
     // Published before answering, so whoever asks next sees the decision applied.
     let published = state.publisher.publish(poll.id()).await;
     if let Err(error) = published {
-        tracing::warn!(error = format!("{error:#}"), "results not republished after moderation");
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "results not republished after moderation"
+        );
         state.publisher.mark(poll.id());
     }
     let (_, entries) = state.publisher.entries(&poll).await?;
     let entry = entries
         .into_iter()
         .find(|e| e.id == entry_id)
-        .ok_or_else(|| ApiError::not_found(format!("poll '{raw_poll}' has no entry '{entry_id}'")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!("poll '{raw_poll}' has no entry '{entry_id}'"))
+        })?;
     Ok(EntryResponse::Ok(Json(admin_entry(entry))))
 }
 

@@ -195,7 +195,11 @@ impl EventsApi {
 
     /// Replace an event's polls (admin): add, remove and reorder in one call. The active poll
     /// stays active if it is still listed.
-    #[oai(path = "/v1/events/:id/polls", method = "put", operation_id = "set_event_polls")]
+    #[oai(
+        path = "/v1/events/:id/polls",
+        method = "put",
+        operation_id = "set_event_polls"
+    )]
     async fn set_polls(
         &self,
         _admin: AdminAuth,
@@ -218,7 +222,11 @@ impl EventsApi {
     /// Show one poll of the event on every phone and on the presenter screen (admin), opening
     /// it when it is a draft or scheduled; `{"poll_id": null}` shows "waiting for the next
     /// question". 409 `not_in_event` for a poll that is not the event's.
-    #[oai(path = "/v1/events/:id/activate", method = "post", operation_id = "activate_event_poll")]
+    #[oai(
+        path = "/v1/events/:id/activate",
+        method = "post",
+        operation_id = "activate_event_poll"
+    )]
     async fn activate(
         &self,
         _admin: AdminAuth,
@@ -265,7 +273,11 @@ impl EventsApi {
     /// Follow an event (anyone), as Server-Sent Events: what `GET /v1/join/{code}` says now,
     /// then again each time the active poll (or the event) changes (event `active`, id = the
     /// event's version). A keep-alive comment comes every 2 s.
-    #[oai(path = "/v1/events/:id/stream", method = "get", operation_id = "stream_event")]
+    #[oai(
+        path = "/v1/events/:id/stream",
+        method = "get",
+        operation_id = "stream_event"
+    )]
     async fn stream(
         &self,
         state: Data<&Arc<AppState>>,
@@ -293,7 +305,11 @@ impl EventsApi {
     }
 
     /// The QR code of the event's join link (`join_url`), as SVG (anyone).
-    #[oai(path = "/v1/events/:id/qr.svg", method = "get", operation_id = "get_event_qr")]
+    #[oai(
+        path = "/v1/events/:id/qr.svg",
+        method = "get",
+        operation_id = "get_event_qr"
+    )]
     async fn qr(
         &self,
         state: Data<&Arc<AppState>>,
@@ -309,7 +325,11 @@ impl EventsApi {
 
     /// A voter token for a poll of the event (anyone; open-access polls): the same voter in
     /// every poll of the event, kept in a signed cookie scoped to the event.
-    #[oai(path = "/v1/events/:id/tokens", method = "post", operation_id = "create_event_token")]
+    #[oai(
+        path = "/v1/events/:id/tokens",
+        method = "post",
+        operation_id = "create_event_token"
+    )]
     async fn token(
         &self,
         state: Data<&Arc<AppState>>,
@@ -337,7 +357,9 @@ impl EventsApi {
         let secure = state.public_url.starts_with("https://");
         voter_cookie::remember_event(cookies, key, &scope, &voter, state.record_ttl, secure);
         refuse_when_full(&state, &poll, std::slice::from_ref(&voter)).await?;
-        Ok(TokenCreated::Created(Json(mint(&state, &poll, voter).await?)))
+        Ok(TokenCreated::Created(Json(
+            mint(&state, &poll, voter).await?,
+        )))
     }
 }
 
@@ -375,9 +397,13 @@ pub async fn by_code(state: &AppState, code: &str) -> Result<Session, ApiError> 
 async fn showable_polls(state: &AppState, raw: &[String]) -> Result<Vec<PollId>, ApiError> {
     let mut polls = Vec::with_capacity(raw.len());
     for (i, id) in raw.iter().enumerate() {
-        let poll = PollId::parse(id)
-            .map_err(|e| ApiError::bad_request(format!("poll_ids[{i}]: {e}")))?;
-        let stored = state.polls.get(&poll).await?.ok_or_else(|| ApiError::no_poll(id))?;
+        let poll =
+            PollId::parse(id).map_err(|e| ApiError::bad_request(format!("poll_ids[{i}]: {e}")))?;
+        let stored = state
+            .polls
+            .get(&poll)
+            .await?
+            .ok_or_else(|| ApiError::no_poll(id))?;
         refuse_finished(&stored.poll)?;
         polls.push(poll);
     }
@@ -387,12 +413,15 @@ async fn showable_polls(state: &AppState, raw: &[String]) -> Result<Vec<PollId>,
 /// 409 `poll_archived` for a poll that can never be shown again.
 fn refuse_finished(poll: &Poll) -> Result<(), ApiError> {
     match poll.state_at(Utc::now()) {
-        state @ (PollState::Archived | PollState::Cancelled) => Err(ApiError::Conflict(
-            ErrorBody::new(
+        state @ (PollState::Archived | PollState::Cancelled) => {
+            Err(ApiError::Conflict(ErrorBody::new(
                 "poll_archived",
-                format!("poll '{}' is {state}: it cannot be shown in an event", poll.id()),
-            ),
-        )),
+                format!(
+                    "poll '{}' is {state}: it cannot be shown in an event",
+                    poll.id()
+                ),
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -428,7 +457,11 @@ fn view(state: &AppState, event: &Session) -> EventView {
         code: event.code.as_str().to_owned(),
         join_url: crate::api::links::join_url(&state.public_url, &event.code),
         present_url: crate::api::links::event_present_url(&state.public_url, &event.id),
-        poll_ids: event.poll_ids.iter().map(|p| p.as_str().to_owned()).collect(),
+        poll_ids: event
+            .poll_ids
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
         active_poll_id: event.active_poll_id.as_ref().map(|p| p.as_str().to_owned()),
         version: event.version,
         created_at: event.created_at,

@@ -243,7 +243,11 @@ pub(super) async fn refuse_when_full(
     )))
 }
 
-pub(super) async fn mint(state: &AppState, poll: &Poll, voter: VoterId) -> Result<VoterToken, ApiError> {
+pub(super) async fn mint(
+    state: &AppState,
+    poll: &Poll,
+    voter: VoterId,
+) -> Result<VoterToken, ApiError> {
     let now = Utc::now();
     let valid_for = token_lifetime(state.settings.token_ttl, poll.closes_at(), now)
         .ok_or_else(|| ApiError::conflict("the poll closes too soon to issue a token"))?;

@@ -312,7 +312,8 @@ impl AdminPoll {
             }),
             max_length: poll.max_length(),
             max_entries: poll.max_entries(),
-            moderation: (poll.kind() == domain::PollKind::OpenText).then(|| poll.moderation().into()),
+            moderation: (poll.kind() == domain::PollKind::OpenText)
+                .then(|| poll.moderation().into()),
             profanity_filter: (poll.kind() == domain::PollKind::OpenText)
                 .then_some(poll.profanity_filter()),
             state: poll.state_at(now).into(),
@@ -382,4 +383,3 @@ mirror!(Moderation <=> domain::Moderation { Post, Pre });
 mirror!(ResultsVisibility <=> domain::ResultsVisibility { Live, OnClose });
 mirror!(Access <=> domain::Access { Open, Invite });
 mirror!(PollState <=> domain::PollState { Draft, Scheduled, Open, Closed, Archived, Cancelled });
-

@@ -83,7 +83,14 @@ pub fn remember(
     secure: bool,
 ) {
     let path = format!("/v1/polls/{}", token_id.poll_id().as_str());
-    set(jar, key, (NAME, token_id.to_string()), path, max_age, secure);
+    set(
+        jar,
+        key,
+        (NAME, token_id.to_string()),
+        path,
+        max_age,
+        secure,
+    );
 }
 
 fn set(

@@ -265,7 +265,9 @@ impl Ballot {
             let canonical = ballot.texts().iter().all(|t| !t.is_empty())
                 && !ballot.texts().is_empty()
                 && ballot.to_string() == text;
-            return canonical.then_some(ballot).ok_or(StoredBallotError::BadAnswer);
+            return canonical
+                .then_some(ballot)
+                .ok_or(StoredBallotError::BadAnswer);
         }
         let choices = text
             .split(',')

@@ -92,22 +92,50 @@ impl KindSettings {
     pub fn check(&self, c: &mut Collector, kind: PollKind, options: usize, stored: bool) {
         let choice = matches!(kind, PollKind::Single | PollKind::Multi | PollKind::Ranked);
         if !choice && options > 0 {
-            c.push("options", Rule::NotAllowed, format!("a {kind} poll has no options"));
+            c.push(
+                "options",
+                Rule::NotAllowed,
+                format!("a {kind} poll has no options"),
+            );
         }
         match (&self.scale, kind) {
-            (None, PollKind::Rating) => c.push("scale", Rule::Required, "a rating poll has a scale"),
+            (None, PollKind::Rating) => {
+                c.push("scale", Rule::Required, "a rating poll has a scale")
+            }
             (Some(scale), PollKind::Rating) => check_scale(c, scale),
             (Some(_), _) => c.push("scale", Rule::NotAllowed, "is only for rating polls"),
             (None, _) => {}
         }
         let text = kind == PollKind::OpenText;
-        check_limit(c, "max_length", self.max_length, MAX_ENTRY_CHARS, text, stored);
-        check_limit(c, "max_entries", self.max_entries, MAX_ENTRIES, text, stored);
+        check_limit(
+            c,
+            "max_length",
+            self.max_length,
+            MAX_ENTRY_CHARS,
+            text,
+            stored,
+        );
+        check_limit(
+            c,
+            "max_entries",
+            self.max_entries,
+            MAX_ENTRIES,
+            text,
+            stored,
+        );
         if !text && self.moderation == Moderation::Pre {
-            c.push("moderation", Rule::NotAllowed, "is only for open_text polls");
+            c.push(
+                "moderation",
+                Rule::NotAllowed,
+                "is only for open_text polls",
+            );
         }
         if !text && self.profanity_filter {
-            c.push("profanity_filter", Rule::NotAllowed, "is only for open_text polls");
+            c.push(
+                "profanity_filter",
+                Rule::NotAllowed,
+                "is only for open_text polls",
+            );
         }
     }
 
@@ -133,18 +161,22 @@ fn check_scale(c: &mut Collector, scale: &Scale) {
             format!("min and max must be within -{SCALE_BOUND}..={SCALE_BOUND}"),
         );
     } else if min >= max {
-        c.push("scale.max", Rule::OutOfRange, "must be greater than scale.min");
+        c.push(
+            "scale.max",
+            Rule::OutOfRange,
+            "must be greater than scale.min",
+        );
     } else if max - min + 1 > MAX_SCALE_STEPS {
         c.push(
             "scale",
             Rule::TooMany,
-            format!(
-                "has {} values, more than {MAX_SCALE_STEPS}",
-                max - min + 1
-            ),
+            format!("has {} values, more than {MAX_SCALE_STEPS}", max - min + 1),
         );
     }
-    for (field, label) in [("scale.min_label", &scale.min_label), ("scale.max_label", &scale.max_label)] {
+    for (field, label) in [
+        ("scale.min_label", &scale.min_label),
+        ("scale.max_label", &scale.max_label),
+    ] {
         if let Some(label) = label {
             c.line(field, label, SCALE_LABEL_MAX_CHARS);
             c.no_bidi(field, label);
@@ -162,11 +194,9 @@ fn check_limit(
 ) {
     match value {
         Some(_) if !allowed => c.push(field, Rule::NotAllowed, "is only for open_text polls"),
-        Some(n) if n == 0 || n > most => c.push(
-            field,
-            Rule::OutOfRange,
-            format!("must be from 1 to {most}"),
-        ),
+        Some(n) if n == 0 || n > most => {
+            c.push(field, Rule::OutOfRange, format!("must be from 1 to {most}"))
+        }
         None if allowed && required => c.push(field, Rule::Required, "an open_text poll stores it"),
         _ => {}
     }

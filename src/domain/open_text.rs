@@ -135,9 +135,7 @@ pub fn entries<'a>(
             }
         })
         .collect();
-    all.sort_by(|a, b| {
-        (a.text.to_lowercase(), &a.id).cmp(&(b.text.to_lowercase(), &b.id))
-    });
+    all.sort_by(|a, b| (a.text.to_lowercase(), &a.id).cmp(&(b.text.to_lowercase(), &b.id)));
     all
 }
 

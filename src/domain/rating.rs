@@ -43,7 +43,10 @@ pub fn mean(counts: &BTreeMap<i64, u64>) -> Option<f64> {
         return None;
     }
     // Exact in i128 whatever the count; one division at the end.
-    let sum: i128 = counts.iter().map(|(&v, &c)| i128::from(v) * i128::from(c)).sum();
+    let sum: i128 = counts
+        .iter()
+        .map(|(&v, &c)| i128::from(v) * i128::from(c))
+        .sum();
     Some(two_decimals(sum as f64 / n as f64))
 }
 

@@ -203,7 +203,11 @@ fn check_polls(c: &mut Collector, poll_ids: &[PollId]) {
     }
     for (i, id) in poll_ids.iter().enumerate() {
         if poll_ids[..i].contains(id) {
-            c.push(format!("poll_ids[{i}]"), Rule::Duplicate, format!("lists poll {id} twice"));
+            c.push(
+                format!("poll_ids[{i}]"),
+                Rule::Duplicate,
+                format!("lists poll {id} twice"),
+            );
         }
     }
 }
@@ -220,7 +224,14 @@ mod tests {
 
     fn event(polls: &[&str]) -> Session {
         let ids = polls.iter().map(|p| poll(p)).collect();
-        Session::new(EventId::generate(), JoinCode::generate(), "Town hall", ids, Utc::now()).unwrap()
+        Session::new(
+            EventId::generate(),
+            JoinCode::generate(),
+            "Town hall",
+            ids,
+            Utc::now(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -243,7 +254,10 @@ mod tests {
         );
         assert_eq!(active.activate(None).unwrap().active_poll_id, None);
         // Removing the active poll leaves none active; reordering keeps it.
-        assert_eq!(active.with_polls(vec![poll("p1")]).unwrap().active_poll_id, None);
+        assert_eq!(
+            active.with_polls(vec![poll("p1")]).unwrap().active_poll_id,
+            None
+        );
         let reordered = active.with_polls(vec![poll("p2"), poll("p1")]).unwrap();
         assert_eq!(reordered.active_poll_id, Some(poll("p2")));
     }
@@ -251,8 +265,14 @@ mod tests {
     #[test]
     fn an_event_needs_a_title_and_distinct_polls() {
         let now = Utc::now();
-        let errors = Session::new(EventId::generate(), JoinCode::generate(), " ", vec![poll("p1"), poll("p1")], now)
-            .unwrap_err();
+        let errors = Session::new(
+            EventId::generate(),
+            JoinCode::generate(),
+            " ",
+            vec![poll("p1"), poll("p1")],
+            now,
+        )
+        .unwrap_err();
         assert!(errors.has("title", super::super::validation::Rule::Required));
         assert!(errors.has("poll_ids[1]", super::super::validation::Rule::Duplicate));
     }

@@ -5,7 +5,8 @@
 //! a word stay: `don't`, `e-mail`); each word is case-folded (Unicode lowercase) and stripped
 //! of punctuation at its edges. Then:
 //! - an entry of at most [`PHRASE_WORDS`] words is **one term**, the words joined by a space
-//!   (`"machine learning"` stays a phrase), unless every word is a stop word;
+//!   (`"machine learning"` stays a phrase), without stop words at its ends (`"the borrow
+//!   checker"` is `borrow checker`), and none when every word is a stop word;
 //! - a longer entry gives each word that is not a stop word as a term.
 //!
 //! Stop words are an English list built in ([`STOP_WORDS`], the usual function words). The
@@ -20,18 +21,135 @@ pub const PHRASE_WORDS: usize = 3;
 
 /// English function words left out of word clouds (sorted, for a binary search).
 pub const STOP_WORDS: &[&str] = &[
-    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
-    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
-    "by", "can", "could", "did", "do", "does", "doing", "don't", "down", "during", "each", "few",
-    "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers",
-    "herself", "him", "himself", "his", "how", "i", "i'm", "if", "in", "into", "is", "it",
-    "it's", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not",
-    "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out",
-    "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the",
-    "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those",
-    "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when",
-    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
-    "yours", "yourself", "yourselves",
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don't",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "i'm",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "it's",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
 ];
 
 /// Whether `word` (case-folded) is a stop word.
@@ -53,10 +171,12 @@ pub fn words(entry: &str) -> Vec<String> {
 pub fn terms(entry: &str) -> Vec<String> {
     let words = words(entry);
     if words.len() <= PHRASE_WORDS {
-        if words.iter().all(|w| is_stop_word(w)) {
-            return Vec::new();
-        }
-        return vec![words.join(" ")];
+        let start = words.iter().position(|w| !is_stop_word(w));
+        let end = words.iter().rposition(|w| !is_stop_word(w));
+        return match (start, end) {
+            (Some(start), Some(end)) => vec![words[start..=end].join(" ")],
+            _ => Vec::new(),
+        };
     }
     words.into_iter().filter(|w| !is_stop_word(w)).collect()
 }
@@ -106,6 +226,8 @@ mod tests {
         assert_eq!(terms("Machine learning!"), ["machine learning"]);
         assert_eq!(terms("  RUST "), ["rust"]);
         assert_eq!(terms("the"), Vec::<String>::new());
+        assert_eq!(terms("The borrow checker"), ["borrow checker"]);
+        assert_eq!(terms("out of office"), ["office"]);
         assert_eq!(
             terms("I love the borrow checker, and don't care"),
             ["love", "borrow", "checker", "care"]
@@ -134,6 +256,8 @@ mod tests {
                 prop_assert!(!w.word.is_empty());
                 prop_assert_eq!(w.word.to_lowercase(), w.word.clone());
                 prop_assert!(!is_stop_word(&w.word));
+                let ends = [w.word.split(' ').next(), w.word.split(' ').next_back()];
+                prop_assert!(ends.iter().flatten().all(|e| !is_stop_word(e)));
             }
         }
     }

@@ -83,7 +83,11 @@ impl EventStore {
     /// Reads an event, with the bytes a compare-and-set must match.
     #[tracing::instrument(skip_all, fields(event_id = %id.as_str()))]
     pub async fn get(&self, id: &EventId) -> StoreResult<Option<(Session, Vec<u8>)>> {
-        let Some(raw) = self.momento.get(keys::event(id), "reading the event").await? else {
+        let Some(raw) = self
+            .momento
+            .get(keys::event(id), "reading the event")
+            .await?
+        else {
             return Ok(None);
         };
         let event = serde_json::from_slice(&raw).context("decoding a stored event")?;
@@ -97,11 +101,17 @@ impl EventStore {
         let Some(raw) = self.momento.get(key, "reading a join code").await? else {
             return Ok(None);
         };
-        let Some(id) = std::str::from_utf8(&raw).ok().and_then(|id| EventId::parse(id).ok())
+        let Some(id) = std::str::from_utf8(&raw)
+            .ok()
+            .and_then(|id| EventId::parse(id).ok())
         else {
             return Ok(None);
         };
-        Ok(self.get(&id).await?.map(|(event, _)| event).filter(|e| &e.code == code))
+        Ok(self
+            .get(&id)
+            .await?
+            .map(|(event, _)| event)
+            .filter(|e| &e.code == code))
     }
 
     /// Applies `change` to the event by compare-and-set (re-read and re-decided when another
@@ -151,7 +161,9 @@ impl EventStore {
             created_at.to_rfc3339(),
         )
         .ttl(CollectionTtl::refresh_on_update(self.ttl));
-        self.momento.send(request, "writing the event index").await?;
+        self.momento
+            .send(request, "writing the event index")
+            .await?;
         Ok(())
     }
 }

@@ -140,7 +140,12 @@ pub fn join_code(code: &JoinCode) -> String {
 pub fn kept_alive(poll: &PollId) -> Vec<String> {
     let mut keys = vec![self::poll(poll)];
     keys.extend(ledger_shards(poll));
-    keys.extend([seats(poll), results_seq(poll), results(poll), moderation(poll)]);
+    keys.extend([
+        seats(poll),
+        results_seq(poll),
+        results(poll),
+        moderation(poll),
+    ]);
     keys
 }
 
@@ -167,7 +172,10 @@ mod tests {
         assert_eq!(moderation(&poll), "moderation:p7Kx2");
         let event = EventId::parse("e7Kx2").unwrap();
         assert_eq!(self::event(&event), "event:e7Kx2");
-        assert_eq!(join_code(&JoinCode::parse("abc234").unwrap()), "join_code:ABC234");
+        assert_eq!(
+            join_code(&JoinCode::parse("abc234").unwrap()),
+            "join_code:ABC234"
+        );
         assert!(ledger_shards(&poll).any(|k| k == ledger_shard_of(&poll, &voter)));
     }
 }

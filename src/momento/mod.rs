@@ -18,8 +18,8 @@
 //! leaks out.
 
 pub mod ballots;
-pub mod keys;
 pub mod events;
+pub mod keys;
 pub mod ledger_writer;
 pub mod moderation;
 pub mod polls;

@@ -28,7 +28,12 @@ impl ModerationStore {
 
     /// Records `decision` on the entry `entry_id` of `poll`.
     #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str(), entry_id))]
-    pub async fn decide(&self, poll: &PollId, entry_id: &str, decision: Decision) -> StoreResult<()> {
+    pub async fn decide(
+        &self,
+        poll: &PollId,
+        entry_id: &str,
+        decision: Decision,
+    ) -> StoreResult<()> {
         let value = serde_json::to_vec(&decision).context("encoding a moderation decision")?;
         let request = DictionarySetFieldRequest::new(
             self.momento.cache_name(),

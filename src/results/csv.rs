@@ -62,7 +62,12 @@ pub fn render_entries(entries: &[Entry]) -> String {
             EntryStatus::HiddenByFilter => "hidden_by_filter",
         };
         let hidden = !entry.status.is_visible();
-        let _ = write!(out, "{},{},{hidden},{status}\r\n", entry.id, quote(&entry.text));
+        let _ = write!(
+            out,
+            "{},{},{hidden},{status}\r\n",
+            entry.id,
+            quote(&entry.text)
+        );
     }
     out
 }

@@ -39,9 +39,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use crate::domain::EntryKey;
 use crate::domain::{instant_runoff, Poll, PollId, PollKind, Results, RunningTally};
 use crate::metrics::Metrics;
-use crate::domain::EntryKey;
 use crate::momento::ballots::BallotStore;
 use crate::momento::moderation::ModerationStore;
 use crate::momento::polls::PollStore;

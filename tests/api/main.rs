@@ -4,8 +4,10 @@
 mod ballot_status;
 mod cors;
 mod crash;
+mod events;
 mod health;
 mod keep_alive;
+mod kinds;
 mod late_votes;
 mod lifecycle;
 mod links;

@@ -136,7 +136,11 @@ pub struct RatingView {
 impl RatingView {
     fn of(r: domain::rating::RatingResults) -> Self {
         Self {
-            counts: r.counts.into_iter().map(|(v, n)| (v.to_string(), n)).collect(),
+            counts: r
+                .counts
+                .into_iter()
+                .map(|(v, n)| (v.to_string(), n))
+                .collect(),
             mean: r.mean,
             median: r.median,
         }
@@ -181,13 +185,19 @@ impl OpenTextView {
             entries: r
                 .entries
                 .into_iter()
-                .map(|e| EntryView { id: e.id, text: e.text })
+                .map(|e| EntryView {
+                    id: e.id,
+                    text: e.text,
+                })
                 .collect(),
             entries_total: r.entries_total,
             words: r
                 .words
                 .into_iter()
-                .map(|w| WordView { word: w.word, count: w.count })
+                .map(|w| WordView {
+                    word: w.word,
+                    count: w.count,
+                })
                 .collect(),
             words_total: r.words_total,
         }

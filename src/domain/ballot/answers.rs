@@ -24,7 +24,12 @@ pub fn expected(kind: PollKind) -> &'static str {
 pub fn rating(poll: &Poll, value: &serde_json::Value) -> Result<i64, Rejection> {
     let whole = value
         .as_i64()
-        .or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64))
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
         .ok_or_else(|| Rejection::NotAnInteger {
             value: value.to_string(),
         })?;
@@ -90,7 +95,9 @@ mod tests {
     use crate::domain::{NewPoll, PollId, Scale};
 
     fn open(new: NewPoll) -> Poll {
-        let poll = new.validate(PollId::parse("p7Kx2").unwrap(), at(-1)).unwrap();
+        let poll = new
+            .validate(PollId::parse("p7Kx2").unwrap(), at(-1))
+            .unwrap();
         poll.apply(&Event::Open, at(0)).unwrap()
     }
 
@@ -98,7 +105,12 @@ mod tests {
         open(NewPoll {
             title: "How was it?".into(),
             kind: PollKind::Rating,
-            scale: Some(Scale { min: 1, max: 5, min_label: None, max_label: None }),
+            scale: Some(Scale {
+                min: 1,
+                max: 5,
+                min_label: None,
+                max_label: None,
+            }),
             ..NewPoll::default()
         })
     }
@@ -123,9 +135,16 @@ mod tests {
         let poll = rating_poll();
         let ok = check(&poll, json!({"poll_id": "p7Kx2", "value": 4})).unwrap();
         assert_eq!((ok.value(), ok.to_bytes()), (Some(4), b"v4".to_vec()));
-        assert_eq!(check(&poll, json!({"poll_id": "p7Kx2", "value": 4.0})).unwrap().value(), Some(4));
+        assert_eq!(
+            check(&poll, json!({"poll_id": "p7Kx2", "value": 4.0}))
+                .unwrap()
+                .value(),
+            Some(4)
+        );
         let reason = |v: serde_json::Value| {
-            check(&poll, json!({"poll_id": "p7Kx2", "value": v})).unwrap_err().reason()
+            check(&poll, json!({"poll_id": "p7Kx2", "value": v}))
+                .unwrap_err()
+                .reason()
         };
         assert_eq!(reason(json!(6)), "out_of_scale");
         assert_eq!(reason(json!(0)), "out_of_scale");
@@ -140,11 +159,17 @@ mod tests {
     #[test]
     fn entries_are_normalised_and_checked_in_order() {
         let poll = text_poll(10, 2);
-        let ok = check(&poll, json!({"poll_id": "p7Kx2", "texts": ["  Cafe\u{301} ", "Rust"]})).unwrap();
+        let ok = check(
+            &poll,
+            json!({"poll_id": "p7Kx2", "texts": ["  Cafe\u{301} ", "Rust"]}),
+        )
+        .unwrap();
         assert_eq!(ok.texts(), ["Café", "Rust"]);
         assert_eq!(Ballot::from_bytes(&ok.to_bytes()), Ok(ok.clone()));
         let reason = |texts: serde_json::Value| {
-            check(&poll, json!({"poll_id": "p7Kx2", "texts": texts})).unwrap_err().reason()
+            check(&poll, json!({"poll_id": "p7Kx2", "texts": texts}))
+                .unwrap_err()
+                .reason()
         };
         assert_eq!(reason(json!([])), "empty_entry");
         assert_eq!(reason(json!(["  "])), "empty_entry");

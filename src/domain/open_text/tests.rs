@@ -31,7 +31,10 @@ fn entry_ids_are_stable_keyed_and_depend_on_voter_and_text() {
     assert_eq!(id, key().entry_id(&poll(), "alice", "Rust"));
     assert_ne!(id, key().entry_id(&poll(), "bob", "Rust"));
     assert_ne!(id, key().entry_id(&poll(), "alice", "Zig"));
-    assert_ne!(id, EntryKey::new(b"other".to_vec()).entry_id(&poll(), "alice", "Rust"));
+    assert_ne!(
+        id,
+        EntryKey::new(b"other".to_vec()).entry_id(&poll(), "alice", "Rust")
+    );
     // Parts are length-prefixed: moving a character from one part to the next changes the id.
     assert_ne!(
         key().entry_id(&poll(), "ab", "c"),
@@ -41,12 +44,27 @@ fn entry_ids_are_stable_keyed_and_depend_on_voter_and_text() {
 
 #[test]
 fn the_public_sees_visible_entries_and_their_words_only() {
-    let texts = [vec!["Rust".to_owned()], vec!["darn it".to_owned()], vec!["Zig".to_owned()]];
-    let ledger = [("a", &texts[0][..]), ("b", &texts[1][..]), ("c", &texts[2][..])];
+    let texts = [
+        vec!["Rust".to_owned()],
+        vec!["darn it".to_owned()],
+        vec!["Zig".to_owned()],
+    ];
+    let ledger = [
+        ("a", &texts[0][..]),
+        ("b", &texts[1][..]),
+        ("c", &texts[2][..]),
+    ];
     let zig = key().entry_id(&poll(), "c", "Zig");
     let decisions = HashMap::from([(zig, Decision::Hidden)]);
     let filter = |t: &str| t.contains("darn");
-    let all = entries(&poll(), Moderation::Post, &key(), ledger, &decisions, Some(&filter));
+    let all = entries(
+        &poll(),
+        Moderation::Post,
+        &key(),
+        ledger,
+        &decisions,
+        Some(&filter),
+    );
     let statuses: Vec<(&str, EntryStatus)> =
         all.iter().map(|e| (e.text.as_str(), e.status)).collect();
     assert_eq!(
@@ -60,15 +78,33 @@ fn the_public_sees_visible_entries_and_their_words_only() {
     let public = OpenTextResults::public(&all);
     assert_eq!(public.entries_total, 1);
     assert_eq!(public.entries[0].text, "Rust");
-    assert_eq!(public.words, [WordCount { word: "rust".into(), count: 1 }]);
+    assert_eq!(
+        public.words,
+        [WordCount {
+            word: "rust".into(),
+            count: 1
+        }]
+    );
 }
 
 #[test]
 fn a_large_poll_is_cut_to_fit_a_results_message() {
-    let texts: Vec<Vec<String>> = (0..200).map(|i| vec![format!("entry number {i:03} {}", "x".repeat(100))]).collect();
+    let texts: Vec<Vec<String>> = (0..200)
+        .map(|i| vec![format!("entry number {i:03} {}", "x".repeat(100))])
+        .collect();
     let voters: Vec<String> = (0..200).map(|i| format!("v{i}")).collect();
-    let ledger = voters.iter().map(String::as_str).zip(texts.iter().map(Vec::as_slice));
-    let all = entries(&poll(), Moderation::Post, &key(), ledger, &HashMap::new(), None);
+    let ledger = voters
+        .iter()
+        .map(String::as_str)
+        .zip(texts.iter().map(Vec::as_slice));
+    let all = entries(
+        &poll(),
+        Moderation::Post,
+        &key(),
+        ledger,
+        &HashMap::new(),
+        None,
+    );
     let public = OpenTextResults::public(&all);
     assert_eq!(public.entries_total, 200);
     assert!(public.entries.len() < 200 && !public.entries.is_empty());
@@ -79,7 +115,16 @@ fn a_large_poll_is_cut_to_fit_a_results_message() {
 /// A ledger of up to 12 voters with up to 3 entries each, from a small vocabulary (so texts
 /// and words repeat across entries of different statuses).
 fn ledgers() -> impl Strategy<Value = Vec<Vec<String>>> {
-    let word = prop::sample::select(vec!["rust", "Rust!", "go", "zig", "the", "borrow checker", "darn", "a b c d"]);
+    let word = prop::sample::select(vec![
+        "rust",
+        "Rust!",
+        "go",
+        "zig",
+        "the",
+        "borrow checker",
+        "darn",
+        "a b c d",
+    ]);
     let entry = prop::collection::vec(word, 1..=5).prop_map(|w| w.join(" "));
     prop::collection::vec(prop::collection::vec(entry, 1..=3), 0..12)
 }

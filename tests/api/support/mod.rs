@@ -5,9 +5,11 @@
 //! - [`voting`]: voter tokens in bulk, votes published and delivered, results and metrics read.
 //! - [`runoff`]: instant-runoff counted by the tests on their own.
 //! - [`sdk`]: the official `momento` crate as a voter or an operator would use it.
+//! - [`sse`]: Server-Sent Events read event by event; the results stream and CSV export.
 
 pub mod app;
 pub mod ballot;
 pub mod runoff;
 pub mod sdk;
+pub mod sse;
 pub mod voting;

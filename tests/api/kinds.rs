@@ -1,0 +1,487 @@
+//! Rating and open-text polls end to end: voters take tokens and publish through Momento's HTTP
+//! topics API on the app's port; the results (REST and SSE), the CSV export, the voter's ballot
+//! status and `/metrics` show what was cast, and moderation takes an entry out of every public
+//! channel at once.
+
+use serde_json::{json, Value};
+
+use crate::support::app::{assert_error, id_of, send, spawn_app, status_and_json, Caller, TestApp};
+use crate::support::sse::Events;
+
+/// A rating poll from 1 to 5 that allows revoting.
+fn rating_poll() -> Value {
+    json!({
+        "title": "How was the talk?", "kind": "rating", "allow_revote": true,
+        "scale": {"min": 1, "max": 5, "min_label": "Poor", "max_label": "Great"}
+    })
+}
+
+/// Opens `body` and mints tokens for `n` voters named `{prefix}{i}`.
+async fn open_with_voters(
+    app: &TestApp,
+    body: &Value,
+    prefix: &str,
+    n: usize,
+) -> (String, Vec<Value>) {
+    let id = app.open_poll(body).await;
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    (id.clone(), app.tokens_for(&id, &names).await)
+}
+
+/// Publishes `message` (the poll id added) with `token`, asserting the publish was taken.
+async fn publish(app: &TestApp, token: &Value, id: &str, mut message: Value) {
+    message["poll_id"] = json!(id);
+    assert_eq!(app.publish_http(token, &message.to_string()).await, 204);
+}
+
+#[tokio::test]
+async fn a_rating_poll_counts_values_and_reports_mean_median_stream_and_csv() {
+    // Arrange
+    let app = spawn_app().await;
+    let (id, tokens) = open_with_voters(&app, &rating_poll(), "r", 6).await;
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+    let (_, _, first) = stream.next().await;
+    assert_eq!(
+        first["rating"]["counts"],
+        json!({"1": 0, "2": 0, "3": 0, "4": 0, "5": 0})
+    );
+    assert_eq!(first["rating"]["mean"], Value::Null);
+
+    // Act: 2, 4, 4, 5, 5, 5.
+    for (token, value) in tokens.iter().zip([5, 4, 4, 2, 5, 5]) {
+        publish(&app, token, &id, json!({ "value": value })).await;
+    }
+
+    // Assert: the mean is 25/6 = 4.17; the median of an even count is (4 + 5) / 2.
+    let (_, _, live) = stream.until(|r| r["ballots"] == 6).await;
+    assert_eq!(
+        live["rating"]["counts"],
+        json!({"1": 0, "2": 1, "3": 0, "4": 2, "5": 3})
+    );
+    assert_eq!(
+        (
+            live["rating"]["mean"].as_f64(),
+            live["rating"]["median"].as_f64()
+        ),
+        (Some(4.17), Some(4.5))
+    );
+    assert_eq!(live["counts"], json!({}));
+    let (status, public) = status_and_json(app.results_as(&id, Caller::Anonymous).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(public["rating"], live["rating"]);
+    let status = app.ballot_once(&id, &tokens[3], "counted").await;
+    assert_eq!(
+        (status["status"].as_str(), status["value"].as_i64()),
+        (Some("counted"), Some(2))
+    );
+
+    // Act: the first voter changes 5 to 1: 1, 2, 4, 4, 5, 5.
+    publish(&app, &tokens[0], &id, json!({ "value": 1 })).await;
+
+    // Assert
+    let (_, _, revoted) = stream.until(|r| r["rating"]["counts"]["1"] == 1).await;
+    assert_eq!(revoted["ballots"], 6);
+    assert_eq!(
+        (
+            revoted["rating"]["mean"].as_f64(),
+            revoted["rating"]["median"].as_f64()
+        ),
+        (Some(3.5), Some(4.0))
+    );
+    let csv = app
+        .results_csv(&id, Caller::Admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv, "value,votes\r\n1,1\r\n2,1\r\n3,0\r\n4,2\r\n5,2\r\n");
+    let (status, recount) = status_and_json(
+        send(app.request(
+            reqwest::Method::POST,
+            &format!("/v1/polls/{id}/recount"),
+            Caller::Admin,
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, recount["matched"].as_bool()),
+        (200, Some(true)),
+        "{recount}"
+    );
+}
+
+#[tokio::test]
+async fn bad_ratings_and_entries_are_rejected_counted_by_reason_and_change_nothing() {
+    // Arrange
+    let app = spawn_app().await;
+    let (rating, rating_tokens) = open_with_voters(&app, &rating_poll(), "r", 4).await;
+    let text =
+        json!({"title": "One word", "kind": "open_text", "max_length": 10, "max_entries": 2});
+    let (texts, text_tokens) = open_with_voters(&app, &text, "t", 7).await;
+    let before = app.metrics().await;
+
+    // Act
+    let cases = [
+        (
+            &rating_tokens[0],
+            &rating,
+            json!({ "value": 6 }),
+            "out_of_scale",
+        ),
+        (
+            &rating_tokens[1],
+            &rating,
+            json!({ "value": 3.5 }),
+            "not_an_integer",
+        ),
+        (
+            &rating_tokens[2],
+            &rating,
+            json!({ "texts": ["4"] }),
+            "wrong_kind",
+        ),
+        (
+            &rating_tokens[3],
+            &rating,
+            json!({ "value": 3, "texts": ["3"] }),
+            "mixed_ballot",
+        ),
+        (
+            &text_tokens[0],
+            &texts,
+            json!({ "texts": ["  "] }),
+            "empty_entry",
+        ),
+        (
+            &text_tokens[1],
+            &texts,
+            json!({ "texts": ["far too long"] }),
+            "entry_too_long",
+        ),
+        (
+            &text_tokens[2],
+            &texts,
+            json!({ "texts": ["a", "b", "c"] }),
+            "too_many_entries",
+        ),
+        (
+            &text_tokens[3],
+            &texts,
+            json!({ "texts": ["a\u{7}b"] }),
+            "control_character",
+        ),
+        (&text_tokens[4], &texts, json!({ "value": 3 }), "wrong_kind"),
+        (
+            &text_tokens[5],
+            &texts,
+            json!({ "choices": ["o1"] }),
+            "wrong_kind",
+        ),
+        (
+            &text_tokens[6],
+            &texts,
+            json!({ "texts": ["Rust", "rust"] }),
+            "duplicate_entry",
+        ),
+    ];
+    for (token, id, message, _) in &cases {
+        publish(&app, token, id, message.clone()).await;
+    }
+
+    // Assert
+    let after = app
+        .metrics_after(before.handled() + cases.len() as u64)
+        .await
+        .since(&before);
+    for (token, id, _, reason) in &cases {
+        let status = app.ballot_once(id, token, "rejected").await;
+        assert_eq!(
+            (status["status"].as_str(), status["reason"].as_str()),
+            (Some("rejected"), Some(*reason)),
+            "{status}"
+        );
+    }
+    assert_eq!(after.rejected("wrong_kind"), 3);
+    for reason in [
+        "out_of_scale",
+        "not_an_integer",
+        "mixed_ballot",
+        "empty_entry",
+        "entry_too_long",
+        "too_many_entries",
+        "control_character",
+        "duplicate_entry",
+    ] {
+        assert_eq!(after.rejected(reason), 1, "{reason}");
+    }
+    assert_eq!(app.results(&rating).await["ballots"], 0);
+    assert_eq!(app.results(&texts).await["ballots"], 0);
+}
+
+/// The entry of `results` whose text is `text`, if shown.
+fn entry<'a>(results: &'a Value, text: &str) -> Option<&'a Value> {
+    results["open_text"]["entries"]
+        .as_array()?
+        .iter()
+        .find(|e| e["text"] == text)
+}
+
+/// The word list of `results` as (word, count) pairs.
+fn words(results: &Value) -> Vec<(String, u64)> {
+    results["open_text"]["words"]
+        .as_array()
+        .expect("a word list")
+        .iter()
+        .map(|w| {
+            (
+                w["word"].as_str().unwrap().to_owned(),
+                w["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn open_text_entries_make_a_word_list_and_a_hidden_entry_leaves_every_public_channel() {
+    // Arrange
+    let app = spawn_app().await;
+    let body = json!({
+        "title": "Your favourite language?", "kind": "open_text", "max_length": 40,
+        "max_entries": 2, "allow_revote": true, "profanity_filter": true
+    });
+    let (id, tokens) = open_with_voters(&app, &body, "t", 5).await;
+    let mut stream = Events::new(app.results_stream(&id, Caller::Anonymous).await);
+
+    // Act
+    let ballots = [
+        json!(["Rust", "Zig"]),
+        json!(["rust!"]),
+        json!(["the borrow checker"]),
+        json!(["fuck this"]),
+        json!(["Go"]),
+    ];
+    for (token, texts) in tokens.iter().zip(&ballots) {
+        publish(&app, token, &id, json!({ "texts": texts })).await;
+    }
+
+    // Assert: the filter hid one entry; the words are case-folded and stripped.
+    let (_, _, live) = stream.until(|r| r["ballots"] == 5).await;
+    assert_eq!(live["open_text"]["entries_total"], 5, "{live}");
+    assert!(entry(&live, "fuck this").is_none());
+    assert_eq!(
+        words(&live),
+        [
+            ("rust".into(), 2),
+            ("borrow checker".into(), 1),
+            ("go".into(), 1),
+            ("zig".into(), 1)
+        ]
+    );
+    let (status, admin) = status_and_json(
+        send(app.request(
+            reqwest::Method::GET,
+            &format!("/v1/polls/{id}/entries"),
+            Caller::Admin,
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{admin}");
+    let filtered = admin["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["text"] == "fuck this")
+        .unwrap();
+    assert_eq!(
+        (filtered["status"].as_str(), filtered["hidden"].as_bool()),
+        (Some("hidden_by_filter"), Some(true))
+    );
+
+    // Act: an admin hides "Go".
+    let go = entry(&live, "Go").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hide = format!("/v1/polls/{id}/entries/{go}/hide");
+    let (status, hidden) =
+        status_and_json(send(app.request(reqwest::Method::POST, &hide, Caller::Admin)).await).await;
+
+    // Assert: gone from REST at once, and from the stream's next update.
+    assert_eq!(
+        (status, hidden["status"].as_str()),
+        (200, Some("hidden_by_admin")),
+        "{hidden}"
+    );
+    let (_, public) = status_and_json(app.results_as(&id, Caller::Anonymous).await).await;
+    assert!(entry(&public, "Go").is_none(), "{public}");
+    assert!(words(&public).iter().all(|(w, _)| w != "go"));
+    let (_, _, streamed) = stream.until(|r| r["open_text"]["entries_total"] == 4).await;
+    assert!(entry(&streamed, "Go").is_none());
+    let csv = app
+        .results_csv(&id, Caller::Admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("entry_id,text,hidden,status\r\n"), "{csv}");
+    assert!(
+        csv.contains(&format!("{go},\"Go\",true,hidden_by_admin\r\n")),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(",\"fuck this\",true,hidden_by_filter\r\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.matches(",false,visible\r\n").count(), 4, "{csv}");
+
+    // Act: the first voter revotes; their entries are replaced.
+    publish(&app, &tokens[0], &id, json!({ "texts": ["Rust"] })).await;
+
+    // Assert
+    let (_, _, revoted) = stream.until(|r| r["open_text"]["entries_total"] == 3).await;
+    assert!(entry(&revoted, "Zig").is_none());
+    let status = app.ballot(&id, &tokens[0]).await;
+    assert_eq!(status["texts"], json!(["Rust"]));
+}
+
+#[tokio::test]
+async fn pre_moderated_entries_show_only_once_approved_and_stay_hidden_until_close_when_asked() {
+    // Arrange
+    let app = spawn_app().await;
+    let body = json!({
+        "title": "Questions for the speaker", "kind": "open_text", "moderation": "pre",
+        "results_visibility": "on_close"
+    });
+    let (id, tokens) = open_with_voters(&app, &body, "q", 2).await;
+
+    // Act
+    publish(
+        &app,
+        &tokens[0],
+        &id,
+        json!({ "texts": ["What about async?"] }),
+    )
+    .await;
+    publish(&app, &tokens[1], &id, json!({ "texts": ["Why Rust?"] })).await;
+
+    // Assert: pending entries are not results; voters see no results before the close.
+    let pending = app.results_with(&id, 2).await;
+    assert_eq!(pending["open_text"]["entries_total"], 0, "{pending}");
+    assert_error(
+        app.results_as(&id, Caller::Anonymous).await,
+        403,
+        "results_hidden",
+    )
+    .await;
+    let (_, admin) = status_and_json(
+        send(app.request(
+            reqwest::Method::GET,
+            &format!("/v1/polls/{id}/entries"),
+            Caller::Admin,
+        ))
+        .await,
+    )
+    .await;
+    let entries = admin["entries"].as_array().unwrap();
+    assert!(entries.iter().all(|e| e["status"] == "pending"), "{admin}");
+
+    // Act: approve one, close the poll.
+    let approve = entries.iter().find(|e| e["text"] == "Why Rust?").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/polls/{id}/entries/{approve}/unhide");
+    let (status, _) =
+        status_and_json(send(app.request(reqwest::Method::POST, &path, Caller::Admin)).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.transition(&id, "close").await.status(), 200);
+
+    // Assert
+    let closed = app.results_when(&id, |r| r["state"] == "closed").await;
+    let (status, public) = status_and_json(app.results_as(&id, Caller::Anonymous).await).await;
+    assert_eq!(status, 200, "{public}");
+    assert_eq!(public["open_text"]["entries_total"], 1);
+    assert_eq!(public["open_text"]["entries"][0]["text"], "Why Rust?");
+    assert_eq!(closed["ballots"], 2);
+}
+
+#[tokio::test]
+async fn a_capped_rating_poll_refuses_the_voter_past_its_cap() {
+    // Arrange
+    let app = spawn_app().await;
+    let mut body = rating_poll();
+    body["max_voters"] = json!(1);
+    let (id, tokens) = open_with_voters(&app, &body, "c", 2).await;
+
+    // Act
+    publish(&app, &tokens[0], &id, json!({ "value": 3 })).await;
+    let first = app.results_with(&id, 1).await;
+    publish(&app, &tokens[1], &id, json!({ "value": 5 })).await;
+
+    // Assert
+    let status = app.ballot_once(&id, &tokens[1], "rejected").await;
+    assert_eq!(status["reason"], "poll_full", "{status}");
+    assert_eq!(first["rating"]["counts"]["3"], 1);
+    assert_eq!(app.results(&id).await["ballots"], 1);
+}
+
+#[tokio::test]
+async fn rating_and_open_text_polls_are_validated_on_creation() {
+    let app = spawn_app().await;
+    let cases = [
+        (json!({"title": "t", "kind": "rating"}), "scale"),
+        (
+            json!({"title": "t", "kind": "rating", "scale": {"min": 1, "max": 12}}),
+            "scale",
+        ),
+        (
+            json!({"title": "t", "kind": "rating", "scale": {"min": 3, "max": 3}}),
+            "scale.max",
+        ),
+        (
+            json!({"title": "t", "kind": "rating", "scale": {"min": 1, "max": 5}, "options": ["a", "b"]}),
+            "options",
+        ),
+        (
+            json!({"title": "t", "kind": "open_text", "max_length": 281}),
+            "max_length",
+        ),
+        (
+            json!({"title": "t", "kind": "open_text", "max_entries": 4}),
+            "max_entries",
+        ),
+        (
+            json!({"title": "t", "options": ["a", "b"], "moderation": "pre"}),
+            "moderation",
+        ),
+        (
+            json!({"title": "t", "options": ["a", "b"], "scale": {"min": 1, "max": 5}}),
+            "scale",
+        ),
+    ];
+    for (body, field) in cases {
+        let body = assert_error(app.create_poll(&body).await, 400, "invalid_request").await;
+        assert!(
+            body["message"].as_str().unwrap().contains(field),
+            "{field}: {body}"
+        );
+    }
+    let (status, scale) = status_and_json(
+        app.create_poll(&json!({"title": "t", "kind": "rating", "scale": {"min": 0, "max": 10}}))
+            .await,
+    )
+    .await;
+    assert_eq!((status, scale["scale"]["max"].as_i64()), (201, Some(10)));
+    let text = app
+        .created_poll(&json!({"title": "t", "kind": "open_text"}))
+        .await;
+    assert_eq!(
+        (text["max_length"].as_u64(), text["max_entries"].as_u64()),
+        (Some(140), Some(1))
+    );
+    assert_eq!(text["options"], json!([]));
+    let (_, public) = status_and_json(app.get_poll(&id_of(&text)).await).await;
+    assert_eq!(public["moderation"], "post");
+}
