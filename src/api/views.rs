@@ -197,6 +197,9 @@ pub struct AdminPoll {
     pub vote_url: String,
     /// The presenter screen: the question, live results and the QR code, for a projector.
     pub present_url: String,
+    /// Open-text polls: the moderation page (the entries as they arrive, a hide button each;
+    /// it asks for the admin key).
+    pub moderate_url: Option<String>,
 }
 
 /// What anyone may read of a poll.
@@ -321,6 +324,8 @@ impl AdminPoll {
             created_at: poll.created_at(),
             vote_url: links::vote_url(public_url, poll.id()),
             present_url: links::present_url(public_url, poll.id()),
+            moderate_url: (poll.kind() == domain::PollKind::OpenText)
+                .then(|| format!("{public_url}/moderate/{}", poll.id().as_str())),
         }
     }
 }
