@@ -30,9 +30,11 @@
 //   POLL_IDS        comma-separated ids of open polls (`live` results) to vote in; unset: setup
 //                   creates POLLS polls of KIND with OPTIONS options and opens them.
 //   POLLS           polls to create (default 1: one room); voter i votes in poll i mod POLLS.
-//   KIND            kind of the polls created: single | multi | ranked (default single). Voter
-//                   i's choices are a function of i (choicesFor in lib.js).
-//   OPTIONS         options per created poll (default 4).
+//   KIND            kind of the polls created: single | multi | ranked | rating | open_text
+//                   (default single). Voter i's answer is a function of i (choicesFor in lib.js):
+//                   option ids, a rating's value ({"value": n}), or one or two words of
+//                   lib.js's WORDS ({"texts": [..]}).
+//   OPTIONS         options per created poll (default 4; a rating poll's scale is 1..OPTIONS).
 //   PROFILE         constant (constant-arrival-rate, default) | ramping (ramping-arrival-rate:
 //                   0 -> RATE over the first quarter of DURATION, RATE for half, RATE -> 0 over
 //                   the last quarter).
@@ -140,7 +142,7 @@ export function voter(data) {
   const sent = inShare(i, DUP_SHARE) ? 2 : 1;
   let acked = 0;
   for (let k = 0; k < sent; k++) {
-    if (publishVote(token, poll.id, choices).status === 204) acked++;
+    if (publishVote(token, poll, choices).status === 204) acked++;
   }
   (acked > 0 ? votersAcked : votersUnacked).add(1);
   console.log(JSON.stringify({ rec: 'voter', poll: poll.id, token_id: token.token_id, choices, sent, acked }));
