@@ -136,6 +136,14 @@ pub enum EventCreated {
     Created(Json<EventView>),
 }
 
+/// Answer of `GET /v1/events`.
+#[derive(ApiResponse)]
+pub enum EventListResponse {
+    /// Every live event, newest first.
+    #[oai(status = 200)]
+    Ok(Json<Vec<EventView>>),
+}
+
 /// Answer of reads and changes of one event.
 #[derive(ApiResponse)]
 pub enum EventResponse {
@@ -180,6 +188,25 @@ impl EventsApi {
         )))
     }
 
+    /// Every live event, newest first (admin).
+    #[oai(path = "/v1/events", method = "get", operation_id = "list_events")]
+    async fn list(
+        &self,
+        _admin: AdminAuth,
+        state: Data<&Arc<AppState>>,
+    ) -> Result<EventListResponse, ApiError> {
+        let ids = state.events.index().await?;
+        let reads = futures::future::join_all(ids.iter().map(|id| state.events.get(id))).await;
+        let mut events = Vec::with_capacity(ids.len());
+        for read in reads {
+            // An index entry whose record expired is skipped.
+            if let Some((event, _)) = read? {
+                events.push(view(&state, &event));
+            }
+        }
+        Ok(EventListResponse::Ok(Json(events)))
+    }
+
     /// Read an event (admin).
     #[oai(path = "/v1/events/:id", method = "get", operation_id = "get_event")]
     async fn get(
@@ -210,13 +237,11 @@ impl EventsApi {
     ) -> Result<EventResponse, ApiError> {
         let id = event_id(&id.0)?;
         let polls = showable_polls(&state, &body.0.poll_ids).await?;
-        let event = state
-            .events
-            .update(&id, |event| event.with_polls(polls.clone()))
-            .await
-            .map_err(|e| change_error(e, ApiError::from))?;
-        state.event_watch.changed(&event);
-        Ok(EventResponse::Ok(Json(view(&state, &event))))
+        let changed = state.events.update(&id, |e| e.with_polls(polls.clone()));
+        announce(
+            &state,
+            changed.await.map_err(|e| change_error(e, ApiError::from))?,
+        )
     }
 
     /// Show one poll of the event on every phone and on the presenter screen (admin), opening
@@ -248,13 +273,9 @@ impl EventsApi {
                 Some(poll)
             }
         };
-        let event = state
-            .events
-            .update(&id, |event| event.activate(poll.clone()))
-            .await
-            .map_err(|e| change_error(e, |SessionError::NotInEvent(p)| not_in_event(p.as_str())))?;
-        state.event_watch.changed(&event);
-        Ok(EventResponse::Ok(Json(view(&state, &event))))
+        let changed = state.events.update(&id, |e| e.activate(poll.clone()));
+        let refused = |SessionError::NotInEvent(p): SessionError| not_in_event(p.as_str());
+        announce(&state, changed.await.map_err(|e| change_error(e, refused))?)
     }
 
     /// What phones show (anyone): the event's title and its active poll. 404 for a code no
@@ -447,6 +468,12 @@ fn change_error<E>(error: EventChangeError<E>, refused: impl Fn(E) -> ApiError) 
         }
         EventChangeError::Backend(error) => error.into(),
     }
+}
+
+/// Tells the event's followers of its change; answers the event.
+fn announce(state: &AppState, event: Session) -> Result<EventResponse, ApiError> {
+    state.event_watch.changed(&event);
+    Ok(EventResponse::Ok(Json(view(state, &event))))
 }
 
 /// The admin view of `event`.

@@ -153,6 +153,24 @@ impl EventStore {
         Err(EventChangeError::Contended)
     }
 
+    /// Every event id of the index, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn index(&self) -> StoreResult<Vec<EventId>> {
+        let fields = (self.momento)
+            .dictionary(keys::EVENT_INDEX.to_owned(), "reading the event index")
+            .await?;
+        let mut ids: Vec<(String, EventId)> = fields
+            .into_iter()
+            .filter_map(|(id, created)| {
+                let id = EventId::parse(std::str::from_utf8(&id).ok()?).ok()?;
+                Some((String::from_utf8(created).ok()?, id))
+            })
+            .collect();
+        // RFC 3339 times in UTC sort as text; ties by id, so the order is stable.
+        ids.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(ids.into_iter().map(|(_, id)| id).collect())
+    }
+
     async fn write_index(&self, id: &EventId, created_at: DateTime<Utc>) -> StoreResult<()> {
         let request = DictionarySetFieldRequest::new(
             self.momento.cache_name(),

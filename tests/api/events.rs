@@ -125,6 +125,8 @@ async fn the_presenter_activates_three_polls_in_turn_and_join_and_the_stream_fol
     assert_eq!(waiting["poll"], Value::Null);
     let (status, admin) = status_and_json(app.get_event(id).await).await;
     assert_eq!((status, &admin["active_poll_id"]), (200, &Value::Null));
+    let (status, listed) = app.admin_call(Method::GET, "/v1/events").await;
+    assert_eq!((status, &listed[0]["id"]), (200, &json!(id)), "{listed}");
 }
 
 impl TestApp {

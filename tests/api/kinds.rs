@@ -3,9 +3,10 @@
 //! status and `/metrics` show what was cast, and moderation takes an entry out of every public
 //! channel at once.
 
+use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::app::{assert_error, id_of, send, spawn_app, status_and_json, Caller, TestApp};
+use crate::support::app::{assert_error, id_of, spawn_app, status_and_json, Caller, TestApp};
 use crate::support::sse::Events;
 
 /// A rating poll from 1 to 5 that allows revoting.
@@ -88,22 +89,11 @@ async fn a_rating_poll_counts_values_and_reports_mean_median_stream_and_csv() {
         ),
         (Some(3.5), Some(4.0))
     );
-    let csv = app
-        .results_csv(&id, Caller::Admin)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let csv = app.csv_of(&id).await;
     assert_eq!(csv, "value,votes\r\n1,1\r\n2,1\r\n3,0\r\n4,2\r\n5,2\r\n");
-    let (status, recount) = status_and_json(
-        send(app.request(
-            reqwest::Method::POST,
-            &format!("/v1/polls/{id}/recount"),
-            Caller::Admin,
-        ))
-        .await,
-    )
-    .await;
+    let (status, recount) = app
+        .admin_call(Method::POST, &format!("/v1/polls/{id}/recount"))
+        .await;
     assert_eq!(
         (status, recount["matched"].as_bool()),
         (200, Some(true)),
@@ -278,15 +268,9 @@ async fn open_text_entries_make_a_word_list_and_a_hidden_entry_leaves_every_publ
             ("zig".into(), 1)
         ]
     );
-    let (status, admin) = status_and_json(
-        send(app.request(
-            reqwest::Method::GET,
-            &format!("/v1/polls/{id}/entries"),
-            Caller::Admin,
-        ))
-        .await,
-    )
-    .await;
+    let (status, admin) = app
+        .admin_call(Method::GET, &format!("/v1/polls/{id}/entries"))
+        .await;
     assert_eq!(status, 200, "{admin}");
     let filtered = admin["entries"]
         .as_array()
@@ -305,8 +289,7 @@ async fn open_text_entries_make_a_word_list_and_a_hidden_entry_leaves_every_publ
         .unwrap()
         .to_owned();
     let hide = format!("/v1/polls/{id}/entries/{go}/hide");
-    let (status, hidden) =
-        status_and_json(send(app.request(reqwest::Method::POST, &hide, Caller::Admin)).await).await;
+    let (status, hidden) = app.admin_call(Method::POST, &hide).await;
 
     // Assert: gone from REST at once, and from the stream's next update.
     assert_eq!(
@@ -319,12 +302,7 @@ async fn open_text_entries_make_a_word_list_and_a_hidden_entry_leaves_every_publ
     assert!(words(&public).iter().all(|(w, _)| w != "go"));
     let (_, _, streamed) = stream.until(|r| r["open_text"]["entries_total"] == 4).await;
     assert!(entry(&streamed, "Go").is_none());
-    let csv = app
-        .results_csv(&id, Caller::Admin)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let csv = app.csv_of(&id).await;
     assert!(csv.starts_with("entry_id,text,hidden,status\r\n"), "{csv}");
     assert!(
         csv.contains(&format!("{go},\"Go\",true,hidden_by_admin\r\n")),
@@ -375,15 +353,9 @@ async fn pre_moderated_entries_show_only_once_approved_and_stay_hidden_until_clo
         "results_hidden",
     )
     .await;
-    let (_, admin) = status_and_json(
-        send(app.request(
-            reqwest::Method::GET,
-            &format!("/v1/polls/{id}/entries"),
-            Caller::Admin,
-        ))
-        .await,
-    )
-    .await;
+    let (_, admin) = app
+        .admin_call(Method::GET, &format!("/v1/polls/{id}/entries"))
+        .await;
     let entries = admin["entries"].as_array().unwrap();
     assert!(entries.iter().all(|e| e["status"] == "pending"), "{admin}");
 
@@ -393,8 +365,7 @@ async fn pre_moderated_entries_show_only_once_approved_and_stay_hidden_until_clo
         .unwrap()
         .to_owned();
     let path = format!("/v1/polls/{id}/entries/{approve}/unhide");
-    let (status, _) =
-        status_and_json(send(app.request(reqwest::Method::POST, &path, Caller::Admin)).await).await;
+    let (status, _) = app.admin_call(Method::POST, &path).await;
     assert_eq!(status, 200);
     assert_eq!(app.transition(&id, "close").await.status(), 200);
 

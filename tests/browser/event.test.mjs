@@ -4,41 +4,26 @@
 // hides an answer on the moderation page and it leaves the presenter's screen. Every page
 // passes axe-core.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
-  adminApi,
   ADMIN_KEY,
-  launchBrowser,
   layoutFaults,
+  PHONE,
+  PROJECTOR,
   screenshot,
+  serverAndBrowser,
   seriousViolations,
-  startServer,
   until,
   WAIT,
   watchRequests,
 } from './support.mjs';
 
-const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
-const PROJECTOR = { viewport: { width: 1920, height: 1080 } };
-
-let server;
-let browser;
-let admin;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  admin = adminApi(server.url);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const shared = serverAndBrowser();
 
 /** Publishes `answer` ({value} or {texts}) on `poll` as a new voter of the event. */
 async function answerAs(event, poll, answer) {
+  const { server } = shared;
   const minted = await fetch(`${server.url}/v1/events/${event.id}/tokens`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -61,6 +46,7 @@ const cloudPlaces = (page) =>
   );
 
 test('a phone joins by code and answers as the presenter moves on; a hidden answer leaves the screen', async () => {
+  const { server, browser, admin } = shared;
   const rating = await admin.createPoll({
     title: 'How useful was this session?',
     kind: 'rating',

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::support::app::{send, within, Caller, TestApp};
+use crate::support::app::{send, status_and_json, within, Caller, TestApp};
 
 /// An SSE response read event by event.
 pub struct Events {
@@ -81,5 +81,17 @@ impl TestApp {
     pub async fn results_csv(&self, id: &str, caller: Caller) -> reqwest::Response {
         let path = format!("/v1/polls/{id}/results.csv");
         send(self.request(Method::GET, &path, caller)).await
+    }
+
+    /// The CSV export of `id`, as the admin gets it.
+    pub async fn csv_of(&self, id: &str) -> String {
+        let response = self.results_csv(id, Caller::Admin).await;
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("a CSV body")
+    }
+
+    /// `method path` as the admin, with no body: the status and the JSON answer.
+    pub async fn admin_call(&self, method: Method, path: &str) -> (u16, Value) {
+        status_and_json(send(self.request(method, path, Caller::Admin)).await).await
     }
 }
