@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use poem::web::cookie::CookieJar;
@@ -22,8 +22,7 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::types::ToJSON;
-use poem_openapi::{ApiResponse, Object, OpenApi};
-use serde::Deserialize;
+use poem_openapi::{ApiResponse, OpenApi};
 use tokio_stream::wrappers::WatchStream;
 
 use crate::api::auth::AdminAuth;
@@ -32,7 +31,9 @@ use crate::api::errors::{ApiError, ErrorBody};
 use crate::api::polls::apply;
 use crate::api::tags::ApiTags;
 use crate::api::tokens::{mint, refuse_when_full, TokenCreated};
-use crate::api::views::PublicPoll;
+use crate::api::views::{
+    Activation, EventPolls, EventTokenRequest, EventView, JoinView, NewEvent, PublicPoll,
+};
 use crate::api::voter_cookie;
 use crate::domain::session::{EventId, JoinCode, Session, SessionError};
 use crate::domain::{Access, Event, Poll, PollId, PollState, VoterId};
@@ -46,87 +47,6 @@ const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The events resource.
 pub struct EventsApi;
-
-/// A new event.
-#[derive(Debug, Object, Deserialize)]
-#[oai(deny_unknown_fields)]
-#[serde(deny_unknown_fields)]
-pub struct NewEvent {
-    /// What phones and the presenter show; 1..=200 characters.
-    pub title: String,
-    /// The event's polls in the presenter's order (at most 100, none archived or cancelled).
-    #[oai(default)]
-    #[serde(default)]
-    pub poll_ids: Vec<String>,
-}
-
-/// A new list of polls for an event (added, removed, reordered).
-#[derive(Debug, Object, Deserialize)]
-#[oai(deny_unknown_fields)]
-#[serde(deny_unknown_fields)]
-pub struct EventPolls {
-    /// The event's polls in the presenter's order.
-    pub poll_ids: Vec<String>,
-}
-
-/// Which poll to show.
-#[derive(Debug, Object, Deserialize)]
-#[oai(deny_unknown_fields)]
-#[serde(deny_unknown_fields)]
-pub struct Activation {
-    /// A poll of the event (opened when it is a draft or scheduled); `null` shows "waiting
-    /// for the next question".
-    pub poll_id: Option<String>,
-}
-
-/// Which poll of the event a voter token is for.
-#[derive(Debug, Object, Deserialize)]
-#[oai(deny_unknown_fields)]
-#[serde(deny_unknown_fields)]
-pub struct EventTokenRequest {
-    /// A poll of the event (an open-access one).
-    pub poll_id: String,
-}
-
-/// An event as admins see it.
-#[derive(Debug, Clone, Object)]
-pub struct EventView {
-    /// The event's id.
-    pub id: String,
-    /// Its title.
-    pub title: String,
-    /// Its join code: 6 characters, case-insensitive.
-    pub code: String,
-    /// Where phones join: `/j/{code}` (a QR code of it is at `/v1/events/{id}/qr.svg`).
-    pub join_url: String,
-    /// The presenter screen of the event: follows the active poll.
-    pub present_url: String,
-    /// Its polls, in order.
-    pub poll_ids: Vec<String>,
-    /// The poll every phone shows now (`null`: waiting for the next question).
-    pub active_poll_id: Option<String>,
-    /// One more with every change.
-    pub version: u64,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
-
-/// What anyone may read of an event: what phones show.
-#[derive(Debug, Clone, Object)]
-pub struct JoinView {
-    /// The event's id (its stream is `/v1/events/{id}/stream`).
-    pub event_id: String,
-    /// Its title.
-    pub title: String,
-    /// Its join code.
-    pub code: String,
-    /// The poll every phone shows now (`null`: waiting for the next question).
-    pub active_poll_id: Option<String>,
-    /// The active poll, as `GET /v1/polls/{id}` shows it.
-    pub poll: Option<PublicPoll>,
-    /// One more with every change of the event.
-    pub version: u64,
-}
 
 /// Answer of `POST /v1/events`.
 #[derive(ApiResponse)]
@@ -180,7 +100,10 @@ impl EventsApi {
                 continue;
             }
             if state.events.create(&event).await? {
-                return Ok(EventCreated::Created(Json(view(&state, &event))));
+                return Ok(EventCreated::Created(Json(EventView::of(
+                    &event,
+                    &state.public_url,
+                ))));
             }
         }
         Err(ApiError::internal(&anyhow::anyhow!(
@@ -201,7 +124,7 @@ impl EventsApi {
         for read in reads {
             // An index entry whose record expired is skipped.
             if let Some((event, _)) = read? {
-                events.push(view(&state, &event));
+                events.push(EventView::of(&event, &state.public_url));
             }
         }
         Ok(EventListResponse::Ok(Json(events)))
@@ -217,7 +140,10 @@ impl EventsApi {
         id: Path<String>,
     ) -> Result<EventResponse, ApiError> {
         let event = load(&state, &id.0).await?;
-        Ok(EventResponse::Ok(Json(view(&state, &event))))
+        Ok(EventResponse::Ok(Json(EventView::of(
+            &event,
+            &state.public_url,
+        ))))
     }
 
     /// Replace an event's polls (admin): add, remove and reorder in one call. The active poll
@@ -473,26 +399,10 @@ fn change_error<E>(error: EventChangeError<E>, refused: impl Fn(E) -> ApiError) 
 /// Tells the event's followers of its change; answers the event.
 fn announce(state: &AppState, event: Session) -> Result<EventResponse, ApiError> {
     state.event_watch.changed(&event);
-    Ok(EventResponse::Ok(Json(view(state, &event))))
-}
-
-/// The admin view of `event`.
-fn view(state: &AppState, event: &Session) -> EventView {
-    EventView {
-        id: event.id.as_str().to_owned(),
-        title: event.title.clone(),
-        code: event.code.as_str().to_owned(),
-        join_url: crate::api::links::join_url(&state.public_url, &event.code),
-        present_url: crate::api::links::event_present_url(&state.public_url, &event.id),
-        poll_ids: event
-            .poll_ids
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect(),
-        active_poll_id: event.active_poll_id.as_ref().map(|p| p.as_str().to_owned()),
-        version: event.version,
-        created_at: event.created_at,
-    }
+    Ok(EventResponse::Ok(Json(EventView::of(
+        &event,
+        &state.public_url,
+    ))))
 }
 
 /// What phones show of `event`.

@@ -2,8 +2,10 @@
 //! domain stays free of HTTP concerns; conversions live here. The results views are in
 //! `views/results.rs`.
 
+mod events;
 mod results;
 
+pub use events::*;
 pub use results::*;
 
 use chrono::{DateTime, Utc};

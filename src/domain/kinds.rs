@@ -1,5 +1,6 @@
-//! The settings of the kinds beyond choice: a `rating` poll's [`Scale`], an `open_text` poll's
-//! limits and [`Moderation`], and the rules that say which settings go with which kind.
+//! The kinds of poll ([`PollKind`]), the settings of the kinds beyond choice (a `rating` poll's
+//! [`Scale`], an `open_text` poll's limits and [`Moderation`]), and the rules that say which
+//! settings go with which kind.
 //!
 //! Decisions:
 //! - A scale is integers `min..=max` with `min < max` and at most [`MAX_SCALE_STEPS`] values
@@ -12,8 +13,49 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::poll::PollKind;
 use super::validation::{normalise, Collector, Rule};
+
+/// How voters answer a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollKind {
+    /// Exactly one option per ballot.
+    #[default]
+    Single,
+    /// 1..=`max_choices` distinct options per ballot.
+    Multi,
+    /// An ordering of some or all options, best first; tallied by instant-runoff.
+    Ranked,
+    /// One integer on the poll's scale per ballot; results are counts per value, the mean and
+    /// the median.
+    Rating,
+    /// Up to `max_entries` short texts per ballot; results are the entries and a word list.
+    OpenText,
+}
+
+impl PollKind {
+    /// The kind as the API spells it (`open_text`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollKind::Single => "single",
+            PollKind::Multi => "multi",
+            PollKind::Ranked => "ranked",
+            PollKind::Rating => "rating",
+            PollKind::OpenText => "open_text",
+        }
+    }
+
+    /// Whether ballots name options (`single`, `multi`, `ranked`).
+    pub fn has_options(self) -> bool {
+        matches!(self, PollKind::Single | PollKind::Multi | PollKind::Ranked)
+    }
+}
+
+impl std::fmt::Display for PollKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Most values a rating scale has (0..=10).
 pub const MAX_SCALE_STEPS: i64 = 11;

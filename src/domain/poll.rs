@@ -11,53 +11,12 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{OptionId, PollId};
+pub use super::kinds::PollKind;
 use super::kinds::{KindSettings, Moderation, Scale};
 use super::lifecycle::{transition, Event, PollState, PollTimes, TransitionError};
 use super::validation::{
     Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
-
-/// How voters answer a poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PollKind {
-    /// Exactly one option per ballot.
-    #[default]
-    Single,
-    /// 1..=`max_choices` distinct options per ballot.
-    Multi,
-    /// An ordering of some or all options, best first; tallied by instant-runoff.
-    Ranked,
-    /// One integer on the poll's scale per ballot; results are counts per value, the mean and
-    /// the median.
-    Rating,
-    /// Up to `max_entries` short texts per ballot; results are the entries and a word list.
-    OpenText,
-}
-
-impl PollKind {
-    /// The kind as the API spells it (`open_text`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PollKind::Single => "single",
-            PollKind::Multi => "multi",
-            PollKind::Ranked => "ranked",
-            PollKind::Rating => "rating",
-            PollKind::OpenText => "open_text",
-        }
-    }
-
-    /// Whether ballots name options (`single`, `multi`, `ranked`).
-    pub fn has_options(self) -> bool {
-        matches!(self, PollKind::Single | PollKind::Multi | PollKind::Ranked)
-    }
-}
-
-impl std::fmt::Display for PollKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Who sees results while the poll is open. Admins always see them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

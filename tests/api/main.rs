@@ -11,6 +11,7 @@ mod kinds;
 mod late_votes;
 mod lifecycle;
 mod links;
+mod open_text;
 mod openapi;
 mod pages;
 mod poll_errors;
