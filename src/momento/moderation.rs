@@ -27,7 +27,7 @@ impl ModerationStore {
     }
 
     /// Records `decision` on the entry `entry_id` of `poll`.
-    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str(), entry_id))]
+    #[tracing::instrument(skip_all, fields(poll_id = %poll.as_str(), entry_id = %entry_id))]
     pub async fn decide(
         &self,
         poll: &PollId,
