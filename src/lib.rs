@@ -14,9 +14,11 @@
 //!   [`results::running`], or from the ledger), coalesced, published, SSE (one shared
 //!   subscription per watched poll, [`results::feed`]), CSV, recount.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
-//! - [`pages`]: the voter page `/p/{id}` and the presenter screen `/present/{id}`, from `web/`.
+//! - [`pages`]: the voter page `/p/{id}` and the presenter screen `/present/{id}`, an event's
+//!   (`/j/{code}`, `/present/event/{id}`) and the moderation page `/moderate/{id}`, from `web/`.
 //! - [`scheduler`]: the lifecycle clock: polls open and close on time.
-//! - [`domain`]: pure rules: ids, polls, the lifecycle state machine, ballots, tally, IRV.
+//! - [`domain`]: pure rules: ids, polls, the lifecycle state machine, ballots, tally, IRV,
+//!   ratings, open-text entries (word list, moderation), events (join codes).
 //! - [`standalone`]: `pollcast local-momento`, the local Momento as a server of its own.
 //! - [`recount`]: `pollcast recount POLL_ID`, asking a running server to recount a poll
 //!   ([`results::recount`] does the counting).
@@ -31,6 +33,9 @@
 //! - the admin-key check: `api/auth.rs` (the extractors `AdminAuth` and `MaybeAdmin`); where
 //!   the key comes from: [`startup::admin_key`];
 //! - every cache key and topic name: [`momento::keys`];
+//! - events and their join codes: [`momento::events`], the REST API [`api::events`], who
+//!   follows which event [`api::event_watch`]; moderation decisions: [`momento::moderation`],
+//!   applied when open-text results are counted ([`results::open_text`]);
 //! - the batching of ledger writes: [`momento::ledger_writer`];
 //! - durability (the data dir, the journal, recovery): the `local-momento` crate's `persist`
 //!   module, configured in [`startup::mode`] (`docs/RELIABILITY.md`).

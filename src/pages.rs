@@ -1,6 +1,8 @@
 //! The voter page (`GET /p/{id}`) and the presenter screen (`GET /present/{id}`): plain HTML,
 //! CSS and JavaScript from `web/`, compiled into the binary and served from it (no framework,
-//! no CDN: they work offline on a local network).
+//! no CDN: they work offline on a local network). An event's pages (`GET /j/{code}`,
+//! `GET /present/event/{id}`) and the moderation page (`GET /moderate/{id}`) are in
+//! `pages/events.rs`.
 //!
 //! The server renders what needs no script: the page title and question (so the title names
 //! the poll), the presenter's QR code (SVG, `qrcode` crate) and the link beside it, and where
@@ -22,15 +24,19 @@ use sha3::{Digest, Sha3_256};
 
 use crate::api::links::{qr_svg, vote_url};
 use crate::api::{load_poll, ApiError};
+use crate::domain::Poll;
 use crate::momento::keys::VOTES_TOPIC;
 use crate::state::AppState;
+
+mod events;
 
 const VOTER_HTML: &str = include_str!("../web/voter.html");
 const PRESENT_HTML: &str = include_str!("../web/present.html");
 const MESSAGE_HTML: &str = include_str!("../web/message.html");
+const MODERATE_HTML: &str = include_str!("../web/moderate.html");
 
 /// The static assets: name, content type, content.
-const ASSETS: [(&str, &str, &str); 4] = [
+const ASSETS: [(&str, &str, &str); 8] = [
     (
         "pollcast.css",
         "text/css; charset=utf-8",
@@ -51,6 +57,26 @@ const ASSETS: [(&str, &str, &str); 4] = [
         "text/javascript; charset=utf-8",
         include_str!("../web/present.js"),
     ),
+    (
+        "answers.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/answers.js"),
+    ),
+    (
+        "cloud.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/cloud.js"),
+    ),
+    (
+        "event.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/event.js"),
+    ),
+    (
+        "moderate.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/moderate.js"),
+    ),
 ];
 
 /// `route` with the pages and their assets.
@@ -59,26 +85,47 @@ pub fn mount(route: Route) -> Route {
         .at("/p/:id", get(voter_page))
         .at("/present/:id", get(presenter_page))
         .at("/assets/:name", get(asset))
+        .at("/j/:code", get(events::join_page))
+        .at("/present/event/:id", get(events::event_presenter_page))
+        .at("/moderate/:id", get(events::moderation_page))
 }
 
 #[handler]
 async fn voter_page(Path(id): Path<String>, state: Data<&Arc<AppState>>) -> Response {
-    let poll = match load_poll(&state, &id).await {
-        Ok(poll) => poll,
-        Err(error) => return error_page(&state, error),
+    match load_poll(&state, &id).await {
+        Ok(poll) => page(
+            &state,
+            StatusCode::OK,
+            voter_html(&state, Some(&poll), None),
+        ),
+        Err(error) => error_page(&state, error),
+    }
+}
+
+/// What the voter page of `poll` (none: waiting for the next question) shows, in the event
+/// `event` (id and title) when it is one's.
+fn voter_html(state: &AppState, poll: Option<&Poll>, event: Option<(&str, &str)>) -> String {
+    let (event_id, event_title) = event.unwrap_or_default();
+    let notice = match poll {
+        Some(_) => "Loading the poll…",
+        None => "Waiting for the next question…",
     };
-    let html = render(
+    render(
         VOTER_HTML,
         &[
-            ("title", poll.title()),
-            ("description", poll.description().unwrap_or_default()),
-            ("poll_id", poll.id().as_str()),
+            ("title", poll.map_or(event_title, Poll::title)),
+            (
+                "description",
+                poll.and_then(Poll::description).unwrap_or_default(),
+            ),
+            ("poll_id", poll.map_or("", |p| p.id().as_str())),
+            ("event_id", event_id),
+            ("notice", notice),
             ("http_endpoint", &state.http_endpoint),
             ("cache", state.momento.cache_name()),
             ("votes_topic", VOTES_TOPIC),
         ],
-    );
-    page(&state, StatusCode::OK, html)
+    )
 }
 
 #[handler]
@@ -87,28 +134,69 @@ async fn presenter_page(Path(id): Path<String>, state: Data<&Arc<AppState>>) -> 
         Ok(poll) => poll,
         Err(error) => return error_page(&state, error),
     };
-    let url = vote_url(&state.public_url, poll.id());
-    let qr = match qr_svg(&url) {
-        Ok(svg) => inline_svg(&svg),
-        Err(error) => return error_page(&state, error),
+    let link = Link {
+        url: vote_url(&state.public_url, poll.id()),
+        tail: poll.id().as_str().to_owned(),
+        code: None,
     };
+    match presenter_html(Some(&poll), None, &link) {
+        Ok(html) => page(&state, StatusCode::OK, html),
+        Err(error) => error_page(&state, error),
+    }
+}
+
+/// Where a presenter screen sends phones: the link, its last part (where a long link may
+/// break), and an event's join code.
+struct Link {
+    url: String,
+    tail: String,
+    code: Option<String>,
+}
+
+/// What the presenter screen of `poll` (none: waiting for the next question) shows, in the
+/// event `event` (id and title) when it is one's, with the QR code of `link`.
+fn presenter_html(
+    poll: Option<&Poll>,
+    event: Option<(&str, &str)>,
+    link: &Link,
+) -> Result<String, ApiError> {
+    let qr = inline_svg(&qr_svg(&link.url)?);
+    let (event_id, event_title) = event.unwrap_or_default();
     let html = render(
         PRESENT_HTML,
         &[
-            ("title", poll.title()),
-            ("description", poll.description().unwrap_or_default()),
-            ("poll_id", poll.id().as_str()),
-            ("vote_url", &url),
-            // The link as people read it out, broken (if at all) before the id.
+            ("title", poll.map_or(event_title, Poll::title)),
+            (
+                "description",
+                poll.and_then(Poll::description).unwrap_or_default(),
+            ),
+            ("poll_id", poll.map_or("", |p| p.id().as_str())),
+            ("event_id", event_id),
+            (
+                "state_text",
+                if poll.is_some() {
+                    "Loading…"
+                } else {
+                    "Waiting for the next question"
+                },
+            ),
+            ("vote_url", &link.url),
+            // The link as people read it out, broken (if at all) before the last part.
             (
                 "vote_url_text",
-                display_url(&url).trim_end_matches(poll.id().as_str()),
+                display_url(&link.url).trim_end_matches(link.tail.as_str()),
+            ),
+            ("vote_url_tail", &link.tail),
+            ("code", link.code.as_deref().unwrap_or_default()),
+            (
+                "code_hidden",
+                if link.code.is_some() { "" } else { "hidden" },
             ),
         ],
     )
     // The QR code is markup of our own making, not text: put in after escaping the rest.
     .replace("{{{qr_svg}}}", &qr);
-    page(&state, StatusCode::OK, html)
+    Ok(html)
 }
 
 #[handler]

@@ -30,7 +30,9 @@ use crate::ingest::pipeline::Pipeline;
 use crate::ingest::webhook::Verifier;
 use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
+use crate::momento::events::EventStore;
 use crate::momento::keys::VOTES_TOPIC;
+use crate::momento::moderation::ModerationStore;
 use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
 use crate::momento::status::{VoteStatusStore, VoterTokenRegistry};
@@ -297,6 +299,12 @@ fn app_state(
     if let Some(tallies) = &tallies {
         publisher = publisher.with_tallies(tallies.clone());
     }
+    let moderation = ModerationStore::new(momento.clone(), record_ttl);
+    publisher = publisher.with_moderation(
+        moderation.clone(),
+        crate::results::open_text::entry_key(&admin_key),
+    );
+    let events = EventStore::new(momento.clone(), record_ttl);
     let publisher = Arc::new(publisher);
     let dirty = {
         let publisher = publisher.clone();
@@ -344,6 +352,9 @@ fn app_state(
         public_url,
         settings,
         embedded,
+        event_watch: Arc::new(crate::api::event_watch::EventWatch::new(events.clone())),
+        events,
+        moderation,
     }
 }
 

@@ -11,6 +11,8 @@ use crate::ingest::pipeline::Pipeline;
 use crate::ingest::webhook::Verifier;
 use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
+use crate::momento::events::EventStore;
+use crate::momento::moderation::ModerationStore;
 use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
 use crate::momento::status::{VoteStatusStore, VoterTokenRegistry};
@@ -64,4 +66,10 @@ pub struct AppState {
     pub cookie_key: CookieKey,
     /// The embedded local Momento's counters (`None` against Momento's service).
     pub embedded: Option<local_momento::Observer>,
+    /// Events (join codes, their polls, the active one).
+    pub events: EventStore,
+    /// Who follows which event's active poll (`GET /v1/events/{id}/stream`).
+    pub event_watch: Arc<crate::api::event_watch::EventWatch>,
+    /// Moderation decisions on open-text entries.
+    pub moderation: ModerationStore,
 }

@@ -132,6 +132,8 @@ const pollcast = (() => {
    * places), and for ranked polls the round shown (the last) and who was eliminated when.
    */
   function chart(results, poll) {
+    if (poll.kind === 'rating') return ratingChart(results, poll);
+    if (poll.kind === 'open_text') return wordChart(results);
     const labels = new Map(poll.options.map((o) => [o.id, o.label]));
     const rounds = results.rounds || [];
     if (poll.kind !== 'ranked' || rounds.length === 0) {
@@ -185,6 +187,41 @@ const pollcast = (() => {
     return { rows, round, eliminated: out.length ? `Eliminated: ${out.join(', ')}` : null };
   }
 
+  const twoDecimals = (x) => (Math.round(x * 100) / 100).toLocaleString('en');
+
+  /** A rating poll's histogram: one row per value of the scale, and the mean and median. */
+  function ratingChart(results, poll) {
+    const counts = (results.rating && results.rating.counts) || {};
+    const { min, max, min_label: low, max_label: high } = poll.scale;
+    const rows = [];
+    for (let v = min; v <= max; v += 1) {
+      const votes = counts[String(v)] || 0;
+      const share = results.ballots ? Math.round((votes * 1000) / results.ballots) / 10 : 0;
+      let label = String(v);
+      if (v === min && low) label += ` · ${low}`;
+      if (v === max && high) label += ` · ${high}`;
+      rows.push({ id: `v${v}`, label, votes, share, value: `${plural(votes, 'vote', 'votes')} · ${share}%` });
+    }
+    const r = results.rating || {};
+    const round = r.mean === null || r.mean === undefined ? 'No ratings yet' : `Mean ${twoDecimals(r.mean)} · Median ${twoDecimals(r.median)}`;
+    return { rows, round, eliminated: null };
+  }
+
+  /** An open-text poll's most given words as bars (the presenter draws a word cloud instead). */
+  function wordChart(results) {
+    const text = results.open_text || { words: [], entries_total: 0 };
+    const words = text.words.slice(0, 10);
+    const top = words.length ? words[0].count : 1;
+    const rows = words.map((w) => ({
+      id: `w:${w.word}`,
+      label: w.word,
+      votes: w.count,
+      share: Math.round((w.count * 1000) / top) / 10,
+      value: `${w.count}×`,
+    }));
+    return { rows, round: plural(text.entries_total, 'answer', 'answers'), eliminated: null };
+  }
+
   /** Draws `rows` into the list `list`, reusing each option's row so nothing moves. */
   function drawBars(list, rows) {
     for (const row of rows) {
@@ -212,6 +249,9 @@ const pollcast = (() => {
       item.classList.toggle('winner', Boolean(row.winner));
       item.classList.toggle('eliminated', Boolean(row.eliminated));
     }
+    // Rows no longer in the chart (a word of a hidden answer) go.
+    const ids = new Set(rows.map((row) => row.id));
+    for (const item of [...list.children]) if (!ids.has(item.dataset.id)) item.remove();
   }
 
   /**

@@ -8,6 +8,11 @@
 (() => {
   const P = pollcast;
   const $ = (id) => document.getElementById(id);
+  if (!P.pollId) {
+    // An event between questions: the title, the QR code and the code; event.js follows it.
+    $('tally').hidden = true;
+    return;
+  }
   const ui = {
     state: $('state'),
     countdown: $('countdown'),
@@ -18,7 +23,13 @@
     hiddenNote: $('hidden-note'),
     tally: $('tally'),
     eliminated: $('eliminated'),
+    views: $('views'),
+    cloud: $('cloud'),
+    entries: $('entries'),
+    showCloud: $('show-cloud'),
+    showList: $('show-list'),
   };
+  let drawAnswers = null; // open-text polls: the cloud and the list (cloud.js)
 
   let poll = null;
   let stopCountdown = () => {};
@@ -52,8 +63,11 @@
       stopResults();
       stopResults = null;
     }
+    if (poll.kind === 'open_text' && !drawAnswers) drawAnswers = pollcastCloud.mount(ui);
     if (!visible) {
       ui.bars.replaceChildren();
+      ui.cloud.replaceChildren();
+      ui.entries.replaceChildren();
       ui.round.hidden = true;
       ui.eliminated.hidden = true;
     }
@@ -67,7 +81,11 @@
     ui.round.textContent = chart.round || '';
     ui.eliminated.hidden = !chart.eliminated;
     ui.eliminated.textContent = chart.eliminated || '';
-    P.drawBars(ui.bars, chart.rows);
+    if (drawAnswers) drawAnswers(results);
+    else {
+      ui.bars.dataset.rows = chart.rows.length > 4 ? 'many' : 'few';
+      P.drawBars(ui.bars, chart.rows);
+    }
     if (results.state !== poll.state) refreshSoon(0);
   }
 

@@ -12,11 +12,15 @@
       voter's ballot counts once however often it arrives, so a retry never makes a double vote.
    4. A 204 only means published: the page then asks GET /v1/polls/{id}/ballot until its own
       vote (its `ref`) is counted or refused, and says which in the status region.
-   5. Once the vote is counted, live results when the poll shows them (Server-Sent Events). */
+   5. Once the vote is counted, live results when the poll shows them (Server-Sent Events).
+   Rating and open-text ballots are answers.js's; in an event (/j/{code}) tokens come from the
+   event, so the voter is one voter across its polls, and event.js follows the presenter. */
 
 (() => {
   const P = pollcast;
+  const A = pollcastAnswers;
   const $ = (id) => document.getElementById(id);
+  if (!P.pollId) return; // an event waiting for its next question: event.js follows it
   const data = document.body.dataset;
   const TOKEN_KEY = `pollcast.token.${P.pollId}`;
   // Where votes go when an invite link brought the token (a token response says it otherwise).
@@ -43,7 +47,8 @@
 
   let poll = null;
   let token = null; // {token, voter_id, invite, expires_at (ms, or null when unknown), http_endpoint, cache, votes_topic}
-  let counted = null; // the voter's counted choices, when a ballot stands
+  let counted = null; // the voter's counted answer ({choices}, {value} or {texts}), when a ballot stands
+  let answerUi = null; // the ballot of a rating or open-text poll (answers.js)
   let sending = false;
   let stopCountdown = () => {};
   let stopResults = null;
@@ -107,7 +112,14 @@
   async function ensureToken(renew = false) {
     if (!renew && fresh(token)) return token;
     if (token && token.invite) throw new InviteInvalid();
-    const minted = await P.request(P.api('/tokens'), { method: 'POST' }, retrying);
+    const eventId = data.eventId;
+    const minted = eventId
+      ? await P.request(
+          `/v1/events/${encodeURIComponent(eventId)}/tokens`,
+          { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ poll_id: P.pollId }) },
+          retrying,
+        )
+      : await P.request(P.api('/tokens'), { method: 'POST' }, retrying);
     token = {
       token: minted.token,
       voter_id: minted.voter_id,
@@ -197,22 +209,19 @@
 
   const labelOf = (id) => (poll.options.find((o) => o.id === id) || { label: id }).label;
 
-  function describe(choices) {
-    const labels = choices.map(labelOf);
+  function describe(answer) {
+    const words = A.describe(poll, answer);
+    if (words !== null) return words;
+    const labels = answer.choices.map(labelOf);
     if (poll.kind === 'ranked') return labels.map((l, i) => `${i + 1}. ${l}`).join(', ');
     if (labels.length <= 1) return labels.join('');
     return `${labels.slice(0, -1).join(', ')} and ${labels[labels.length - 1]}`;
   }
 
-  function sameBallot(a, b) {
-    if (!a || !b || a.length !== b.length) return false;
-    const x = poll.kind === 'multi' ? [...a].sort() : a;
-    const y = poll.kind === 'multi' ? [...b].sort() : b;
-    return x.every((v, i) => v === y[i]);
-  }
-
   function buildBallot() {
     ui.choices.replaceChildren();
+    answerUi = A.build(poll, ui);
+    if (answerUi) return;
     if (poll.kind === 'ranked') return buildRanking();
     const type = poll.kind === 'single' ? 'radio' : 'checkbox';
     const max = poll.kind === 'multi' ? poll.max_choices || poll.options.length : 1;
@@ -352,12 +361,24 @@
     });
   }
 
+  /** The answer on the form: {choices}, {value} or {texts}; {error} when there is none. */
   function chosen() {
-    if (poll.kind === 'ranked') return [...ui.choices.querySelectorAll('li')].map((li) => li.dataset.id);
-    return [...ui.choices.querySelectorAll('input:checked')].map((input) => input.value);
+    if (answerUi) return answerUi.read();
+    const choices =
+      poll.kind === 'ranked'
+        ? [...ui.choices.querySelectorAll('li')].map((li) => li.dataset.id)
+        : [...ui.choices.querySelectorAll('input:checked')].map((input) => input.value);
+    if (choices.length) return { choices };
+    return { error: poll.kind === 'single' ? 'Choose an option first.' : 'Choose at least one option first.' };
   }
 
-  function preset(choices) {
+  function preset(answer) {
+    if (!answer) return;
+    if (answerUi) {
+      answerUi.preset(answer);
+      return;
+    }
+    const { choices } = answer;
     if (!choices) return;
     if (poll.kind === 'ranked') {
       const list = ui.choices.querySelector('ol');
@@ -387,8 +408,15 @@
   function rejectionText(status) {
     const why = {
       poll_not_open: 'the poll was not open when your vote arrived (it has closed).',
-      already_voted: `you have already voted${status.choices ? ` (${describe(status.choices)})` : ''}, and this poll does not allow changing a vote.`,
+      already_voted: `you have already voted${A.fromStatus(status) ? ` (${describe(A.fromStatus(status))})` : ''}, and this poll does not allow changing a vote.`,
       poll_full: 'this poll has reached its maximum number of voters.',
+      out_of_scale: 'the value is not on this poll\'s scale.',
+      not_an_integer: 'the value is not a whole number.',
+      empty_entry: 'an answer is empty.',
+      entry_too_long: `an answer is longer than ${poll.max_length} characters.`,
+      too_many_entries: `this poll takes at most ${poll.max_entries} answers.`,
+      control_character: 'an answer contains a line break or a control character.',
+      duplicate_entry: 'the same answer is given twice.',
       wrong_poll: 'your voter token is for another poll.',
       unknown_option: 'the ballot named an option this poll does not have.',
       too_many_choices: 'the ballot has more choices than this poll allows.',
@@ -401,9 +429,9 @@
   ui.form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (sending) return;
-    const choices = chosen();
-    if (choices.length === 0) {
-      say(poll.kind === 'single' ? 'Choose an option first.' : 'Choose at least one option first.', 'error');
+    const answer = chosen();
+    if (answer.error) {
+      say(answer.error, 'error');
       const first = ui.choices.querySelector('input:not(:disabled)');
       if (first) first.focus();
       return;
@@ -411,20 +439,20 @@
     sending = true;
     ui.submit.disabled = true;
     const ref = `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-    const message = JSON.stringify({ poll_id: poll.id, choices, ref });
+    const message = JSON.stringify({ poll_id: poll.id, ...answer, ref });
     say('Sending your vote…');
     try {
       await publish(message);
       say('Vote sent. Checking that it was counted…');
-      const status = await confirmed(ref, choices);
+      const status = await confirmed(ref, answer);
       if (status.status === 'counted') {
-        counted = status.choices;
+        counted = A.fromStatus(status);
         say(countedText(counted), 'ok');
         if (poll.allow_revote) showBallot();
         else hideBallot();
         showResults();
       } else {
-        if (status.choices) counted = status.choices;
+        if (A.fromStatus(status)) counted = A.fromStatus(status);
         say(rejectionText(status), 'error');
         if (status.reason === 'already_voted') hideBallot();
         if (status.reason === 'poll_not_open') refreshSoon(0);
@@ -439,14 +467,14 @@
   });
 
   /** Asks what became of the vote `ref` until it is counted or refused. */
-  async function confirmed(ref, choices) {
+  async function confirmed(ref, answer) {
     const started = Date.now();
     let wait = 150;
     let slow = false;
     for (;;) {
       const status = await ballotStatus();
       if (status.status === 'rejected' && status.ref === ref) return status;
-      if (status.status === 'counted' && sameBallot(status.choices, choices)) return status;
+      if (status.status === 'counted' && A.same(poll, A.fromStatus(status), answer)) return status;
       if (!slow && Date.now() - started > 10000) {
         slow = true;
         say('Your vote was sent and is still being counted. This page will say when it is.');
@@ -516,7 +544,7 @@
       return;
     }
     if (poll.state !== 'open') return; // it changed meanwhile
-    counted = status.choices || null;
+    counted = A.fromStatus(status);
     preset(counted);
     if (counted && !poll.allow_revote) {
       hideBallot();
@@ -533,7 +561,7 @@
     if (!sending && fresh(token) && !counted) {
       try {
         const status = await ballotStatus();
-        counted = status.choices || null;
+        counted = A.fromStatus(status);
       } catch {
         counted = null;
       }

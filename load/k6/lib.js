@@ -77,8 +77,18 @@ export function adminCall(method, path, body, op, expected) {
   return r.body ? r.json() : {};
 }
 
-/** Poll bodies by kind: `single`, `multi` (up to 2 choices) or `ranked`, with `options` options. */
+/** The words open-text voters answer with (one or two each; none a stop word). */
+export const WORDS = ['rust', 'go', 'zig', 'swift', 'kotlin', 'elixir', 'ocaml', 'haskell', 'scala', 'julia', 'nim'];
+
+/**
+ * Poll bodies by kind: `single`, `multi` (up to 2 choices) or `ranked` with `options` options;
+ * `rating` with a scale of `options` values from 1 (2..=11); `open_text` with up to 2 answers.
+ */
 export function pollBody(title, kind, options) {
+  if (kind === 'rating') {
+    return { title, kind, scale: { min: 1, max: Math.min(11, Math.max(2, options)) }, results_visibility: 'live' };
+  }
+  if (kind === 'open_text') return { title, kind, max_entries: 2, max_length: 40, results_visibility: 'live' };
   const body = {
     title,
     kind,
@@ -89,6 +99,18 @@ export function pollBody(title, kind, options) {
   return body;
 }
 
+/**
+ * What voters answer in a poll, as `choicesFor` picks from: option ids; a rating poll's values
+ * (as text); an open-text poll's words.
+ */
+export function answersOf(poll) {
+  if (poll.kind === 'rating') {
+    return Array.from({ length: poll.scale.max - poll.scale.min + 1 }, (_, k) => String(poll.scale.min + k));
+  }
+  if (poll.kind === 'open_text') return WORDS.slice(0, 4);
+  return poll.options.map((o) => o.id);
+}
+
 /** Creates and opens a poll; returns `{id, kind, options: [option ids]}` or aborts the test. */
 export function openPoll(title, kind, options) {
   const poll = adminCall('POST', '/v1/polls', pollBody(title, kind, options), 'create', 201);
@@ -96,7 +118,7 @@ export function openPoll(title, kind, options) {
   if (!adminCall('POST', `/v1/polls/${poll.id}/open`, null, 'transition', 200)) {
     exec.test.abort(`could not open poll ${poll.id}`);
   }
-  return { id: poll.id, kind, options: poll.options.map((o) => o.id) };
+  return { id: poll.id, kind, options: answersOf(poll) };
 }
 
 /** Reads `/v1/polls/{id}` for each id (public view) into `{id, kind, options}`. */
@@ -105,7 +127,7 @@ export function describePolls(ids) {
     const r = http.get(`${BASE_URL}/v1/polls/${id}`, { tags: { op: 'poll' }, timeout: TIMEOUT });
     if (r.status !== 200) exec.test.abort(`poll ${id}: ${r.status}`);
     const poll = r.json();
-    return { id, kind: poll.kind, options: poll.options.map((o) => o.id) };
+    return { id, kind: poll.kind, options: answersOf(poll) };
   });
 }
 
@@ -167,15 +189,28 @@ export function choicesFor(poll, i) {
       return i % 3 === 0 ? [at(0)] : [at(0), at(1)];
     case 'ranked':
       return Array.from({ length: 1 + (i % n) }, (_, k) => at(k));
-    default:
+    case 'open_text':
+      return i % 3 === 0 ? [at(0), at(1)] : [at(0)];
+    default: // single, rating: one
       return [at(0)];
   }
 }
 
-/** Publishes a vote with the token through the HTTP topics API, retried after refusals (`withRetry`). */
-export function publishVote(token, pollId, choices, op = 'publish') {
+/** The vote message of `choices` (as `choicesFor` makes them) in a poll of `kind`. */
+export function voteMessage(pollId, kind, choices) {
+  if (kind === 'rating') return { poll_id: pollId, value: Number(choices[0]) };
+  if (kind === 'open_text') return { poll_id: pollId, texts: choices };
+  return { poll_id: pollId, choices };
+}
+
+/**
+ * Publishes a vote with the token through the HTTP topics API, retried after refusals
+ * (`withRetry`). `poll` is `{id, kind}` (or a bare id: a choice poll).
+ */
+export function publishVote(token, poll, choices, op = 'publish') {
+  const { id, kind } = typeof poll === 'string' ? { id: poll, kind: 'single' } : poll;
   const url = `${token.http_endpoint}/topics/${token.cache}/${token.votes_topic}`;
-  const body = JSON.stringify({ poll_id: pollId, choices });
+  const body = JSON.stringify(voteMessage(id, kind, choices));
   const params = {
     headers: { Authorization: token.token, 'Content-Type': 'text/plain' },
     tags: { op },

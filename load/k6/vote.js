@@ -22,8 +22,9 @@
 // token_id, choices} once it holds a token; then, per publish, {"rec":"publish", token_id}
 // before it and {"rec":"sent", poll, token_id, sent, acked, refused} once it (with its retries)
 // is answered; `refused` of the `sent` requests were refused, so they did nothing. A publish
-// the end of the run interrupted has no "sent" line: it may or may not count; run k6 with `--console-output FILE` to keep them
-// (`--log-format json` puts each in a `msg` field, one per line): scripts/loadtest checks from that file that the tallies equal the voters whose
+// the end of the run interrupted has no "sent" line: it may or may not count. Run k6 with
+// `--console-output FILE` to keep them (`--log-format json` puts each in a `msg` field, one per
+// line): scripts/loadtest checks from that file that the tallies equal the voters whose
 // publish was acknowledged (nothing lost, nothing doubled).
 //
 // Works unchanged against a local `pollcast serve` and a deployment on Momento's service: the
@@ -37,9 +38,11 @@
 //   POLL_IDS        comma-separated ids of open polls (`live` results) to vote in; unset: setup
 //                   creates POLLS polls of KIND with OPTIONS options and opens them.
 //   POLLS           polls to create (default 1: one room); voter i votes in poll i mod POLLS.
-//   KIND            kind of the polls created: single | multi | ranked (default single). Voter
-//                   i's choices are a function of i (choicesFor in lib.js).
-//   OPTIONS         options per created poll (default 4).
+//   KIND            kind of the polls created: single | multi | ranked | rating | open_text
+//                   (default single). Voter i's answer is a function of i (choicesFor in lib.js):
+//                   option ids, a rating's value ({"value": n}), or one or two words of
+//                   lib.js's WORDS ({"texts": [..]}).
+//   OPTIONS         options per created poll (default 4; a rating poll's scale is 1..OPTIONS).
 //   PROFILE         constant (constant-arrival-rate, default) | ramping (ramping-arrival-rate:
 //                   0 -> RATE over the first quarter of DURATION, RATE for half, RATE -> 0 over
 //                   the last quarter).
@@ -155,7 +158,7 @@ export function voter(data) {
   let acked = 0;
   for (let k = 0; k < copies; k++) {
     console.log(JSON.stringify({ rec: 'publish', token_id: token.token_id }));
-    const published = publishVote(token, poll.id, choices);
+    const published = publishVote(token, poll, choices);
     const ok = published.r.status === 204 ? 1 : 0;
     acked += ok;
     console.log(JSON.stringify({ rec: 'sent', ...record, sent: published.sent, acked: ok, refused: published.refused }));

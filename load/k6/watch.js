@@ -190,5 +190,5 @@ export function sseClient(data) {
 
 export function change(data) {
   const token = takeToken(data.poll.id);
-  if (token) publishVote(token, data.poll.id, choicesFor(data.poll, exec.scenario.iterationInTest));
+  if (token) publishVote(token, data.poll, choicesFor(data.poll, exec.scenario.iterationInTest));
 }

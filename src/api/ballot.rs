@@ -46,6 +46,10 @@ pub struct BallotStatus {
     /// The voter's counted ballot (option ids; ranked polls best first, others in ascending
     /// order), if one stands: also when the latest vote was rejected (e.g. `already_voted`).
     pub choices: Option<Vec<String>>,
+    /// Rating polls: the voter's counted value, if a ballot stands.
+    pub value: Option<i64>,
+    /// Open-text polls: the voter's counted entries (normalised), if a ballot stands.
+    pub texts: Option<Vec<String>>,
     /// `rejected` only: a stable code (`poll_not_open`, `already_voted`, `unknown_option`,
     /// `wrong_poll`, `poll_full`, `too_many_choices`, ...), as in
     /// `pollcast_votes_rejected_total`.
@@ -97,34 +101,30 @@ impl BallotApi {
 }
 
 fn view(status: VoteStatus, voter_id: String) -> BallotStatus {
-    let choices = |counted: Option<Counted>| counted.map(|c| c.choices);
-    match status {
-        VoteStatus::Pending => BallotStatus {
-            status: BallotState::Pending,
-            voter_id,
-            choices: None,
-            reason: None,
-            message: None,
-            vote_ref: None,
-            rejected_at: None,
-        },
-        VoteStatus::Counted(counted) => BallotStatus {
-            status: BallotState::Counted,
-            voter_id,
-            choices: choices(Some(counted)),
-            reason: None,
-            message: None,
-            vote_ref: None,
-            rejected_at: None,
-        },
-        VoteStatus::Rejected { rejected, counted } => BallotStatus {
-            status: BallotState::Rejected,
-            voter_id,
-            choices: choices(counted),
-            reason: Some(rejected.reason),
-            message: Some(rejected.message),
-            vote_ref: rejected.vote_ref,
-            rejected_at: Some(rejected.at),
-        },
+    let (state, counted, rejected) = match status {
+        VoteStatus::Pending => (BallotState::Pending, None, None),
+        VoteStatus::Counted(counted) => (BallotState::Counted, Some(counted), None),
+        VoteStatus::Rejected { rejected, counted } => {
+            (BallotState::Rejected, counted, Some(rejected))
+        }
+    };
+    let value = counted.as_ref().and_then(|c| c.value);
+    let texts = counted
+        .as_ref()
+        .filter(|c| !c.texts.is_empty())
+        .map(|c| c.texts.clone());
+    let choices = counted
+        .map(|c: Counted| c.choices)
+        .filter(|c| !c.is_empty() || value.is_none() && texts.is_none());
+    BallotStatus {
+        status: state,
+        voter_id,
+        choices,
+        value,
+        texts,
+        reason: rejected.as_ref().map(|r| r.reason.clone()),
+        message: rejected.as_ref().map(|r| r.message.clone()),
+        vote_ref: rejected.as_ref().and_then(|r| r.vote_ref.clone()),
+        rejected_at: rejected.map(|r| r.at),
     }
 }

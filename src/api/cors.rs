@@ -1,7 +1,9 @@
 //! CORS on the public REST endpoints, so web clients on other origins can show a poll, take a
 //! voter token, read results and ballot status: `GET /v1/polls/{id}`, `POST
 //! /v1/polls/{id}/tokens`, `GET /v1/polls/{id}/results` (and `/results/stream`),
-//! `GET /v1/polls/{id}/ballot`, `GET /v1/polls/{id}/qr.svg`. Admin endpoints get no CORS.
+//! `GET /v1/polls/{id}/ballot`, `GET /v1/polls/{id}/qr.svg`; and an event's: `GET
+//! /v1/join/{code}`, `GET /v1/events/{id}/stream`, `POST /v1/events/{id}/tokens`,
+//! `GET /v1/events/{id}/qr.svg`. Admin endpoints get no CORS.
 //!
 //! `--cors-origins` (default `*`):
 //! - `*`: any origin, without credentials. Safe: these endpoints are public, and the only
@@ -62,6 +64,13 @@ impl AllowedOrigins {
 
 /// Whether `path` is one of the public endpoints CORS applies to.
 pub fn is_public(path: &str) -> bool {
+    if let Some(code) = path.strip_prefix("/v1/join/") {
+        return !code.is_empty() && !code.contains('/');
+    }
+    if let Some(rest) = path.strip_prefix("/v1/events/") {
+        let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        return !id.is_empty() && matches!(tail, "stream" | "tokens" | "qr.svg");
+    }
     let Some(rest) = path.strip_prefix("/v1/polls/") else {
         return false;
     };
@@ -122,6 +131,10 @@ mod tests {
             "/v1/polls/p1/results/stream",
             "/v1/polls/p1/ballot",
             "/v1/polls/p1/qr.svg",
+            "/v1/join/ABC234",
+            "/v1/events/e1/stream",
+            "/v1/events/e1/tokens",
+            "/v1/events/e1/qr.svg",
         ] {
             assert!(is_public(path), "{path}");
         }
@@ -133,6 +146,10 @@ mod tests {
             "/v1/polls/p1/results.csv",
             "/v1/webhooks/momento",
             "/metrics",
+            "/v1/events",
+            "/v1/events/e1",
+            "/v1/events/e1/activate",
+            "/v1/polls/p1/entries",
         ] {
             assert!(!is_public(path), "{path}");
         }

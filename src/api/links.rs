@@ -1,4 +1,5 @@
-//! A poll's links: the voter page (`/p/{id}`), the presenter screen (`/present/{id}`), a
+//! A poll's links: the voter page (`/p/{id}`), the presenter screen (`/present/{id}`), an
+//! event's join page (`/j/{code}`) and presenter screen (`/present/event/{id}`), a
 //! voter token's personal link (`/p/{id}#token=...`: the token in the fragment, which never
 //! reaches a server log), and `GET /v1/polls/{id}/qr.svg`, the QR code of the voter link.
 
@@ -25,6 +26,16 @@ pub fn vote_url(public_url: &str, poll: &PollId) -> String {
 /// The presenter screen of `poll`.
 pub fn present_url(public_url: &str, poll: &PollId) -> String {
     format!("{public_url}/present/{}", poll.as_str())
+}
+
+/// Where phones join the event with `code`: `/j/{code}`.
+pub fn join_url(public_url: &str, code: &crate::domain::session::JoinCode) -> String {
+    format!("{public_url}/j/{}", code.as_str())
+}
+
+/// The presenter screen of the event `event`: `/present/event/{id}`.
+pub fn event_present_url(public_url: &str, event: &crate::domain::session::EventId) -> String {
+    format!("{public_url}/present/event/{}", event.as_str())
 }
 
 /// The voter page of `poll` with `token` in the URL fragment (an invite link).
@@ -70,7 +81,7 @@ pub struct LinksApi;
 /// Answer of `GET /v1/polls/{id}/qr.svg`.
 #[derive(ApiResponse)]
 pub enum QrResponse {
-    /// The QR code of the poll's voter link (`vote_url`), as SVG.
+    /// The QR code of the link (a poll's `vote_url`, an event's `join_url`), as SVG.
     #[oai(status = 200, content_type = "image/svg+xml")]
     Ok(PlainText<String>),
 }

@@ -1,7 +1,9 @@
 //! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
 //!
 //! - `polls.rs`, `tokens.rs`, `results.rs`, `ballot.rs`, `links.rs` (the QR code and the
-//!   pages' URLs), `webhooks.rs`, `health.rs`: the resources; `topics.rs` describes Momento's
+//!   pages' URLs), `events.rs` (events and join codes; [`event_watch`] who follows which),
+//!   `entries.rs` (moderation of open-text entries), `webhooks.rs`, `health.rs`: the
+//!   resources; `topics.rs` describes Momento's
 //!   HTTP topics API, which voters publish to.
 //! - `auth.rs`: the admin-key check, in the extractors `AdminAuth` (admin only) and
 //!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous); `VoterAuth`, a
@@ -16,7 +18,10 @@ mod auth;
 mod ballot;
 mod body;
 pub mod cors;
+mod entries;
 mod errors;
+pub mod event_watch;
+pub mod events;
 mod health;
 pub mod links;
 pub mod overload;
@@ -43,6 +48,8 @@ pub type Apis = (
     tokens::TokensApi,
     results::ResultsApi,
     ballot::BallotApi,
+    events::EventsApi,
+    entries::EntriesApi,
     topics::TopicsApi,
     webhooks::WebhooksApi,
     health::HealthApi,
@@ -58,6 +65,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             tokens::TokensApi,
             results::ResultsApi,
             ballot::BallotApi,
+            events::EventsApi,
+            entries::EntriesApi,
             topics::TopicsApi,
             webhooks::WebhooksApi,
             health::HealthApi,
@@ -68,9 +77,11 @@ pub fn service() -> OpenApiService<Apis, ()> {
     .description(
         "Real-time polls on Momento. Admins create and run polls; voters get short-lived \
          Momento tokens, publish votes on the `votes` topic and watch live results on \
-         `results.{poll_id}`. Admin operations take `Authorization: Bearer <admin key>`; a \
-         voter's take the voter's own token (`Authorization: <token>`). Voters can also \
-         use the pages: `/p/{id}` to vote, `/present/{id}` for a projector.",
+         `results.{poll_id}`. Polls are `single`, `multi`, `ranked`, `rating` or `open_text`; \
+         an event runs several behind one join code (`/j/{code}`). Admin operations take \
+         `Authorization: Bearer <admin key>`; a voter's take the voter's own token \
+         (`Authorization: <token>`). Voters can also use the pages: `/p/{id}` to vote, \
+         `/present/{id}` for a projector.",
     )
 }
 

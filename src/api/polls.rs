@@ -261,15 +261,26 @@ async fn change(
     raw_id: &str,
     event: Event,
 ) -> Result<AdminPollResponse, ApiError> {
-    let id = poll_id(raw_id)?;
     let now = Utc::now();
-    let poll = state.polls.apply(&id, &event, now).await?;
-    state.scheduler.watch(&poll);
-    state.pipeline.forget(poll.id());
-    state.publisher.mark(poll.id());
+    let poll = apply(state, &poll_id(raw_id)?, event, now).await?;
     Ok(AdminPollResponse::Ok(Json(AdminPoll::of(
         &poll,
         now,
         &state.public_url,
     ))))
+}
+
+/// Applies `event` to the poll `id` at `now`; tells the scheduler, the pipeline's poll cache
+/// and the results publisher. Returns the poll as stored.
+pub(super) async fn apply(
+    state: &AppState,
+    id: &PollId,
+    event: Event,
+    now: chrono::DateTime<Utc>,
+) -> Result<domain::Poll, ApiError> {
+    let poll = state.polls.apply(id, &event, now).await?;
+    state.scheduler.watch(&poll);
+    state.pipeline.forget(poll.id());
+    state.publisher.mark(poll.id());
+    Ok(poll)
 }

@@ -20,7 +20,7 @@ use crate::api::errors::ApiError;
 use crate::api::path::load_poll;
 use crate::api::tags::ApiTags;
 use crate::api::views::{RecountView, ResultsView};
-use crate::domain::{Poll, PollState};
+use crate::domain::{Poll, PollKind, PollState};
 use crate::state::AppState;
 
 /// How often an idle results stream gets a keep-alive comment.
@@ -42,7 +42,9 @@ pub enum ResultsResponse {
 pub enum CsvResponse {
     /// One row per option (`option_id,label,votes`); for ranked polls one row per option per
     /// instant-runoff round (`round,option_id,label,votes,eliminated`), then the exhausted
-    /// ballots of each round as `exhausted` rows. A label starting with `=`, `+`, `-`, `@`, a
+    /// ballots of each round as `exhausted` rows; for rating polls one row per value
+    /// (`value,votes`); for open-text polls one row per entry, hidden ones too
+    /// (`entry_id,text,hidden,status`). A label starting with `=`, `+`, `-`, `@`, a
     /// tab or a carriage return gets a leading `'`, so spreadsheets show it as text.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Ok(PlainText<String>),
@@ -152,6 +154,12 @@ impl ResultsApi {
         id: Path<String>,
     ) -> Result<CsvResponse, ApiError> {
         let poll = load_poll(&state, &id.0).await?;
+        if poll.kind() == PollKind::OpenText {
+            let (_, entries) = state.publisher.entries(&poll).await?;
+            return Ok(CsvResponse::Ok(PlainText(
+                crate::results::csv::render_entries(&entries),
+            )));
+        }
         let results = state.publisher.current(&poll).await?;
         Ok(CsvResponse::Ok(PlainText(crate::results::csv::render(
             &poll, &results,

@@ -7,6 +7,10 @@ use poem_openapi::Tags;
 pub enum ApiTags {
     /// Create polls and move them through their lifecycle.
     Polls,
+    /// Events: one join code for a session of polls; the presenter activates one at a time.
+    Events,
+    /// Moderation of open-text entries: list, hide, unhide (approve).
+    Moderation,
     /// Voter tokens: Momento disposable tokens to vote with.
     Tokens,
     /// Live results: JSON, Server-Sent Events, CSV.

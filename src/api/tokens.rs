@@ -204,12 +204,12 @@ impl TokensApi {
     }
 }
 
-fn parse_voter(raw: &str) -> Result<VoterId, ApiError> {
+pub(super) fn parse_voter(raw: &str) -> Result<VoterId, ApiError> {
     VoterId::parse(raw).map_err(|e| ApiError::bad_request(format!("voter_id: {e}")))
 }
 
 /// The poll, if tokens may be issued for it now.
-async fn issuable_poll(state: &AppState, raw_id: &str) -> Result<Arc<Poll>, ApiError> {
+pub(super) async fn issuable_poll(state: &AppState, raw_id: &str) -> Result<Arc<Poll>, ApiError> {
     // Read through the pipeline's short-lived poll cache: the hot path of a room taking its
     // tokens need not decode the poll record each time, and a poll this replica changes is
     // seen at once (another replica's change within the cache's quarter second).
@@ -225,7 +225,7 @@ async fn issuable_poll(state: &AppState, raw_id: &str) -> Result<Arc<Poll>, ApiE
 /// 409 `poll_full` when `poll` is capped, every seat is taken, and one of `voters` holds no
 /// ballot: such a token could never vote. Voters with a ballot still get tokens (to revote, or
 /// to replace an expired one).
-async fn refuse_when_full(
+pub(super) async fn refuse_when_full(
     state: &AppState,
     poll: &Poll,
     voters: &[VoterId],
@@ -246,7 +246,11 @@ async fn refuse_when_full(
     )))
 }
 
-async fn mint(state: &AppState, poll: &Poll, voter: VoterId) -> Result<VoterToken, ApiError> {
+pub(super) async fn mint(
+    state: &AppState,
+    poll: &Poll,
+    voter: VoterId,
+) -> Result<VoterToken, ApiError> {
     let now = Utc::now();
     let valid_for = token_lifetime(state.settings.token_ttl, poll.closes_at(), now)
         .ok_or_else(|| ApiError::conflict("the poll closes too soon to issue a token"))?;

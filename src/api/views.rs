@@ -1,5 +1,12 @@
 //! What the REST API reads and writes: OpenAPI-documented mirrors of the domain types. The
-//! domain stays free of HTTP concerns; conversions live here.
+//! domain stays free of HTTP concerns; conversions live here. The results views are in
+//! `views/results.rs`.
+
+mod events;
+mod results;
+
+pub use events::*;
+pub use results::*;
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
@@ -19,6 +26,38 @@ pub enum PollKind {
     Multi,
     /// An ordering of some or all options, best first; tallied by instant-runoff.
     Ranked,
+    /// One value of the `scale` per ballot (`{"value": 4}`); results carry counts per value,
+    /// the mean and the median.
+    Rating,
+    /// Up to `max_entries` short texts per ballot (`{"texts": ["..."]}`); results carry the
+    /// entries and a word list.
+    OpenText,
+}
+
+/// A rating poll's scale: the integers `min..=max` (at most 11 of them).
+#[derive(Debug, Clone, Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    /// The lowest value, e.g. 1.
+    pub min: i32,
+    /// The highest value, e.g. 5; `max - min` is 1..=10.
+    pub max: i32,
+    /// What the lowest value means ("Not at all"), up to 60 characters.
+    pub min_label: Option<String>,
+    /// What the highest value means ("Absolutely"), up to 60 characters.
+    pub max_label: Option<String>,
+}
+
+/// When an open-text poll's entries reach the public.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Moderation {
+    /// At once; an admin may hide an entry afterwards.
+    Post,
+    /// Only once an admin approves them (`POST .../entries/{entry_id}/unhide`).
+    Pre,
 }
 
 /// Who sees results while the poll is open (admins always do).
@@ -73,7 +112,9 @@ pub struct NewPoll {
     /// How voters answer; `single` when omitted.
     pub kind: Option<PollKind>,
     /// The answers in display order: 2..=32 labels of 1..=200 characters, unique ignoring case.
-    /// They become options `o1`, `o2`, ... in this order.
+    /// They become options `o1`, `o2`, ... in this order. None for `rating` and `open_text`.
+    #[oai(default)]
+    #[serde(default)]
     pub options: Vec<String>,
     /// `multi` polls only: most options per ballot, 1..=number of options (default: all).
     pub max_choices: Option<u32>,
@@ -89,6 +130,17 @@ pub struct NewPoll {
     pub closes_at: Option<DateTime<Utc>>,
     /// Most ballots the poll takes, at least 1; no limit when omitted.
     pub max_voters: Option<u32>,
+    /// `rating` polls (required): the scale.
+    pub scale: Option<Scale>,
+    /// `open_text` polls: longest entry, 1..=280 characters (default 140).
+    pub max_length: Option<u32>,
+    /// `open_text` polls: most entries per voter, 1..=3 (default 1).
+    pub max_entries: Option<u32>,
+    /// `open_text` polls: `pre` shows entries only once approved; `post` (default) at once.
+    pub moderation: Option<Moderation>,
+    /// `open_text` polls: hide entries the built-in profanity list matches (each such hide
+    /// is listed for admins, who may unhide it). `false` when omitted.
+    pub profanity_filter: Option<bool>,
 }
 
 /// One answer of a poll.
@@ -127,6 +179,16 @@ pub struct AdminPoll {
     pub closes_at: Option<DateTime<Utc>>,
     /// Most ballots the poll takes.
     pub max_voters: Option<u32>,
+    /// Rating polls: the scale.
+    pub scale: Option<Scale>,
+    /// Open-text polls: longest entry, in characters.
+    pub max_length: Option<u32>,
+    /// Open-text polls: most entries per voter.
+    pub max_entries: Option<u32>,
+    /// Open-text polls: when entries reach the public.
+    pub moderation: Option<Moderation>,
+    /// Open-text polls: whether the profanity filter hides matching entries.
+    pub profanity_filter: Option<bool>,
     /// The lifecycle state, with any deadline already passed applied.
     pub state: PollState,
     /// Increases by one with every stored change.
@@ -137,6 +199,9 @@ pub struct AdminPoll {
     pub vote_url: String,
     /// The presenter screen: the question, live results and the QR code, for a projector.
     pub present_url: String,
+    /// Open-text polls: the moderation page (the entries as they arrive, a hide button each;
+    /// it asks for the admin key).
+    pub moderate_url: Option<String>,
 }
 
 /// What anyone may read of a poll.
@@ -164,6 +229,16 @@ pub struct PublicPoll {
     pub opens_at: Option<DateTime<Utc>>,
     /// When the poll closes or closed.
     pub closes_at: Option<DateTime<Utc>>,
+    /// Rating polls: the scale.
+    pub scale: Option<Scale>,
+    /// Open-text polls: longest entry, in characters.
+    pub max_length: Option<u32>,
+    /// Open-text polls: most entries per voter.
+    pub max_entries: Option<u32>,
+    /// Open-text polls: when entries reach the public.
+    pub moderation: Option<Moderation>,
+    /// Open-text polls: whether the profanity filter hides matching entries.
+    pub profanity_filter: Option<bool>,
     /// The lifecycle state, with any deadline already passed applied.
     pub state: PollState,
     /// The voter page: share it (a QR code of it is at `/v1/polls/{id}/qr.svg`).
@@ -204,6 +279,16 @@ impl From<NewPoll> for domain::NewPoll {
             opens_at: p.opens_at,
             closes_at: p.closes_at,
             max_voters: p.max_voters,
+            scale: p.scale.map(|s| domain::Scale {
+                min: s.min,
+                max: s.max,
+                min_label: s.min_label,
+                max_label: s.max_label,
+            }),
+            max_length: p.max_length,
+            max_entries: p.max_entries,
+            moderation: p.moderation.map(Into::into).unwrap_or_default(),
+            profanity_filter: p.profanity_filter.unwrap_or(false),
         }
     }
 }
@@ -224,11 +309,25 @@ impl AdminPoll {
             opens_at: poll.opens_at(),
             closes_at: poll.closes_at(),
             max_voters: poll.max_voters(),
+            scale: poll.scale().map(|s| Scale {
+                min: s.min,
+                max: s.max,
+                min_label: s.min_label.clone(),
+                max_label: s.max_label.clone(),
+            }),
+            max_length: poll.max_length(),
+            max_entries: poll.max_entries(),
+            moderation: (poll.kind() == domain::PollKind::OpenText)
+                .then(|| poll.moderation().into()),
+            profanity_filter: (poll.kind() == domain::PollKind::OpenText)
+                .then_some(poll.profanity_filter()),
             state: poll.state_at(now).into(),
             version: poll.version(),
             created_at: poll.created_at(),
             vote_url: links::vote_url(public_url, poll.id()),
             present_url: links::present_url(public_url, poll.id()),
+            moderate_url: (poll.kind() == domain::PollKind::OpenText)
+                .then(|| format!("{public_url}/moderate/{}", poll.id().as_str())),
         }
     }
 }
@@ -249,6 +348,11 @@ impl PublicPoll {
             access: a.access,
             opens_at: a.opens_at,
             closes_at: a.closes_at,
+            scale: a.scale,
+            max_length: a.max_length,
+            max_entries: a.max_entries,
+            moderation: a.moderation,
+            profanity_filter: a.profanity_filter,
             state: a.state,
             vote_url: a.vote_url,
             present_url: a.present_url,
@@ -281,179 +385,8 @@ macro_rules! mirror {
     };
 }
 
-mirror!(PollKind <=> domain::PollKind { Single, Multi, Ranked });
+mirror!(PollKind <=> domain::PollKind { Single, Multi, Ranked, Rating, OpenText });
+mirror!(Moderation <=> domain::Moderation { Post, Pre });
 mirror!(ResultsVisibility <=> domain::ResultsVisibility { Live, OnClose });
 mirror!(Access <=> domain::Access { Open, Invite });
 mirror!(PollState <=> domain::PollState { Draft, Scheduled, Open, Closed, Archived, Cancelled });
-
-/// One instant-runoff round.
-#[derive(Debug, Clone, Object)]
-pub struct RoundView {
-    /// The round's number, from 1.
-    pub round: u32,
-    /// Votes of each continuing option.
-    pub counts: std::collections::BTreeMap<String, u64>,
-    /// Ballots with no continuing option left.
-    pub exhausted: u64,
-    /// Options eliminated at the end of this round.
-    pub eliminated: Vec<String>,
-}
-
-/// One option's result.
-#[derive(Debug, Clone, Object)]
-pub struct OptionResult {
-    /// The option id.
-    pub id: String,
-    /// What voters see.
-    pub label: String,
-    /// Its votes (first preferences for ranked polls), as in `counts`.
-    pub votes: u64,
-    /// Its votes as a percentage of the ballots counted, rounded to one decimal (0 when there
-    /// are none). Single-choice shares add up to 100 (give or take the rounding); `multi`
-    /// ballots name several options, so theirs can add up to more.
-    pub share: f64,
-}
-
-/// A poll's results, as published on `results.{poll_id}`, with each option's label and share.
-#[derive(Debug, Clone, Object)]
-pub struct ResultsView {
-    /// The poll.
-    pub poll_id: String,
-    /// The poll's state when counted.
-    pub state: PollState,
-    /// Strictly increasing per poll: drop an update whose `seq` is not above the last seen.
-    /// 0 when nothing was published yet.
-    pub seq: u64,
-    /// Ballots counted.
-    pub ballots: u64,
-    /// Votes per option id, every option present; first preferences for ranked polls.
-    pub counts: std::collections::BTreeMap<String, u64>,
-    /// Every option in the poll's order, with its label, votes and share: what `counts` says,
-    /// ready to show.
-    pub options: Vec<OptionResult>,
-    /// Ranked polls: the instant-runoff rounds.
-    pub rounds: Option<Vec<RoundView>>,
-    /// Ranked polls: the winner, if any.
-    pub winner: Option<String>,
-    /// Ranked polls: the options tied when the count ends in a tie.
-    pub tie: Vec<String>,
-    /// When the results were counted.
-    pub at: DateTime<Utc>,
-}
-
-/// `votes` as a percentage of `ballots`, to one decimal.
-pub fn share(votes: u64, ballots: u64) -> f64 {
-    if ballots == 0 {
-        return 0.0;
-    }
-    (votes as f64 * 1000.0 / ballots as f64).round() / 10.0
-}
-
-impl ResultsView {
-    /// The view of `r`, the results of `poll` (which gives the labels).
-    pub fn of(r: domain::Results, poll: &Poll) -> Self {
-        let ids = |v: Vec<domain::OptionId>| v.into_iter().map(|o| o.to_string()).collect();
-        let counts = |c: std::collections::BTreeMap<domain::OptionId, u64>| {
-            c.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-        };
-        let options = poll
-            .options()
-            .iter()
-            .map(|option| {
-                let votes = r.counts.get(&option.id).copied().unwrap_or(0);
-                OptionResult {
-                    id: option.id.to_string(),
-                    label: option.label.clone(),
-                    votes,
-                    share: share(votes, r.ballots),
-                }
-            })
-            .collect();
-        Self {
-            poll_id: r.poll_id.as_str().to_owned(),
-            state: r.state.into(),
-            seq: r.seq,
-            ballots: r.ballots,
-            counts: counts(r.counts),
-            options,
-            rounds: r.rounds.map(|rounds| {
-                rounds
-                    .into_iter()
-                    .map(|round| RoundView {
-                        round: round.round,
-                        counts: counts(round.counts),
-                        exhausted: round.exhausted,
-                        eliminated: ids(round.eliminated),
-                    })
-                    .collect()
-            }),
-            winner: r.winner.map(|w| w.to_string()),
-            tie: ids(r.tie),
-            at: r.at,
-        }
-    }
-}
-
-/// What a recount found: the results counted from the stored ballots against those published.
-#[derive(Debug, Clone, Object)]
-pub struct RecountView {
-    /// The poll.
-    pub poll_id: String,
-    /// Whether the published results matched the stored ballots.
-    pub matched: bool,
-    /// Whether the recount was published (it differed, or nothing had been published yet):
-    /// every watcher then receives it with a new `seq`.
-    pub republished: bool,
-    /// The results published before the recount, if any.
-    pub published: Option<ResultsView>,
-    /// The results counted from the stored ballots.
-    pub recounted: ResultsView,
-    /// Each option whose count differed.
-    pub differences: Vec<CountDifference>,
-}
-
-/// An option whose published count differs from its recount.
-#[derive(Debug, Clone, Object)]
-pub struct CountDifference {
-    /// The option.
-    pub option_id: String,
-    /// Its published count.
-    pub published: u64,
-    /// Its count from the stored ballots.
-    pub recounted: u64,
-}
-
-impl RecountView {
-    /// The view of what a recount of `poll` found.
-    pub fn of(recount: crate::results::recount::Recount, poll: &domain::Poll) -> Self {
-        Self {
-            poll_id: recount.recounted.poll_id.as_str().to_owned(),
-            matched: recount.matched(),
-            republished: recount.republished,
-            published: recount.published.map(|r| ResultsView::of(r, poll)),
-            differences: recount
-                .differences
-                .into_iter()
-                .map(|(option, published, recounted)| CountDifference {
-                    option_id: option.to_string(),
-                    published,
-                    recounted,
-                })
-                .collect(),
-            recounted: ResultsView::of(recount.recounted, poll),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::share;
-
-    #[test]
-    fn shares_are_percentages_of_ballots_to_one_decimal() {
-        assert_eq!(share(0, 0), 0.0);
-        assert_eq!(share(1, 3), 33.3);
-        assert_eq!(share(2, 3), 66.7);
-        assert_eq!(share(3, 3), 100.0);
-    }
-}

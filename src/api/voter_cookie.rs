@@ -25,6 +25,8 @@ use crate::domain::{PollId, TokenId, VoterId};
 
 /// The cookie's name.
 pub const NAME: &str = "pollcast_voter";
+/// The name of the cookie that keeps one voter across an event's polls.
+pub const EVENT_NAME: &str = "pollcast_event_voter";
 
 /// What the cookie key is derived with, from the admin key or `--voter-cookie-secret`.
 const LABEL: &[u8] = b"pollcast voter cookie v1";
@@ -41,10 +43,35 @@ pub fn key(secret: Option<&SecretString>, admin_key: &SecretString) -> CookieKey
 /// The voter this browser already is on `poll`, if its cookie is there, genuine and for
 /// that poll.
 pub fn voter(jar: &CookieJar, key: &CookieKey, poll: &PollId) -> Option<VoterId> {
-    let cookie = jar.signed_with_key(key).get(NAME)?;
+    scoped_voter(jar, key, NAME, poll.as_str())
+}
+
+/// The voter this browser already is in the event `event`, if its event cookie is there,
+/// genuine and for that event.
+pub fn event_voter(jar: &CookieJar, key: &CookieKey, event: &str) -> Option<VoterId> {
+    scoped_voter(jar, key, EVENT_NAME, event)
+}
+
+fn scoped_voter(jar: &CookieJar, key: &CookieKey, name: &str, scope: &str) -> Option<VoterId> {
+    let cookie = jar.signed_with_key(key).get(name)?;
     let token_id = TokenId::parse(cookie.value_str()).ok()?;
-    let (cookie_poll, voter) = token_id.into_parts();
-    (&cookie_poll == poll).then_some(voter)
+    let (cookie_scope, voter) = token_id.into_parts();
+    (cookie_scope.as_str() == scope).then_some(voter)
+}
+
+/// Sets (or refreshes) the cookie that makes this browser `voter` in every poll of the event
+/// `event` (`Path=/v1/events/{id}`, otherwise as the poll cookie).
+pub fn remember_event(
+    jar: &CookieJar,
+    key: &CookieKey,
+    event: &PollId,
+    voter: &VoterId,
+    max_age: Duration,
+    secure: bool,
+) {
+    let value = TokenId::new(event, voter).to_string();
+    let path = format!("/v1/events/{}", event.as_str());
+    set(jar, key, (EVENT_NAME, value), path, max_age, secure);
 }
 
 /// Sets (or refreshes) the cookie that makes this browser `token_id`'s voter.
@@ -55,8 +82,27 @@ pub fn remember(
     max_age: Duration,
     secure: bool,
 ) {
-    let mut cookie = Cookie::new_with_str(NAME, token_id.to_string());
-    cookie.set_path(format!("/v1/polls/{}", token_id.poll_id().as_str()));
+    let path = format!("/v1/polls/{}", token_id.poll_id().as_str());
+    set(
+        jar,
+        key,
+        (NAME, token_id.to_string()),
+        path,
+        max_age,
+        secure,
+    );
+}
+
+fn set(
+    jar: &CookieJar,
+    key: &CookieKey,
+    (name, value): (&str, String),
+    path: String,
+    max_age: Duration,
+    secure: bool,
+) {
+    let mut cookie = Cookie::new_with_str(name, value);
+    cookie.set_path(path);
     cookie.set_http_only(true);
     cookie.set_same_site(SameSite::Lax);
     cookie.set_secure(secure);

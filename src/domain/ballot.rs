@@ -8,7 +8,12 @@
 //! 4. [`Ballot::validate`]: the poll counts a vote cast when this one was (`poll_not_open`; see
 //!    [`Poll::counts_vote`]: open then, and not closed longer than the grace window), then the
 //!    choices: none at all (`too_few_choices`), an id the poll lacks (`unknown_option`), an
-//!    option named twice (`duplicate_choice`), more than the kind allows (`too_many_choices`).
+//!    option named twice (`duplicate_choice`), more than the kind allows (`too_many_choices`);
+//!    a rating ([`answers`]): not a whole number (`not_an_integer`), off the scale
+//!    (`out_of_scale`); open text: too many entries (`too_many_entries`), an empty one
+//!    (`empty_entry`), one too long (`entry_too_long`), a control character
+//!    (`control_character`), one repeated (`duplicate_entry`). An answer of another kind
+//!    (`wrong_kind`), or several at once (`mixed_ballot`), is refused first.
 //! 5. Dedupe against the stored ballot (`already_voted` unless `allow_revote`) and the
 //!    `max_voters` cap (`poll_full`): the caller decides, with the cache.
 //!
@@ -17,8 +22,9 @@
 //!
 //! The stored form ([`Ballot::to_bytes`]) is canonical: `o1,o3,o2`, option ids joined by
 //! commas, in rank order for `ranked` polls and in ascending id order for `multi` ones (where
-//! order means nothing), so two ballots with the same meaning have the same bytes and a revote
-//! can compare-and-set from the exact old bytes. It is also what the poll's ballot ledger holds
+//! order means nothing); `v4` for a rating; `t` and the JSON array of the normalised entries
+//! for open text (`t["Rust","Zig"]`, in the order given). So two ballots with the same meaning
+//! have the same bytes and a revote can compare-and-set from the exact old bytes. It is also what the poll's ballot ledger holds
 //! for the voter (field = voter id, value = these bytes), which results are counted from.
 
 use std::collections::BTreeSet;
@@ -29,126 +35,34 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::ids::{IdError, OptionId, PollId, TokenId, VoterId};
-use super::lifecycle::PollState;
 use super::poll::{Poll, PollKind};
+
+pub mod answers;
+mod rejection;
+
+pub use rejection::Rejection;
 
 /// Largest vote message accepted, in bytes: Momento's limit for a topic message.
 pub const MAX_VOTE_MESSAGE_BYTES: usize = 4096;
 
-/// Why a vote was not counted. [`Rejection::reason`] is a stable label for metrics.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Rejection {
-    /// The message is larger than [`MAX_VOTE_MESSAGE_BYTES`].
-    #[error("vote message has {bytes} bytes, more than {MAX_VOTE_MESSAGE_BYTES}")]
-    TooLarge {
-        /// Its size.
-        bytes: usize,
-    },
-    /// The message is not `{"poll_id": "...", "choices": ["o1", ...]}`.
-    #[error("vote message is malformed: {detail}")]
-    Malformed {
-        /// What is wrong with it.
-        detail: String,
-    },
-    /// The publisher had no disposable token (Momento reports an empty `token_id`).
-    #[error("vote was published without a voter token")]
-    MissingToken,
-    /// The publisher's `token_id` is not `"{poll_id}:{voter_id}"`.
-    #[error("publisher token id is invalid: {0}")]
-    InvalidToken(IdError),
-    /// The token was issued for another poll than the one the message names.
-    #[error("token is for poll {token_poll}, not for poll {message_poll}")]
-    WrongPoll {
-        /// The poll the token is for.
-        token_poll: PollId,
-        /// The poll the message names.
-        message_poll: PollId,
-    },
-    /// No poll has the message's id.
-    #[error("no poll {poll_id}")]
-    UnknownPoll {
-        /// The id the message named.
-        poll_id: PollId,
-    },
-    /// The poll is not open when the vote was cast.
-    #[error("poll is {state}, not open")]
-    PollNotOpen {
-        /// Its state at the vote's time.
-        state: PollState,
-    },
-    /// A choice is not an option of the poll.
-    #[error("poll has no option {choice:?}")]
-    UnknownOption {
-        /// The choice as sent.
-        choice: String,
-    },
-    /// An option is named twice.
-    #[error("option {choice} is chosen more than once")]
-    DuplicateChoice {
-        /// The repeated option.
-        choice: OptionId,
-    },
-    /// Fewer choices than the poll needs.
-    #[error("ballot has {got} choices, fewer than {min}")]
-    TooFewChoices {
-        /// The fewest allowed.
-        min: usize,
-        /// How many it has.
-        got: usize,
-    },
-    /// More choices than the poll allows.
-    #[error("ballot has {got} choices, more than {max}")]
-    TooManyChoices {
-        /// The most allowed.
-        max: usize,
-        /// How many it has.
-        got: usize,
-    },
-    /// The voter already has a ballot and the poll does not allow revoting.
-    #[error("voter has already voted and the poll does not allow revoting")]
-    AlreadyVoted,
-    /// The poll already has `max_voters` ballots.
-    #[error("poll already has its {max_voters} ballots")]
-    PollFull {
-        /// The poll's cap.
-        max_voters: u32,
-    },
+/// What a vote message answers with, as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `choices`: option ids (single, multi, ranked polls).
+    Choices(Vec<String>),
+    /// `value`: a rating, any JSON value until checked (so `4.5` is `not_an_integer`).
+    Value(serde_json::Value),
+    /// `texts`: open-text entries, as sent.
+    Texts(Vec<String>),
 }
 
-impl Rejection {
-    /// Every [`Rejection::reason`], so metrics can register each label up front.
-    pub const REASONS: [&'static str; 13] = [
-        "too_large",
-        "malformed",
-        "missing_token",
-        "invalid_token",
-        "wrong_poll",
-        "unknown_poll",
-        "poll_not_open",
-        "unknown_option",
-        "duplicate_choice",
-        "too_few_choices",
-        "too_many_choices",
-        "already_voted",
-        "poll_full",
-    ];
-
-    /// A stable `snake_case` label for metrics and logs.
-    pub fn reason(&self) -> &'static str {
+impl Answer {
+    /// The field that carried it.
+    pub fn field(&self) -> &'static str {
         match self {
-            Rejection::TooLarge { .. } => "too_large",
-            Rejection::Malformed { .. } => "malformed",
-            Rejection::MissingToken => "missing_token",
-            Rejection::InvalidToken(_) => "invalid_token",
-            Rejection::WrongPoll { .. } => "wrong_poll",
-            Rejection::UnknownPoll { .. } => "unknown_poll",
-            Rejection::PollNotOpen { .. } => "poll_not_open",
-            Rejection::UnknownOption { .. } => "unknown_option",
-            Rejection::DuplicateChoice { .. } => "duplicate_choice",
-            Rejection::TooFewChoices { .. } => "too_few_choices",
-            Rejection::TooManyChoices { .. } => "too_many_choices",
-            Rejection::AlreadyVoted => "already_voted",
-            Rejection::PollFull { .. } => "poll_full",
+            Answer::Choices(_) => "choices",
+            Answer::Value(_) => "value",
+            Answer::Texts(_) => "texts",
         }
     }
 }
@@ -157,19 +71,26 @@ impl Rejection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoteMessage {
     poll_id: PollId,
-    choices: Vec<String>,
+    answer: Answer,
 }
 
 #[derive(Deserialize)]
 struct WireVote {
     poll_id: String,
-    choices: Vec<String>,
+    #[serde(default)]
+    choices: Option<Vec<String>>,
+    #[serde(default)]
+    value: Option<serde_json::Value>,
+    #[serde(default)]
+    texts: Option<Vec<String>>,
 }
 
 impl VoteMessage {
-    /// Decodes `{"poll_id":"p7Kx2","choices":["o1"]}`. For `ranked` polls the choices are
-    /// the ranking, best first. Choices stay text until [`Ballot::validate`], so a choice
-    /// that is no option id is reported as `unknown_option`, not as `malformed`.
+    /// Decodes `{"poll_id":"p7Kx2","choices":["o1"]}` (for `ranked` polls the ranking, best
+    /// first), `{"poll_id":..,"value":4}` (rating) or `{"poll_id":..,"texts":["..."]}` (open
+    /// text). Exactly one of the three: none is `malformed`, several `mixed_ballot`. Answers
+    /// stay as sent until [`Ballot::validate`], so a choice that is no option id is reported
+    /// as `unknown_option`, not as `malformed`.
     pub fn parse(text: &str) -> Result<Self, Rejection> {
         if text.len() > MAX_VOTE_MESSAGE_BYTES {
             return Err(Rejection::TooLarge { bytes: text.len() });
@@ -180,10 +101,21 @@ impl VoteMessage {
         let poll_id = PollId::parse(&wire.poll_id).map_err(|e| Rejection::Malformed {
             detail: e.to_string(),
         })?;
-        Ok(Self {
-            poll_id,
-            choices: wire.choices,
-        })
+        let value = wire.value.filter(|v| !v.is_null());
+        let mut answers = [
+            wire.choices.map(Answer::Choices),
+            value.map(Answer::Value),
+            wire.texts.map(Answer::Texts),
+        ]
+        .into_iter()
+        .flatten();
+        let answer = answers.next().ok_or_else(|| Rejection::Malformed {
+            detail: "missing field `choices` (or `value`, or `texts`)".to_owned(),
+        })?;
+        if answers.next().is_some() {
+            return Err(Rejection::MixedBallot);
+        }
+        Ok(Self { poll_id, answer })
     }
 
     /// The poll the message names; the caller loads it.
@@ -191,9 +123,9 @@ impl VoteMessage {
         &self.poll_id
     }
 
-    /// The choices as sent.
-    pub fn choices(&self) -> &[String] {
-        &self.choices
+    /// What the message answers with.
+    pub fn answer(&self) -> &Answer {
+        &self.answer
     }
 
     /// The voter, from the publisher's `token_id` as Momento reports it (`""` when the
@@ -240,10 +172,16 @@ impl VoteTiming {
 }
 
 /// A vote checked against its poll: options that exist, as many as the kind allows, no
-/// repeats, in canonical order. Only made by [`Ballot::validate`] and [`Ballot::from_bytes`].
+/// repeats, in canonical order; a value on the scale; entries within the limits, normalised.
+/// Only made by [`Ballot::validate`] and [`Ballot::from_bytes`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Ballot {
-    choices: Vec<OptionId>,
+pub struct Ballot(Kind);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Kind {
+    Choices(Vec<OptionId>),
+    Rating(i64),
+    Texts(Vec<String>),
 }
 
 impl Ballot {
@@ -263,41 +201,49 @@ impl Ballot {
         }
         poll.counts_vote(timing.cast_at, timing.judged_at, timing.close_grace)
             .map_err(|state| Rejection::PollNotOpen { state })?;
-        let (min, max) = poll.choice_bounds();
-        let got = message.choices.len();
-        if got < min {
-            return Err(Rejection::TooFewChoices { min, got });
-        }
-        let mut choices = Vec::with_capacity(got);
-        let mut seen = BTreeSet::new();
-        for text in &message.choices {
-            let id = OptionId::parse(text)
-                .ok()
-                .filter(|&id| poll.option(id).is_some())
-                .ok_or_else(|| Rejection::UnknownOption {
-                    choice: text.clone(),
-                })?;
-            if !seen.insert(id) {
-                return Err(Rejection::DuplicateChoice { choice: id });
+        let kind = match (poll.kind(), message.answer()) {
+            (k, Answer::Choices(choices)) if k.has_options() => {
+                Kind::Choices(validate_choices(poll, choices)?)
             }
-            choices.push(id);
-        }
-        if got > max {
-            return Err(Rejection::TooManyChoices { max, got });
-        }
-        if poll.kind() == PollKind::Multi {
-            choices.sort_unstable();
-        }
-        Ok(Ballot { choices })
+            (PollKind::Rating, Answer::Value(value)) => Kind::Rating(answers::rating(poll, value)?),
+            (PollKind::OpenText, Answer::Texts(texts)) => Kind::Texts(answers::texts(poll, texts)?),
+            (kind, sent) => {
+                return Err(Rejection::WrongKind {
+                    kind,
+                    expected: answers::expected(kind),
+                    sent: sent.field(),
+                })
+            }
+        };
+        Ok(Ballot(kind))
     }
 
     /// The chosen options: the ranking, best first, for `ranked` polls; ascending ids
-    /// otherwise.
+    /// otherwise; none for ratings and texts.
     pub fn choices(&self) -> &[OptionId] {
-        &self.choices
+        match &self.0 {
+            Kind::Choices(choices) => choices,
+            Kind::Rating(_) | Kind::Texts(_) => &[],
+        }
     }
 
-    /// The canonical stored form, e.g. `o1,o3,o2`.
+    /// The rating, for a `rating` ballot.
+    pub fn value(&self) -> Option<i64> {
+        match &self.0 {
+            Kind::Rating(value) => Some(*value),
+            _ => None,
+        }
+    }
+
+    /// The entries, normalised, for an `open_text` ballot (empty otherwise).
+    pub fn texts(&self) -> &[String] {
+        match &self.0 {
+            Kind::Texts(texts) => texts,
+            _ => &[],
+        }
+    }
+
+    /// The canonical stored form, e.g. `o1,o3,o2`, `v4`, `t["Rust"]`.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.to_string().into_bytes()
     }
@@ -306,6 +252,23 @@ impl Ballot {
     /// accepted, so a decoded ballot re-encodes to the same bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Ballot, StoredBallotError> {
         let text = std::str::from_utf8(bytes).map_err(|_| StoredBallotError::NotUtf8)?;
+        if let Some(value) = text.strip_prefix('v') {
+            return match value.parse::<i64>() {
+                Ok(v) if v.to_string() == value => Ok(Ballot(Kind::Rating(v))),
+                _ => Err(StoredBallotError::BadAnswer),
+            };
+        }
+        if let Some(json) = text.strip_prefix('t') {
+            let texts: Vec<String> =
+                serde_json::from_str(json).map_err(|_| StoredBallotError::BadAnswer)?;
+            let ballot = Ballot(Kind::Texts(texts));
+            let canonical = ballot.texts().iter().all(|t| !t.is_empty())
+                && !ballot.texts().is_empty()
+                && ballot.to_string() == text;
+            return canonical
+                .then_some(ballot)
+                .ok_or(StoredBallotError::BadAnswer);
+        }
         let choices = text
             .split(',')
             .map(OptionId::parse)
@@ -315,25 +278,65 @@ impl Ballot {
         if distinct.len() != choices.len() {
             return Err(StoredBallotError::Duplicate);
         }
-        Ok(Ballot { choices })
+        Ok(Ballot(Kind::Choices(choices)))
     }
+}
+
+/// Checks `choices` against `poll`: as many as its kind allows, every one an option, none
+/// twice; ascending for `multi` polls.
+fn validate_choices(poll: &Poll, sent: &[String]) -> Result<Vec<OptionId>, Rejection> {
+    let (min, max) = poll.choice_bounds();
+    let got = sent.len();
+    if got < min {
+        return Err(Rejection::TooFewChoices { min, got });
+    }
+    let mut choices = Vec::with_capacity(got);
+    let mut seen = BTreeSet::new();
+    for text in sent {
+        let id = OptionId::parse(text)
+            .ok()
+            .filter(|&id| poll.option(id).is_some())
+            .ok_or_else(|| Rejection::UnknownOption {
+                choice: text.clone(),
+            })?;
+        if !seen.insert(id) {
+            return Err(Rejection::DuplicateChoice { choice: id });
+        }
+        choices.push(id);
+    }
+    if got > max {
+        return Err(Rejection::TooManyChoices { max, got });
+    }
+    if poll.kind() == PollKind::Multi {
+        choices.sort_unstable();
+    }
+    Ok(choices)
 }
 
 impl fmt::Display for Ballot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, id) in self.choices.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
+        match &self.0 {
+            Kind::Choices(choices) => {
+                for (i, id) in choices.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{id}")?;
+                }
+                Ok(())
             }
-            write!(f, "{id}")?;
+            Kind::Rating(value) => write!(f, "v{value}"),
+            Kind::Texts(texts) => {
+                let json = serde_json::to_string(texts).map_err(|_| fmt::Error)?;
+                write!(f, "t{json}")
+            }
         }
-        Ok(())
     }
 }
 
 impl AsRef<[OptionId]> for Ballot {
     fn as_ref(&self) -> &[OptionId] {
-        &self.choices
+        self.choices()
     }
 }
 
@@ -349,6 +352,9 @@ pub enum StoredBallotError {
     /// An option appears twice.
     #[error("stored ballot names an option twice")]
     Duplicate,
+    /// A rating or texts not in the canonical form.
+    #[error("stored ballot has a rating or texts pollcast did not write")]
+    BadAnswer,
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{OptionId, PollId};
+use super::kinds::{KindSettings, Moderation, Scale};
 use super::lifecycle::PollState;
 use super::poll::{
     check_max_choices, check_max_voters, Access, Poll, PollKind, PollOption, ResultsVisibility,
@@ -37,7 +38,9 @@ pub struct NewPoll {
     #[serde(default)]
     pub kind: PollKind,
     /// The answers, in display order: 2..=32 labels of 1..=200 characters, unique ignoring
-    /// case. They become options `o1`, `o2`, ... in this order.
+    /// case. They become options `o1`, `o2`, ... in this order. None for `rating` and
+    /// `open_text` polls.
+    #[serde(default)]
     pub options: Vec<String>,
     /// For `multi` polls only: most options per ballot, 1..=number of options; defaults to
     /// the number of options.
@@ -61,6 +64,22 @@ pub struct NewPoll {
     /// Most ballots the poll takes, at least 1; no limit when omitted.
     #[serde(default)]
     pub max_voters: Option<u32>,
+    /// `rating` polls only (required): the scale.
+    #[serde(default)]
+    pub scale: Option<Scale>,
+    /// `open_text` polls only: longest entry, 1..=280 characters (default 140).
+    #[serde(default)]
+    pub max_length: Option<u32>,
+    /// `open_text` polls only: most entries per voter, 1..=3 (default 1).
+    #[serde(default)]
+    pub max_entries: Option<u32>,
+    /// `open_text` polls only: `pre` shows entries only once an admin approves them; `post`
+    /// (default) at once.
+    #[serde(default)]
+    pub moderation: Moderation,
+    /// `open_text` polls only: hide entries the built-in profanity list matches.
+    #[serde(default)]
+    pub profanity_filter: bool,
 }
 
 impl NewPoll {
@@ -84,7 +103,18 @@ impl NewPoll {
         }
 
         let labels: Vec<String> = self.options.iter().map(|l| normalise(l)).collect();
-        c.labels(labels.iter().map(String::as_str));
+        if self.kind.has_options() {
+            c.labels(labels.iter().map(String::as_str));
+        }
+        let settings = KindSettings {
+            scale: self.scale.clone().map(Scale::normalised),
+            max_length: self.max_length,
+            max_entries: self.max_entries,
+            moderation: self.moderation,
+            profanity_filter: self.profanity_filter,
+        };
+        settings.check(&mut c, self.kind, labels.len(), false);
+        let settings = settings.with_defaults(self.kind);
         for (i, label) in labels.iter().enumerate() {
             c.no_bidi(&format!("options[{i}]"), label);
         }
@@ -92,7 +122,7 @@ impl NewPoll {
         check_max_choices(&mut c, self.kind, self.max_choices, labels.len());
         let max_choices = match self.kind {
             PollKind::Multi => Some(self.max_choices.unwrap_or(labels.len() as u32)),
-            PollKind::Single | PollKind::Ranked => None,
+            PollKind::Single | PollKind::Ranked | PollKind::Rating | PollKind::OpenText => None,
         };
 
         check_times(&mut c, self.opens_at, self.closes_at, now);
@@ -116,6 +146,11 @@ impl NewPoll {
             opens_at: self.opens_at,
             closes_at: self.closes_at,
             max_voters: self.max_voters,
+            scale: settings.scale,
+            max_length: settings.max_length,
+            max_entries: settings.max_entries,
+            moderation: settings.moderation,
+            profanity_filter: settings.profanity_filter,
             state,
             version: 1,
             created_at: now,

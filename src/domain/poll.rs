@@ -11,23 +11,12 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{OptionId, PollId};
+pub use super::kinds::PollKind;
+use super::kinds::{KindSettings, Moderation, Scale};
 use super::lifecycle::{transition, Event, PollState, PollTimes, TransitionError};
 use super::validation::{
     Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
-
-/// How voters answer a poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PollKind {
-    /// Exactly one option per ballot.
-    #[default]
-    Single,
-    /// 1..=`max_choices` distinct options per ballot.
-    Multi,
-    /// An ordering of some or all options, best first; tallied by instant-runoff.
-    Ranked,
-}
 
 /// Who sees results while the poll is open. Admins always see them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -81,6 +70,16 @@ pub struct Poll {
     pub(super) closes_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) max_voters: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) scale: Option<Scale>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) max_length: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) max_entries: Option<u32>,
+    #[serde(skip_serializing_if = "is_post")]
+    pub(super) moderation: Moderation,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(super) profanity_filter: bool,
     pub(super) state: PollState,
     pub(super) version: u64,
     pub(super) created_at: DateTime<Utc>,
@@ -129,7 +128,29 @@ impl Poll {
                 (1, max)
             }
             PollKind::Ranked => (1, self.options.len()),
+            // No choices: their ballots are a value or texts.
+            PollKind::Rating | PollKind::OpenText => (0, 0),
         }
+    }
+    /// A `rating` poll's scale.
+    pub fn scale(&self) -> Option<&Scale> {
+        self.scale.as_ref()
+    }
+    /// An `open_text` poll's longest entry, in characters.
+    pub fn max_length(&self) -> Option<u32> {
+        self.max_length
+    }
+    /// An `open_text` poll's most entries per ballot.
+    pub fn max_entries(&self) -> Option<u32> {
+        self.max_entries
+    }
+    /// When open-text entries reach the public (`post` for other kinds).
+    pub fn moderation(&self) -> Moderation {
+        self.moderation
+    }
+    /// Whether entries matching the built-in profanity list are hidden automatically.
+    pub fn profanity_filter(&self) -> bool {
+        self.profanity_filter
     }
     /// Who sees results while the poll is open.
     pub fn results_visibility(&self) -> ResultsVisibility {
@@ -275,9 +296,23 @@ struct PollRecord {
     opens_at: Option<DateTime<Utc>>,
     closes_at: Option<DateTime<Utc>>,
     max_voters: Option<u32>,
+    #[serde(default)]
+    scale: Option<Scale>,
+    #[serde(default)]
+    max_length: Option<u32>,
+    #[serde(default)]
+    max_entries: Option<u32>,
+    #[serde(default)]
+    moderation: Moderation,
+    #[serde(default)]
+    profanity_filter: bool,
     state: PollState,
     version: u64,
     created_at: DateTime<Utc>,
+}
+
+fn is_post(moderation: &Moderation) -> bool {
+    *moderation == Moderation::Post
 }
 
 impl TryFrom<PollRecord> for Poll {
@@ -289,7 +324,17 @@ impl TryFrom<PollRecord> for Poll {
         if let Some(d) = &r.description {
             c.paragraph("description", d, DESCRIPTION_MAX_CHARS);
         }
-        c.labels(r.options.iter().map(|o| o.label.as_str()));
+        if r.kind.has_options() {
+            c.labels(r.options.iter().map(|o| o.label.as_str()));
+        }
+        let settings = KindSettings {
+            scale: r.scale.clone(),
+            max_length: r.max_length,
+            max_entries: r.max_entries,
+            moderation: r.moderation,
+            profanity_filter: r.profanity_filter,
+        };
+        settings.check(&mut c, r.kind, r.options.len(), true);
         let mut ids: Vec<OptionId> = r.options.iter().map(|o| o.id).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -334,6 +379,11 @@ impl TryFrom<PollRecord> for Poll {
             opens_at: r.opens_at,
             closes_at: r.closes_at,
             max_voters: r.max_voters,
+            scale: r.scale,
+            max_length: r.max_length,
+            max_entries: r.max_entries,
+            moderation: r.moderation,
+            profanity_filter: r.profanity_filter,
             state: r.state,
             version: r.version,
             created_at: r.created_at,
@@ -349,7 +399,7 @@ pub(super) fn check_max_choices(c: &mut Collector, kind: PollKind, max: Option<u
             Rule::OutOfRange,
             format!("must be from 1 to the number of options ({n})"),
         ),
-        (PollKind::Single | PollKind::Ranked, Some(_)) => {
+        (PollKind::Single | PollKind::Ranked | PollKind::Rating | PollKind::OpenText, Some(_)) => {
             c.push("max_choices", Rule::NotAllowed, "is only for multi polls")
         }
         _ => {}

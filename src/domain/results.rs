@@ -3,7 +3,9 @@
 //!
 //! For `ranked` polls `counts` are first preferences and the instant-runoff report is added
 //! (`rounds`, and `winner` or `tie` beyond what DESIGN.md lists, so clients need not re-derive
-//! the outcome from the rounds). Other kinds carry counts only; the leader is plain to see.
+//! the outcome from the rounds). `rating` polls carry [`RatingResults`] (ballots per value,
+//! mean, median) and `open_text` polls [`OpenTextResults`] (the visible entries and their word
+//! list); their `counts` are empty. Other kinds carry counts only; the leader is plain to see.
 
 use std::collections::BTreeMap;
 
@@ -13,11 +15,13 @@ use serde::{Deserialize, Serialize};
 use super::ids::{OptionId, PollId};
 use super::irv::{Round, Runoff};
 use super::lifecycle::PollState;
-use super::poll::Poll;
+use super::open_text::OpenTextResults;
+use super::poll::{Poll, PollKind};
+use super::rating::RatingResults;
 use super::tally::Tally;
 
 /// A snapshot of a poll's results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
     /// The poll.
     pub poll_id: PollId,
@@ -39,6 +43,12 @@ pub struct Results {
     /// For `ranked` polls: the options tied when the count ends in a tie.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub tie: Vec<OptionId>,
+    /// For `rating` polls: ballots per value, the mean and the median.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rating: Option<RatingResults>,
+    /// For `open_text` polls: the visible entries and their word list.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub open_text: Option<OpenTextResults>,
     /// When the snapshot was taken.
     pub at: DateTime<Utc>,
 }
@@ -55,7 +65,17 @@ impl Results {
             rounds: None,
             winner: None,
             tie: Vec::new(),
+            rating: (poll.kind() == PollKind::Rating).then(|| RatingResults::of(&tally.values)),
+            open_text: None,
             at,
+        }
+    }
+
+    /// Adds what the public sees of an `open_text` poll's entries.
+    pub fn with_open_text(self, open_text: OpenTextResults) -> Results {
+        Results {
+            open_text: Some(open_text),
+            ..self
         }
     }
 
@@ -86,6 +106,7 @@ mod tests {
         let tally = Tally {
             ballots: 4,
             counts: BTreeMap::from([(option(1), 3), (option(2), 1)]),
+            values: BTreeMap::new(),
         };
         let at = chrono::Utc.timestamp_opt(T0 + 5, 0).unwrap();
 
@@ -108,6 +129,7 @@ mod tests {
         let tally = Tally {
             ballots: 5,
             counts: BTreeMap::from([(o1, 2), (o2, 2), (o3, 1)]),
+            values: BTreeMap::new(),
         };
         let at = chrono::Utc.timestamp_opt(T0, 0).unwrap();
 

@@ -9,7 +9,10 @@
 //! - `single` and `multi`: one to each chosen option (so `multi` counts add up to more than
 //!   the number of ballots);
 //! - `ranked`: one to the first preference only; the full result is the instant-runoff of
-//!   [`irv`](super::irv) over the rankings, whose first round equals these counts.
+//!   [`irv`](super::irv) over the rankings, whose first round equals these counts;
+//! - `rating`: one to its value (`values`, every value of the scale present);
+//! - `open_text`: nothing but the ballot: entries need their voter (for their ids), so
+//!   open-text results are built from the ledger ([`open_text`](super::open_text)).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,6 +29,9 @@ pub struct Tally {
     pub ballots: u64,
     /// What each option received, by option id.
     pub counts: BTreeMap<OptionId, u64>,
+    /// `rating` polls: ballots per value, every value of the scale present.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub values: BTreeMap<i64, u64>,
 }
 
 impl Tally {
@@ -34,6 +40,7 @@ impl Tally {
         Tally {
             ballots: 0,
             counts: poll.options().iter().map(|o| (o.id, 0)).collect(),
+            values: scale_values(poll).map(|v| (v, 0)).collect(),
         }
     }
 
@@ -46,6 +53,9 @@ impl Tally {
                 if let Some(count) = tally.counts.get_mut(id) {
                     *count += 1;
                 }
+            }
+            if let Some(count) = ballot.value().and_then(|v| tally.values.get_mut(&v)) {
+                *count += 1;
             }
         }
         tally
@@ -65,6 +75,7 @@ pub struct RunningTally {
     kind: PollKind,
     ballots: i64,
     counts: BTreeMap<OptionId, i64>,
+    values: BTreeMap<i64, i64>,
     rankings: HashMap<Vec<OptionId>, i64>,
 }
 
@@ -75,6 +86,7 @@ impl RunningTally {
             kind: poll.kind(),
             ballots: 0,
             counts: poll.options().iter().map(|o| (o.id, 0)).collect(),
+            values: scale_values(poll).map(|v| (v, 0)).collect(),
             rankings: HashMap::new(),
         }
     }
@@ -96,6 +108,9 @@ impl RunningTally {
                 *count += by;
             }
         }
+        if let Some(count) = ballot.value().and_then(|v| self.values.get_mut(&v)) {
+            *count += by;
+        }
         if self.kind == PollKind::Ranked {
             let count = self.rankings.entry(ballot.choices().to_vec()).or_default();
             *count += by;
@@ -111,6 +126,7 @@ impl RunningTally {
         Tally {
             ballots: whole(self.ballots),
             counts: self.counts.iter().map(|(id, &n)| (*id, whole(n))).collect(),
+            values: self.values.iter().map(|(v, &n)| (*v, whole(n))).collect(),
         }
     }
 
@@ -128,7 +144,13 @@ fn counted(kind: PollKind, ballot: &Ballot) -> &[OptionId] {
     match kind {
         PollKind::Single | PollKind::Multi => ballot.choices(),
         PollKind::Ranked => &ballot.choices()[..ballot.choices().len().min(1)],
+        PollKind::Rating | PollKind::OpenText => &[],
     }
+}
+
+/// Every value of a rating poll's scale (none for other kinds).
+fn scale_values(poll: &Poll) -> impl Iterator<Item = i64> + '_ {
+    poll.scale().into_iter().flat_map(|s| s.values())
 }
 
 #[cfg(test)]

@@ -15,10 +15,15 @@
 //! | where the subscription ingest is in the votes topic | `ingest_cursor:votes` = `"{page}:{seq}"` |
 //! | a voter's last rejected vote | `vote_status:{poll_id}:{voter_id}` |
 //! | a voter token pollcast minted | `voter_token:{sha3-256 of the token's key, hex}` |
+//! | moderation decisions of an open-text poll | dictionary `moderation:{poll_id}` |
+//! | event record | `event:{event_id}` |
+//! | an event's join code | `join_code:{CODE}` = the event id |
+//! | event index | dictionary `events` |
 //! | votes topic | `votes` |
 //! | results topic (what voters may see) | `results.{poll_id}` |
 //! | admins' results topic (results voters may not see yet) | `results-admin.{poll_id}` |
 
+use crate::domain::session::{EventId, JoinCode};
 use crate::domain::{PollId, VoterId};
 
 /// The topic every vote is published on (all polls).
@@ -111,13 +116,36 @@ pub fn voter_token(key_hash_hex: &str) -> String {
     format!("voter_token:{key_hash_hex}")
 }
 
+/// The moderation decisions on an open-text poll's entries (field = entry id).
+pub fn moderation(poll: &PollId) -> String {
+    format!("moderation:{}", poll.as_str())
+}
+
+/// The dictionary indexing every event (field = event id).
+pub const EVENT_INDEX: &str = "events";
+
+/// An event's record.
+pub fn event(event: &EventId) -> String {
+    format!("event:{}", event.as_str())
+}
+
+/// The event a join code (upper case) belongs to.
+pub fn join_code(code: &JoinCode) -> String {
+    format!("join_code:{}", code.as_str())
+}
+
 /// Every key of a poll the scheduler keeps alive by name: the record, the ledger shards, the
-/// seat counter, the results seq and snapshot. Voters' ballot keys cannot be listed; they are
+/// seat counter, the results seq and snapshot, the moderation decisions. Voters' ballot keys cannot be listed; they are
 /// kept alive from the ledger's fields (`BallotStore::keep_alive`).
 pub fn kept_alive(poll: &PollId) -> Vec<String> {
     let mut keys = vec![self::poll(poll)];
     keys.extend(ledger_shards(poll));
-    keys.extend([seats(poll), results_seq(poll), results(poll)]);
+    keys.extend([
+        seats(poll),
+        results_seq(poll),
+        results(poll),
+        moderation(poll),
+    ]);
     keys
 }
 
@@ -140,7 +168,14 @@ mod tests {
         assert_eq!(vote_status(&poll, &voter), "vote_status:p7Kx2:alice");
         assert_eq!(voter_token("ab12"), "voter_token:ab12");
         assert_eq!(admin_results_topic(&poll), "results-admin.p7Kx2");
-        assert_eq!(kept_alive(&poll).len(), 1 + 16 + 3);
+        assert_eq!(kept_alive(&poll).len(), 1 + 16 + 4);
+        assert_eq!(moderation(&poll), "moderation:p7Kx2");
+        let event = EventId::parse("e7Kx2").unwrap();
+        assert_eq!(self::event(&event), "event:e7Kx2");
+        assert_eq!(
+            join_code(&JoinCode::parse("abc234").unwrap()),
+            "join_code:ABC234"
+        );
         assert!(ledger_shards(&poll).any(|k| k == ledger_shard_of(&poll, &voter)));
     }
 }

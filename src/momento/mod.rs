@@ -12,6 +12,8 @@
 //! - [`votes`]: the votes-topic subscription the subscription ingest reads.
 //! - [`tokens`]: voter tokens (Momento disposable tokens).
 //! - [`status`]: what became of a voter's vote, and the registry of minted voter tokens.
+//! - [`moderation`]: decisions on open-text entries (hidden, approved).
+//! - [`events`]: events (a join code and an ordered list of polls) and their join codes.
 //!
 //! The engine is private to this module: every call goes through a method here, so errors
 //! come back as [`StoreError`] (with what was being done as context) and no SDK type leaks
@@ -19,8 +21,10 @@
 
 pub mod ballots;
 pub mod engine;
+pub mod events;
 pub mod keys;
 pub mod ledger_writer;
+pub mod moderation;
 pub mod polls;
 pub mod results;
 pub mod status;

@@ -29,7 +29,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha3::{Digest, Sha3_256};
 
-use crate::domain::{PollId, Rejection, TokenId, VoterId};
+use crate::domain::{Ballot, PollId, Rejection, TokenId, VoterId};
 use crate::momento::ballots::BallotStore;
 use crate::momento::{keys, Momento, StoreResult};
 
@@ -63,6 +63,10 @@ pub struct Counted {
     pub seq: u64,
     /// The option ids counted: ranked polls best first, others in ascending order.
     pub choices: Vec<String>,
+    /// The rating counted (rating polls).
+    pub value: Option<i64>,
+    /// The entries counted (open-text polls).
+    pub texts: Vec<String>,
 }
 
 /// What became of a voter's latest vote.
@@ -174,13 +178,12 @@ impl VoteStatusStore {
         if ledger.as_deref() != Some(ballot.choices.as_slice()) {
             return Ok(None);
         }
-        let choices = String::from_utf8_lossy(&ballot.choices)
-            .split(',')
-            .map(str::to_owned)
-            .collect();
+        let decoded = Ballot::from_bytes(&ballot.choices).context("a ballot key holds garbage")?;
         Ok(Some(Counted {
             seq: ballot.position.seq,
-            choices,
+            choices: decoded.choices().iter().map(ToString::to_string).collect(),
+            value: decoded.value(),
+            texts: decoded.texts().to_vec(),
         }))
     }
 }
@@ -279,6 +282,8 @@ mod tests {
         Counted {
             seq,
             choices: vec!["o1".into()],
+            value: None,
+            texts: Vec::new(),
         }
     }
 

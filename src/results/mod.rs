@@ -26,11 +26,13 @@
 //!   [`COST_FACTOR`] times its last one's duration after that one started: a poll with a large
 //!   ledger under heavy voting spends at most a quarter of the time recounting, leaving the
 //!   rest to ingest, and small polls still publish every interval.
+//! - **Open-text polls** are always counted from the ledger, moderated ([`open_text`]).
 //!
 //! The I/O (seq, snapshot, topic) is [`ResultsStore`]'s, in `momento/results.rs`.
 
 pub mod csv;
 pub mod feed;
+pub mod open_text;
 pub mod recount;
 pub mod running;
 pub mod sse;
@@ -41,9 +43,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use crate::domain::EntryKey;
 use crate::domain::{instant_runoff, Poll, PollId, PollKind, Results, RunningTally};
 use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
+use crate::momento::moderation::ModerationStore;
 use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
 use crate::momento::StoreResult;
@@ -88,6 +92,10 @@ pub struct Publisher {
     tallies: Option<Arc<running::Tallies>>,
     /// The watchers of a poll, which space its publishes ([`spacing_for`]).
     watchers: Option<WatcherCount>,
+    /// Moderation decisions on open-text entries, when kept.
+    moderation: Option<ModerationStore>,
+    /// The key open-text entry ids are made with ([`open_text::entry_key`]).
+    entry_key: EntryKey,
 }
 
 impl Publisher {
@@ -107,6 +115,17 @@ impl Publisher {
             not_before: Mutex::new(HashMap::new()),
             tallies: None,
             watchers: None,
+            moderation: None,
+            entry_key: EntryKey::new(Vec::new()),
+        }
+    }
+
+    /// Moderates open-text entries with `store`'s decisions, their ids made with `key`.
+    pub fn with_moderation(self, store: ModerationStore, key: EntryKey) -> Self {
+        Self {
+            moderation: Some(store),
+            entry_key: key,
+            ..self
         }
     }
 
@@ -240,6 +259,9 @@ impl Publisher {
     /// The results of `poll` numbered `seq`: from the running counts when they are kept, else
     /// counted from the ledger.
     pub async fn count(&self, poll: &Poll, seq: u64) -> StoreResult<Results> {
+        if poll.kind() == PollKind::OpenText {
+            return self.count_open_text(poll, seq).await;
+        }
         let running = match &self.tallies {
             Some(tallies) => tallies.tally(poll, &self.ballots).await?,
             None => running::seed(poll, &self.ballots).await?,
@@ -249,6 +271,9 @@ impl Publisher {
 
     /// The results of `poll` numbered `seq`, counted from the ledger whatever is kept.
     pub async fn count_from_ledger(&self, poll: &Poll, seq: u64) -> StoreResult<Results> {
+        if poll.kind() == PollKind::OpenText {
+            return self.count_open_text(poll, seq).await;
+        }
         let running = running::seed(poll, &self.ballots).await?;
         Ok(results_of(poll, &running, seq))
     }

@@ -41,7 +41,10 @@ impl Publisher {
         let changed = differences(published.as_ref(), &counted);
         let ballots_differ = published.as_ref().map(|p| p.ballots) != Some(counted.ballots);
         let rounds_differ = published.as_ref().map(|p| &p.rounds) != Some(&counted.rounds);
-        if changed.is_empty() && !ballots_differ && !rounds_differ {
+        // Ratings and entries (what moderation shows) are compared whole.
+        let kinds_differ = published.as_ref().map(|p| (&p.rating, &p.open_text))
+            != Some((&counted.rating, &counted.open_text));
+        if changed.is_empty() && !ballots_differ && !rounds_differ && !kinds_differ {
             return Ok(Recount {
                 recounted: Results {
                     seq: published.as_ref().map_or(0, |p| p.seq),

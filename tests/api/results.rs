@@ -15,89 +15,13 @@ use crate::support::app::{
 };
 use crate::support::runoff::{expected_runoff, runoff_of};
 use crate::support::sdk::{next_value, text};
+use crate::support::sse::Events;
 use crate::support::voting::{token_id, vote, webhook_settings, Event};
 
 /// Casts `choices` for `voter` by webhook and asserts it was counted.
 async fn cast(app: &TestApp, id: &str, voter: &str, choices: &[&str]) {
     let event = Event::new(&token_id(id, voter), &vote(id, choices), 1);
     app.deliver_expecting(&event, "accepted", None).await;
-}
-
-/// An SSE response read event by event.
-struct Events {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Events {
-    fn new(response: reqwest::Response) -> Self {
-        assert_eq!(response.status(), 200);
-        Self {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// Reads until the server ends the stream (within 10 s); returns what came until then.
-    async fn end(mut self) -> String {
-        within(10, "the stream to end", async {
-            while let Some(chunk) = self.response.chunk().await.expect("the stream reads") {
-                self.buffer
-                    .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
-            }
-        })
-        .await;
-        self.buffer
-    }
-
-    /// The next event whose data satisfies `done`, skipping the others.
-    async fn until(&mut self, done: impl Fn(&Value) -> bool) -> (String, u64, Value) {
-        loop {
-            let event = self.next().await;
-            if done(&event.2) {
-                return event;
-            }
-        }
-    }
-
-    /// The next event's type, id and data (comments and keep-alives skipped), within 10 s.
-    async fn next(&mut self) -> (String, u64, Value) {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let field = |name: &str| {
-                    block
-                        .lines()
-                        .find_map(|line| line.strip_prefix(name))
-                        .map(|v| v.trim_start().to_owned())
-                };
-                if let Some(data) = field("data:") {
-                    let kind = field("event:").unwrap_or_default();
-                    let id = field("id:").expect("an id").parse().expect("a number");
-                    return (kind, id, serde_json::from_str(&data).expect("JSON data"));
-                }
-                continue;
-            }
-            let chunk = within(10, "an SSE event", self.response.chunk())
-                .await
-                .expect("the stream reads")
-                .expect("the stream stays open");
-            let text = std::str::from_utf8(&chunk).expect("UTF-8");
-            self.buffer.push_str(&text.replace("\r\n", "\n"));
-        }
-    }
-}
-
-impl TestApp {
-    async fn results_stream(&self, id: &str, caller: Caller) -> reqwest::Response {
-        let path = format!("/v1/polls/{id}/results/stream");
-        send(self.request(Method::GET, &path, caller)).await
-    }
-
-    async fn results_csv(&self, id: &str, caller: Caller) -> reqwest::Response {
-        let path = format!("/v1/polls/{id}/results.csv");
-        send(self.request(Method::GET, &path, caller)).await
-    }
 }
 
 #[tokio::test]
@@ -257,10 +181,7 @@ async fn the_results_stream_sends_the_current_results_then_each_update() {
         content_type.starts_with("text/event-stream"),
         "{content_type}"
     );
-    let mut events = Events {
-        response,
-        buffer: String::new(),
-    };
+    let mut events = Events::new(response);
 
     // Act and Assert: first the current results.
     let (kind, first_id, first) = events.next().await;

@@ -9,6 +9,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { after, before } from 'node:test';
+
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,6 +61,28 @@ export async function startServer(extraArgs = []) {
       server.kill('SIGTERM');
     });
   return { url, stop };
+}
+
+/** A phone's viewport (360x740, touch) and a projector's (1920x1080), for browser contexts. */
+export const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+export const PROJECTOR = { viewport: { width: 1920, height: 1080 } };
+
+/**
+ * A server, a browser and the admin API for the tests of a file: started before them, stopped
+ * after. The returned object's `server`, `browser` and `admin` are set once they run.
+ */
+export function serverAndBrowser(extraArgs = []) {
+  const shared = {};
+  before(async () => {
+    shared.server = await startServer(extraArgs);
+    shared.browser = await launchBrowser();
+    shared.admin = adminApi(shared.server.url);
+  });
+  after(async () => {
+    await shared.browser?.close();
+    await shared.server?.stop();
+  });
+  return shared;
 }
 
 /** Debian's Chromium, headless, on a fresh profile, kept off the (closed) network. */

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::lifecycle::Event;
+use crate::domain::lifecycle::{Event, PollState};
 use crate::domain::test_support::{at, new_poll, option, poll};
 use crate::domain::NewPoll;
 
@@ -29,7 +29,7 @@ fn check(poll: &Poll, choices: &[&str]) -> Result<Ballot, Rejection> {
 fn vote_message_parses_the_documented_shape() {
     let message = VoteMessage::parse(r#"{"poll_id":"p7Kx2","choices":["o1"]}"#).unwrap();
     assert_eq!(message.poll_id().as_str(), "p7Kx2");
-    assert_eq!(message.choices(), ["o1"]);
+    assert_eq!(message.answer(), &Answer::Choices(vec!["o1".to_owned()]));
 }
 
 #[test]

@@ -43,7 +43,7 @@ mod running {
                 options.sort_unstable();
                 options
             }
-            PollKind::Ranked => options,
+            PollKind::Ranked | PollKind::Rating | PollKind::OpenText => options,
         };
         let text: Vec<String> = options.iter().map(|o| format!("o{o}")).collect();
         ballot(&text.join(","))
