@@ -397,6 +397,16 @@ async fn publish_all(
 
 struct ResultsWatch {
     arrivals: Arc<Mutex<Vec<(Instant, u64)>>>,
+    /// The subscriber's task: ended with the watch, before its server stops (the SDK's
+    /// subscription otherwise resubscribes to the stopped server in a loop without a pause,
+    /// taking a core from the next phase of the bench).
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ResultsWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 async fn subscribe_results(app: &App, poll: &str) -> ResultsWatch {
@@ -414,7 +424,7 @@ async fn subscribe_results(app: &App, poll: &str) -> ResultsWatch {
         .unwrap();
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let a = arrivals.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         while let Some(item) = subscription.next().await {
             let text: String = item.try_into().unwrap_or_default();
             let v: Value = serde_json::from_str(&text).unwrap_or_default();
@@ -423,7 +433,7 @@ async fn subscribe_results(app: &App, poll: &str) -> ResultsWatch {
             }
         }
     });
-    ResultsWatch { arrivals }
+    ResultsWatch { arrivals, task }
 }
 
 impl ResultsWatch {
