@@ -101,6 +101,13 @@ pub struct ServeArgs {
     /// Momento's service.
     #[arg(long, env = "POLLCAST_INGEST", value_enum)]
     pub ingest: Option<IngestMode>,
+    /// How many topics votes are spread over (a poll's votes all go to one, chosen from its
+    /// id; its voter tokens may publish there only). Replicas share the topics through leases,
+    /// each reading only those it holds, so more topics let more replicas ingest. Set once per
+    /// cache: a start with another count is refused. Default: 1 with the embedded local
+    /// Momento (topic `votes`), 4 against Momento's service (`votes.0` .. `votes.3`).
+    #[arg(long, env = "POLLCAST_VOTE_SHARDS", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub vote_shards: Option<u32>,
     /// Signing secret of the Momento webhook that delivers votes. Generated (and registered)
     /// with the embedded local Momento; required for webhook ingest otherwise.
     #[arg(long, env = "POLLCAST_WEBHOOK_SECRET", hide_env_values = true)]

@@ -25,6 +25,10 @@ pub struct Metrics {
     /// Voter requests refused before any work, by request (`token`, `publish`) and reason
     /// (`busy`: `--max-in-flight` reached, 503; `ingest_behind`: the pipeline is behind, 429).
     pub voter_refused: IntCounterVec,
+    /// Votes shards (topics) this replica reads now (it holds their leases).
+    pub ingest_shards_held: IntGauge,
+    /// Changes of this replica's votes shard leases (`acquired`, `released`, `lost`).
+    pub ingest_lease_changes: IntCounterVec,
     /// Voter requests in progress now (admitted, not yet answered).
     pub voter_in_flight: IntGauge,
     /// The voter path's concurrency limit now (it follows the latency target).
@@ -148,6 +152,15 @@ impl Metrics {
                 "Voter requests refused before any work, by request and reason",
                 &["request", "reason"],
             ),
+            ingest_shards_held: gauge(
+                "ingest_shards_held",
+                "Votes shards (topics) this replica reads now",
+            ),
+            ingest_lease_changes: counter_vec(
+                "ingest_lease_changes_total",
+                "Changes of this replica's votes shard leases (acquired, released, lost)",
+                &["change"],
+            ),
             voter_in_flight: gauge(
                 "voter_requests_in_flight",
                 "Voter requests (token, publish) in progress now",
@@ -226,6 +239,9 @@ impl Metrics {
         }
         for kind in ["new", "revote"] {
             metrics.votes_accepted.with_label_values(&[kind]);
+        }
+        for change in ["acquired", "released", "lost"] {
+            metrics.ingest_lease_changes.with_label_values(&[change]);
         }
         for request in ["token", "publish"] {
             for reason in ["busy", "ingest_behind"] {

@@ -25,7 +25,6 @@ use sha3::{Digest, Sha3_256};
 use crate::api::links::{qr_svg, vote_url};
 use crate::api::{load_poll, ApiError};
 use crate::domain::Poll;
-use crate::momento::keys::VOTES_TOPIC;
 use crate::state::AppState;
 
 mod events;
@@ -110,6 +109,7 @@ fn voter_html(state: &AppState, poll: Option<&Poll>, event: Option<(&str, &str)>
         Some(_) => "Loading the poll…",
         None => "Waiting for the next question…",
     };
+    let votes_topic = poll.map_or_else(String::new, |p| state.vote_shards.topic_of(p.id()));
     render(
         VOTER_HTML,
         &[
@@ -123,7 +123,7 @@ fn voter_html(state: &AppState, poll: Option<&Poll>, event: Option<(&str, &str)>
             ("notice", notice),
             ("http_endpoint", &state.http_endpoint),
             ("cache", state.momento.cache_name()),
-            ("votes_topic", VOTES_TOPIC),
+            ("votes_topic", &votes_topic),
         ],
     )
 }

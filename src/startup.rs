@@ -31,7 +31,8 @@ use crate::ingest::webhook::Verifier;
 use crate::metrics::Metrics;
 use crate::momento::ballots::BallotStore;
 use crate::momento::events::EventStore;
-use crate::momento::keys::VOTES_TOPIC;
+use crate::momento::keys::VoteShards;
+use crate::momento::leases::LeaseStore;
 use crate::momento::moderation::ModerationStore;
 use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
@@ -76,11 +77,15 @@ impl Application {
         // With the embedded local Momento, its votes webhook is delivered to the pipeline in
         // process; the pipeline is connected to the receiver once it is built.
         let in_process = InProcessIngest::new(&settings.cache);
-        let votes_webhook = webhook_secret.as_ref().map(|secret| {
-            let receiver: Arc<dyn local_momento::WebhookReceiver> = in_process.clone();
-            (votes_webhook(secret, &settings, addr), receiver)
-        });
-        let (momento, local) = start_or_connect_momento(&mode, &settings, votes_webhook).await?;
+        let receiver: Arc<dyn local_momento::WebhookReceiver> = in_process.clone();
+        let votes_webhooks = match &webhook_secret {
+            Some(secret) => votes_webhooks(secret, &settings, mode.vote_shards(&settings), addr)
+                .into_iter()
+                .map(|webhook| (webhook, receiver.clone()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let (momento, local) = start_or_connect_momento(&mode, &settings, votes_webhooks).await?;
         let webhook = webhook_secret.map(|secret| {
             Verifier::new(secret, settings.webhook_max_age, WEBHOOK_FUTURE_TOLERANCE)
         });
@@ -218,12 +223,12 @@ async fn bind(listen: SocketAddr) -> anyhow::Result<(TcpAcceptor, SocketAddr)> {
 async fn start_or_connect_momento(
     mode: &Mode,
     settings: &ServeArgs,
-    votes_webhook: Option<(Webhook, Arc<dyn local_momento::WebhookReceiver>)>,
+    votes_webhooks: Vec<(Webhook, Arc<dyn local_momento::WebhookReceiver>)>,
 ) -> anyhow::Result<(Momento, Option<LocalMomento>)> {
     let (location, local) = match mode {
         Mode::Service(location) => (location.clone(), None),
         Mode::Embedded => {
-            let local = LocalMomento::start(mode::local_momento_config(settings, votes_webhook))
+            let local = LocalMomento::start(mode::local_momento_config(settings, votes_webhooks))
                 .await
                 .context("starting the embedded local Momento")?;
             (Location::Embedded(local.client()), Some(local))
@@ -232,6 +237,7 @@ async fn start_or_connect_momento(
     let connected = async {
         let momento = Momento::connect(&location, &settings.cache)?;
         momento.ensure_cache().await?;
+        check_vote_shards(&momento, mode, settings).await?;
         anyhow::Ok(momento)
     };
     match connected.await {
@@ -245,17 +251,57 @@ async fn start_or_connect_momento(
     }
 }
 
-/// Pollcast's own webhook on the votes topic, for the embedded local Momento to register:
-/// always under the same name, so a restart (on any port, with a new secret) takes over the
-/// events still waiting in its outbox.
-fn votes_webhook(secret: &SecretString, settings: &ServeArgs, addr: SocketAddr) -> Webhook {
-    Webhook {
-        name: VOTES_WEBHOOK.to_owned(),
-        cache: settings.cache.clone(),
-        topic: VOTES_TOPIC.to_owned(),
-        url: format!("http://{}/v1/webhooks/momento", loopback(addr)),
-        secret: secret.clone(),
+/// Refuses to start with a votes shard count other than the one the cache's votes already use:
+/// the votes of the topics one count has and the other has not would never be read.
+async fn check_vote_shards(
+    momento: &Momento,
+    mode: &Mode,
+    settings: &ServeArgs,
+) -> anyhow::Result<()> {
+    let wanted = mode.vote_shards(settings).count();
+    let leases = LeaseStore::new(momento.clone(), crate::ingest::shards::LEASE_TTL);
+    let recorded = leases
+        .shard_count(wanted, mode.record_ttl(settings))
+        .await
+        .context("reading the votes shard count of the cache")?;
+    if recorded != wanted {
+        anyhow::bail!(
+            "the votes of cache '{cache}' are spread over {recorded} topic(s), and this start \
+             asks for {wanted} (--vote-shards): votes on the topics one count has and the other \
+             has not would never be read. Start every replica with --vote-shards {recorded}, \
+             or use a new cache (--cache) for another count",
+            cache = settings.cache
+        );
     }
+    Ok(())
+}
+
+/// Pollcast's own webhooks on the votes topics, one per shard, for the embedded local Momento
+/// to register: always under the same names (`pollcast-votes`, then `pollcast-votes.{shard}`
+/// with several shards), so a restart (on any port, with a new secret) takes over the events
+/// still waiting in their outbox.
+fn votes_webhooks(
+    secret: &SecretString,
+    settings: &ServeArgs,
+    shards: VoteShards,
+    addr: SocketAddr,
+) -> Vec<Webhook> {
+    shards
+        .all()
+        .map(|shard| {
+            let topic = shards.topic(shard);
+            Webhook {
+                name: match shards.count() {
+                    1 => VOTES_WEBHOOK.to_owned(),
+                    _ => format!("{VOTES_WEBHOOK}.{shard}"),
+                },
+                cache: settings.cache.clone(),
+                topic,
+                url: format!("http://{}/v1/webhooks/momento", loopback(addr)),
+                secret: secret.clone(),
+            }
+        })
+        .collect()
 }
 
 /// The shared state: the stores over `momento`, and the publisher and pipeline wired to them.
@@ -337,6 +383,7 @@ fn app_state(
         cookie_key,
         record_ttl,
         ingest: mode.ingest(&settings),
+        vote_shards: mode.vote_shards(&settings),
         momento,
         polls,
         ballots,
@@ -410,14 +457,17 @@ fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<Join
         stop.clone(),
     )));
     if state.ingest.subscription() {
-        tasks.push(tokio::spawn(crate::ingest::subscription::run(
-            state.momento.clone(),
-            state.pipeline.clone(),
-            state.metrics.clone(),
-            state.subscribed.clone(),
-            state.record_ttl,
-            stop.clone(),
-        )));
+        let shards = crate::ingest::shards::ShardIngest {
+            replica: crate::ingest::shards::replica_id(),
+            leases: LeaseStore::new(state.momento.clone(), crate::ingest::shards::LEASE_TTL),
+            momento: state.momento.clone(),
+            pipeline: state.pipeline.clone(),
+            metrics: state.metrics.clone(),
+            shards: state.vote_shards,
+            record_ttl: state.record_ttl,
+            live: state.subscribed.clone(),
+        };
+        tasks.push(tokio::spawn(shards.run(stop.clone())));
     }
     let interval = state.settings.results_interval;
     tasks.push(tokio::spawn(

@@ -42,6 +42,8 @@ pub struct AppState {
     pub webhook: Option<Verifier>,
     /// Which ingest paths run.
     pub ingest: IngestMode,
+    /// How votes are spread over topics (a poll's votes go to one).
+    pub vote_shards: crate::momento::keys::VoteShards,
     /// Set once the votes-topic subscription is live (readiness waits for it when it runs:
     /// votes published before it would be missed).
     pub subscribed: Arc<AtomicBool>,

@@ -32,7 +32,7 @@ use crate::api::path::load_recent_poll;
 use crate::api::tags::ApiTags;
 use crate::api::voter_cookie;
 use crate::domain::{Access, Poll, PollState, TokenId, VoterId};
-use crate::momento::keys::{results_topic, VOTES_TOPIC};
+use crate::momento::keys::results_topic;
 use crate::state::AppState;
 
 /// Longest a Momento disposable token may live.
@@ -255,7 +255,10 @@ pub(super) async fn mint(
     let valid_for = token_lifetime(state.settings.token_ttl, poll.closes_at(), now)
         .ok_or_else(|| ApiError::conflict("the poll closes too soon to issue a token"))?;
     let token_id = TokenId::new(poll.id(), &voter);
-    let minted = state.momento.mint_voter_token(&token_id, valid_for).await?;
+    let votes_topic = state.vote_shards.topic_of(poll.id());
+    let minted = (state.momento)
+        .mint_voter_token(&token_id, &votes_topic, valid_for)
+        .await?;
     state
         .voter_tokens
         .register(&minted.token, &token_id, valid_for)
@@ -268,7 +271,7 @@ pub(super) async fn mint(
         voter_id: voter.as_str().to_owned(),
         expires_at: minted.expires_at,
         cache: state.momento.cache_name().to_owned(),
-        votes_topic: VOTES_TOPIC.to_owned(),
+        votes_topic,
         results_topic: results_topic(poll.id()),
         http_endpoint: state.http_endpoint.clone(),
     })

@@ -21,7 +21,7 @@ use crate::api::body::{RawJson, MAX_BODY_BYTES};
 use crate::api::errors::{ApiError, ErrorBody};
 use crate::api::tags::ApiTags;
 use crate::ingest::pipeline::{Delivery, Outcome, Source};
-use crate::momento::keys::VOTES_TOPIC;
+use crate::momento::keys::is_votes_topic;
 use crate::state::AppState;
 
 /// The webhook resource.
@@ -114,7 +114,7 @@ impl WebhooksApi {
                     .with_label_values(&[refusal.reason()])
                     .inc();
             })?;
-        if event.cache() != state.momento.cache_name() || event.topic() != VOTES_TOPIC {
+        if event.cache() != state.momento.cache_name() || !is_votes_topic(event.topic()) {
             return Ok(outcome("ignored", None));
         }
         let delivery = Delivery {

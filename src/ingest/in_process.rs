@@ -17,7 +17,7 @@ use local_momento::{WebhookEvent, WebhookReceiver};
 use tokio::sync::SetOnce;
 
 use crate::ingest::pipeline::{Delivery, Pipeline, Source};
-use crate::momento::keys::VOTES_TOPIC;
+use crate::momento::keys::is_votes_topic;
 
 /// The in-process receiver of the votes webhook.
 pub struct InProcessIngest {
@@ -42,7 +42,7 @@ impl InProcessIngest {
 
 impl WebhookReceiver for InProcessIngest {
     fn receive(&self, event: WebhookEvent) -> BoxFuture<'static, Result<(), String>> {
-        if event.cache != self.cache || event.topic != VOTES_TOPIC {
+        if event.cache != self.cache || !is_votes_topic(&event.topic) {
             return Box::pin(async { Ok(()) }); // not a vote: nothing to do, as over HTTP
         }
         let delivery = Delivery {

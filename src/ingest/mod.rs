@@ -5,5 +5,6 @@
 
 pub mod in_process;
 pub mod pipeline;
+pub mod shards;
 pub mod subscription;
 pub mod webhook;

@@ -1,6 +1,7 @@
-//! Subscription ingest: pollcast subscribes to the votes topic and feeds each item to the
-//! pipeline (Momento's webhooks are deprecated; this is the path that works against its
-//! service today).
+//! Subscription ingest of one votes topic: pollcast subscribes to it and feeds each item to
+//! the pipeline (Momento's webhooks are deprecated; this is the path that works against its
+//! service today). Which topics a replica reads is decided by the leases (`shards.rs`): one
+//! [`run`] per shard it holds.
 //!
 //! - The reader ([`Momento::subscribe_votes`]) resumes after the last sequence number it saw
 //!   when the stream ends, with exponential backoff between attempts (100 ms .. 10 s).
@@ -11,11 +12,14 @@
 //!   processing. The pipeline orders a voter's votes by sequence number, so processing order
 //!   does not matter. Under sustained overload the queue grows in memory rather than votes
 //!   being dropped by the topic.
-//! - A vote the backend fails on is retried here ([`ATTEMPTS`] times with backoff): a topic
-//!   does not deliver an item twice to one subscriber, so dropping it would lose the vote.
+//! - A vote the backend fails on (or that Momento refuses over a rate limit) is retried here
+//!   with backoff until it is processed: a topic does not deliver an item twice to one
+//!   subscriber, so dropping it would lose the vote. Until it is, the saved position stays
+//!   before it, so if the reader stops first the vote is read again by the next one.
 //! - **Resume across restarts**: the position up to which every vote read has been processed
 //!   (a low watermark: workers finish out of order) is saved in the cache
-//!   (`ingest_cursor:votes`) every [`SAVE_EVERY`] and at shutdown; a new start subscribes from
+//!   (`ingest_cursor:{topic}`) every [`SAVE_EVERY`] and at shutdown; a new start (or the
+//!   replica that takes the shard's lease over) subscribes from
 //!   the item after it, so votes published while pollcast was down (or read but not processed
 //!   when it stopped) are read then. A vote processed twice is a duplicate, counted once.
 //! - **What cannot be read is said**: the SDK hides discontinuities, so a jump in sequence
@@ -43,8 +47,10 @@ use crate::momento::Momento;
 
 /// Votes processed at once.
 pub const IN_FLIGHT: usize = 128;
-/// Tries per vote when the backend fails.
-pub const ATTEMPTS: u32 = 5;
+/// First wait before a failed vote is tried again; doubled per failure up to [`MAX_RETRY_WAIT`].
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(50);
+/// Longest wait between two tries of a failed vote.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(5);
 /// First wait before subscribing again; doubled per failed attempt up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait before subscribing again.
@@ -54,18 +60,20 @@ pub const SAVE_EVERY: Duration = Duration::from_millis(500);
 /// How long the workers may take at shutdown to finish the votes already read.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
-/// Subscribes to the votes topic (from the saved position, when there is one) and ingests until
-/// `shutdown` fires; then lets the workers finish what was read (for [`DRAIN`] at most) and
-/// saves the position. The position lives `ttl` in the cache.
+/// Subscribes to the votes topic `topic` (from the saved position, when there is one) and
+/// ingests until `shutdown` fires; then lets the workers finish what was read (for [`DRAIN`] at
+/// most) and saves the position. The position lives `ttl` in the cache. `live` is set once the
+/// subscription is in place.
 pub async fn run(
     momento: Momento,
     pipeline: Arc<Pipeline>,
     metrics: Arc<Metrics>,
+    topic: String,
     live: Arc<AtomicBool>,
     ttl: Duration,
     shutdown: CancellationToken,
 ) {
-    let start = match momento.votes_cursor().await {
+    let start = match momento.votes_cursor(&topic).await {
         Ok(start) => start,
         Err(error) => {
             // Starting from now would skip what was published meanwhile: say so loudly.
@@ -77,24 +85,33 @@ pub async fn run(
         }
     };
     let progress = Arc::new(Progress::from(start));
-    let (queue, workers) = spawn_workers(pipeline, progress.clone());
+    // The workers stop retrying a failing vote when the drain is over.
+    let stop_retrying = CancellationToken::new();
+    let (queue, workers) = spawn_workers(pipeline, progress.clone(), stop_retrying.clone());
     let stop_saving = CancellationToken::new();
     let saver = tokio::spawn(save_progress(
         momento.clone(),
+        topic.clone(),
         progress.clone(),
         ttl,
         stop_saving.clone(),
     ));
-    read(
-        &momento, &metrics, &live, &queue, &progress, start, &shutdown,
-    )
-    .await;
+    let reader = Reader {
+        momento: &momento,
+        topic: &topic,
+        metrics: &metrics,
+        live: &live,
+        queue: &queue,
+        progress: &progress,
+    };
+    reader.read(start, &shutdown).await;
     drop(queue);
     let aborts: Vec<_> = workers.iter().map(JoinHandle::abort_handle).collect();
     if tokio::time::timeout(DRAIN, futures::future::join_all(workers))
         .await
         .is_err()
     {
+        stop_retrying.cancel();
         aborts.iter().for_each(|worker| worker.abort());
         tracing::warn!(
             unprocessed = progress.unfinished(),
@@ -106,17 +123,23 @@ pub async fn run(
 }
 
 /// [`IN_FLIGHT`] workers that take deliveries off the returned queue until it is closed and
-/// empty, and tell `progress` when each is done.
+/// empty, and tell `progress` when each is done (a vote still failing when `give_up` fires is
+/// not done: it is read again by the next reader).
 fn spawn_workers(
     pipeline: Arc<Pipeline>,
     progress: Arc<Progress>,
+    give_up: CancellationToken,
 ) -> (UnboundedSender<(u64, Delivery)>, Vec<JoinHandle<()>>) {
     let (queue, backlog) = unbounded_channel::<(u64, Delivery)>();
     let backlog = Arc::new(tokio::sync::Mutex::new(backlog));
     let workers = (0..IN_FLIGHT)
         .map(|_| {
-            let (backlog, pipeline, progress) =
-                (backlog.clone(), pipeline.clone(), progress.clone());
+            let (backlog, pipeline, progress, give_up) = (
+                backlog.clone(),
+                pipeline.clone(),
+                progress.clone(),
+                give_up.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     // The lock is held only to take the next delivery.
@@ -124,8 +147,9 @@ fn spawn_workers(
                     let Some((ticket, delivery)) = next else {
                         return;
                     };
-                    deliver(&pipeline, delivery).await;
-                    progress.done(ticket);
+                    if deliver(&pipeline, delivery, &give_up).await {
+                        progress.done(ticket);
+                    }
                 }
             })
         })
@@ -137,6 +161,7 @@ fn spawn_workers(
 /// `stop` fires.
 async fn save_progress(
     momento: Momento,
+    topic: String,
     progress: Arc<Progress>,
     ttl: Duration,
     stop: CancellationToken,
@@ -149,7 +174,7 @@ async fn save_progress(
             _ = ticker.tick() => false,
         };
         if let Some(position) = progress.to_save() {
-            match momento.save_votes_cursor(position, ttl).await {
+            match momento.save_votes_cursor(&topic, position, ttl).await {
                 Ok(()) => progress.saved(position),
                 Err(error) => tracing::warn!(
                     error = format!("{error:#}"),
@@ -234,46 +259,70 @@ impl Progress {
     }
 }
 
-/// The reader: subscribes (resuming after the last item read) and queues every item until
-/// `shutdown`, subscribing again with backoff when a subscription fails or ends.
-async fn read(
-    momento: &Momento,
-    metrics: &Metrics,
-    live: &AtomicBool,
-    queue: &UnboundedSender<(u64, Delivery)>,
-    progress: &Progress,
-    start: Option<TopicPosition>,
-    shutdown: &CancellationToken,
-) {
-    let mut last: Option<TopicPosition> = start;
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        let subscribed = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            s = momento.subscribe_votes(last) => s,
-        };
-        let wait = match subscribed {
-            Ok(items) => {
-                tracing::info!(resume = ?last, "subscribed to the votes topic");
-                live.store(true, Ordering::Release);
-                backoff = MIN_BACKOFF;
-                forward(items, &mut last, metrics, queue, progress, shutdown).await;
-                backoff
+/// What the reader of one topic works with.
+struct Reader<'a> {
+    momento: &'a Momento,
+    topic: &'a str,
+    metrics: &'a Metrics,
+    live: &'a AtomicBool,
+    queue: &'a UnboundedSender<(u64, Delivery)>,
+    progress: &'a Progress,
+}
+
+impl Reader<'_> {
+    /// Subscribes (resuming after the last item read) and queues every item until `shutdown`,
+    /// subscribing again with backoff when a subscription fails or ends.
+    async fn read(&self, start: Option<TopicPosition>, shutdown: &CancellationToken) {
+        let mut last: Option<TopicPosition> = start;
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let subscribed = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                s = self.momento.subscribe_votes(self.topic, last) => s,
+            };
+            let wait = match subscribed {
+                Ok(items) => {
+                    tracing::info!(topic = self.topic, resume = ?last, "subscribed to a votes topic");
+                    self.live.store(true, Ordering::Release);
+                    backoff = MIN_BACKOFF;
+                    self.forward(items, &mut last, shutdown).await;
+                    backoff
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        topic = self.topic,
+                        error = format!("{error:#}"),
+                        "subscribing to a votes topic failed; retrying"
+                    );
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
             }
-            Err(error) => {
-                tracing::warn!(
-                    error = format!("{error:#}"),
-                    "subscribing to the votes topic failed; retrying"
-                );
-                let wait = backoff;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                wait
-            }
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
         }
+    }
+
+    /// Queues the items of one subscription until it ends or `shutdown` fires; `last` follows
+    /// the last item queued.
+    async fn forward(
+        &self,
+        items: impl Stream<Item = VoteItem> + Unpin,
+        last: &mut Option<TopicPosition>,
+        shutdown: &CancellationToken,
+    ) {
+        forward(
+            items,
+            last,
+            self.metrics,
+            self.queue,
+            self.progress,
+            shutdown,
+        )
+        .await
     }
 }
 
@@ -344,22 +393,34 @@ fn note_discontinuity(previous: TopicPosition, next: TopicPosition, metrics: &Me
     }
 }
 
-async fn deliver(pipeline: &Pipeline, delivery: Delivery) {
-    let mut wait = Duration::from_millis(50);
-    for attempt in 1..=ATTEMPTS {
+/// Runs `delivery` through the pipeline, trying again with backoff while the backend fails or
+/// Momento refuses over a rate limit; `false` when `give_up` fired first (the vote is not
+/// processed, and is read again by the next reader).
+async fn deliver(pipeline: &Pipeline, delivery: Delivery, give_up: &CancellationToken) -> bool {
+    let mut wait = FIRST_RETRY_WAIT;
+    let mut failures = 0u32;
+    loop {
         match pipeline.process(delivery.clone()).await {
-            Ok(_) => return,
-            Err(_) if attempt < ATTEMPTS => {
-                tokio::time::sleep(wait).await;
-                wait *= 4;
-            }
+            Ok(_) => return true,
             Err(error) => {
-                tracing::error!(
-                    seq = delivery.seq,
-                    error = format!("{error:#}"),
-                    "vote lost after {ATTEMPTS} attempts"
-                );
+                failures += 1;
+                // Logged at the first failure and then sparingly: a backend that is down
+                // makes every vote fail for as long as it is.
+                if failures.is_power_of_two() {
+                    tracing::warn!(
+                        seq = delivery.seq,
+                        failures,
+                        throttled = error.is_throttled(),
+                        error = format!("{error:#}"),
+                        "vote not processed yet; trying again"
+                    );
+                }
             }
         }
+        tokio::select! {
+            _ = give_up.cancelled() => return false,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(MAX_RETRY_WAIT);
     }
 }

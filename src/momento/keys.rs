@@ -12,22 +12,113 @@
 //! | results snapshot | `results:{poll_id}` |
 //! | ballots in doubt (the sweep's work list) | dictionary `in_doubt` |
 //! | readiness probe (read, never written) | `pollcast:readiness` |
-//! | where the subscription ingest is in the votes topic | `ingest_cursor:votes` = `"{page}:{seq}"` |
+//! | where the subscription ingest is in a votes topic | `ingest_cursor:{topic}` = `"{page}:{seq}"` (`ingest_cursor:votes` with one shard) |
+//! | how many votes topics the cache's votes use (set once) | `ingest_shards` |
+//! | who ingests a votes shard (a lease: compare-and-set with a TTL) | `ingest_lease:{shard}` = the replica id |
+//! | replicas ingesting by subscription | dictionary `ingest_replicas` (field = replica id); each alive while `ingest_replica:{id}` is |
 //! | a voter's last rejected vote | `vote_status:{poll_id}:{voter_id}` |
 //! | a voter token pollcast minted | `voter_token:{sha3-256 of the token's key, hex}` |
 //! | moderation decisions of an open-text poll | dictionary `moderation:{poll_id}` |
 //! | event record | `event:{event_id}` |
 //! | an event's join code | `join_code:{CODE}` = the event id |
 //! | event index | dictionary `events` |
-//! | votes topic | `votes` |
+//! | votes topics (sharded by poll) | `votes` (one shard, the embedded default), else `votes.{shard}` |
 //! | results topic (what voters may see) | `results.{poll_id}` |
 //! | admins' results topic (results voters may not see yet) | `results-admin.{poll_id}` |
 
 use crate::domain::session::{EventId, JoinCode};
 use crate::domain::{PollId, VoterId};
 
-/// The topic every vote is published on (all polls).
+/// The votes topic of a single-shard deployment (the embedded default), and the stem of the
+/// sharded ones' names.
 pub const VOTES_TOPIC: &str = "votes";
+
+/// How many votes topics the cache's votes use: written by the first replica to ingest, and
+/// checked by every later start (a replica with another count would leave topics unread).
+pub const INGEST_SHARDS: &str = "ingest_shards";
+
+/// Replicas ingesting votes by subscription (field = replica id): how many share the shards
+/// (those whose [`ingest_replica`] key has not expired).
+pub const INGEST_REPLICAS: &str = "ingest_replicas";
+
+/// How a cache's votes are spread over topics: each poll's votes go to one of `count` topics,
+/// chosen from its id, so one poll's votes stay in order in one topic, and replicas share the
+/// topics (see `ingest/shards.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VoteShards(u32);
+
+impl VoteShards {
+    /// `count` topics (at least 1).
+    pub fn new(count: u32) -> Self {
+        Self(count.max(1))
+    }
+
+    /// How many topics.
+    pub fn count(self) -> u32 {
+        self.0
+    }
+
+    /// The shard of `poll`'s votes (FNV-1a of its id: stable across replicas and releases).
+    pub fn of(self, poll: &PollId) -> u32 {
+        (fnv1a(poll.as_str()) % u64::from(self.0)) as u32
+    }
+
+    /// The topic of shard `shard`: `votes` when there is one shard (as before sharding, so data
+    /// dirs and tokens of earlier releases keep working), else `votes.{shard}`.
+    pub fn topic(self, shard: u32) -> String {
+        match self.0 {
+            1 => VOTES_TOPIC.to_owned(),
+            _ => format!("{VOTES_TOPIC}.{shard}"),
+        }
+    }
+
+    /// The topic `poll`'s votes are published on.
+    pub fn topic_of(self, poll: &PollId) -> String {
+        self.topic(self.of(poll))
+    }
+
+    /// Every shard.
+    pub fn all(self) -> impl Iterator<Item = u32> {
+        0..self.0
+    }
+}
+
+/// Whether `topic` carries votes (of any shard count): `votes` or `votes.{n}`.
+pub fn is_votes_topic(topic: &str) -> bool {
+    match topic.strip_prefix(VOTES_TOPIC) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('.')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
+}
+
+/// Where the subscription ingest has processed the votes topic `topic` up to (written by the
+/// replica holding its lease; a new holder resumes from it).
+pub fn votes_cursor(topic: &str) -> String {
+    format!("ingest_cursor:{topic}")
+}
+
+/// The lease on votes shard `shard`: the id of the replica that ingests it.
+pub fn ingest_lease(shard: u32) -> String {
+    format!("ingest_lease:{shard}")
+}
+
+/// The heartbeat of an ingesting replica (present while it is alive).
+pub fn ingest_replica(replica: &str) -> String {
+    format!("ingest_replica:{replica}")
+}
+
+/// FNV-1a: a stable hash (std's hasher is seeded at random per process).
+fn fnv1a(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
 
 /// The dictionary indexing every poll (field = poll id).
 pub const POLL_INDEX: &str = "polls";
@@ -38,10 +129,6 @@ pub const IN_DOUBT: &str = "in_doubt";
 
 /// The key `/readyz` reads to see that Momento answers; never written.
 pub const READINESS_PROBE: &str = "pollcast:readiness";
-
-/// Where the subscription ingest has processed the votes topic up to (shared by replicas:
-/// each processes every vote, so any one's position is safe to resume from).
-pub const SUBSCRIPTION_CURSOR: &str = "ingest_cursor:votes";
 
 /// How many ledger dictionaries a poll's ballots are spread over (each stays far below
 /// Momento's 5 MB item limit: about 100,000 ballots per shard).
@@ -83,12 +170,7 @@ pub fn ledger_shards(poll: &PollId) -> impl Iterator<Item = String> + '_ {
 /// The ledger shard a voter's ballot lives in (FNV-1a of the voter id: stable across
 /// replicas and releases, unlike std's randomly seeded hasher).
 pub fn ledger_shard_of(poll: &PollId, voter: &VoterId) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in voter.as_str().bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    ledger_shard(poll, hash % LEDGER_SHARDS)
+    ledger_shard(poll, fnv1a(voter.as_str()) % LEDGER_SHARDS)
 }
 
 /// The seat counter of a poll with `max_voters`.
@@ -164,7 +246,16 @@ mod tests {
         assert_eq!(results_seq(&poll), "results_seq:p7Kx2");
         assert_eq!(results(&poll), "results:p7Kx2");
         assert_eq!(results_topic(&poll), "results.p7Kx2");
-        assert_eq!(SUBSCRIPTION_CURSOR, "ingest_cursor:votes");
+        assert_eq!(votes_cursor("votes"), "ingest_cursor:votes");
+        assert_eq!(votes_cursor("votes.3"), "ingest_cursor:votes.3");
+        assert_eq!(ingest_lease(3), "ingest_lease:3");
+        assert_eq!(VoteShards::new(1).topic_of(&poll), "votes");
+        assert_eq!(VoteShards::new(4).topic(2), "votes.2");
+        assert!(VoteShards::new(4).of(&poll) < 4);
+        assert!(is_votes_topic("votes") && is_votes_topic("votes.12"));
+        assert!(
+            !is_votes_topic("votes.") && !is_votes_topic("votes.x") && !is_votes_topic("results.p")
+        );
         assert_eq!(vote_status(&poll, &voter), "vote_status:p7Kx2:alice");
         assert_eq!(voter_token("ab12"), "voter_token:ab12");
         assert_eq!(admin_results_topic(&poll), "results-admin.p7Kx2");
@@ -177,5 +268,18 @@ mod tests {
             "join_code:ABC234"
         );
         assert!(ledger_shards(&poll).any(|k| k == ledger_shard_of(&poll, &voter)));
+    }
+
+    #[test]
+    fn polls_spread_over_the_votes_shards_and_each_stays_in_one() {
+        let shards = VoteShards::new(4);
+        let mut seen = [0u32; 4];
+        for n in 0..400 {
+            let poll = PollId::parse(&format!("p{n}x")).unwrap();
+            let shard = shards.of(&poll);
+            assert_eq!(shard, shards.of(&poll), "the same shard every time");
+            seen[shard as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 50), "roughly even: {seen:?}");
     }
 }

@@ -9,7 +9,8 @@
 //! - [`ballots`]: [`BallotStore`](ballots::BallotStore), ballot keys (the dedupe decision) and
 //!   the ledger.
 //! - [`results`]: [`ResultsStore`](results::ResultsStore), the results seq, snapshot and topic.
-//! - [`votes`]: the votes-topic subscription the subscription ingest reads.
+//! - [`votes`]: the votes-topic subscriptions the subscription ingest reads.
+//! - [`leases`]: [`LeaseStore`](leases::LeaseStore), who ingests which votes shard.
 //! - [`tokens`]: voter tokens (Momento disposable tokens).
 //! - [`status`]: what became of a voter's vote, and the registry of minted voter tokens.
 //! - [`moderation`]: decisions on open-text entries (hidden, approved).
@@ -23,6 +24,7 @@ pub mod ballots;
 pub mod engine;
 pub mod events;
 pub mod keys;
+pub mod leases;
 pub mod ledger_writer;
 pub mod moderation;
 pub mod polls;
@@ -180,6 +182,11 @@ impl Momento {
         doing: &'static str,
     ) -> anyhow::Result<()> {
         (self.engine.set(&self.cache_name, key, value, ttl).await).context(doing)
+    }
+
+    /// Removes `key` (written with `set` only).
+    async fn delete(&self, key: &str, doing: &'static str) -> anyhow::Result<()> {
+        (self.engine.delete(&self.cache_name, key).await).context(doing)
     }
 
     /// Stores `value` at `key` for `ttl` if `condition` holds; whether it stored.

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use secrecy::SecretString;
 
 use crate::domain::TokenId;
-use crate::momento::keys::{results_topic, VOTES_TOPIC};
+use crate::momento::keys::results_topic;
 use crate::momento::{Momento, StoreResult, TopicGrant};
 
 /// A minted voter token.
@@ -20,16 +20,17 @@ pub struct VoterToken {
 }
 
 impl Momento {
-    /// Mints a token for `token_id`: publish-only on [`VOTES_TOPIC`], subscribe-only on the
-    /// poll's results topic, valid for `valid_for`.
+    /// Mints a token for `token_id`: publish-only on `votes_topic` (its poll's votes topic),
+    /// subscribe-only on the poll's results topic, valid for `valid_for`.
     #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %token_id.poll_id().as_str(), token_id = %token_id))]
     pub async fn mint_voter_token(
         &self,
         token_id: &TokenId,
+        votes_topic: &str,
         valid_for: Duration,
     ) -> StoreResult<VoterToken> {
         let grants = [
-            TopicGrant::Publish(VOTES_TOPIC.to_owned()),
+            TopicGrant::Publish(votes_topic.to_owned()),
             TopicGrant::Subscribe(results_topic(token_id.poll_id())),
         ];
         // Expiries are whole seconds, which Momento may round up: a second less keeps the

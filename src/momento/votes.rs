@@ -1,11 +1,12 @@
-//! The votes topic as the subscription ingest reads it: a subscription that can resume after
-//! the last item read, yielding each message with its publisher's `token_id`.
+//! The votes topics as the subscription ingest reads them: a subscription that can resume
+//! after the last item read, yielding each message with its publisher's `token_id`, and the
+//! position per topic a new reader resumes from.
 
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 
-use crate::momento::keys::{SUBSCRIPTION_CURSOR, VOTES_TOPIC};
+use crate::momento::keys::votes_cursor;
 use crate::momento::{Momento, StoreResult};
 
 /// Where an item stands in a topic: its sequence number within a sequence page (a page
@@ -44,42 +45,40 @@ impl TopicPosition {
 }
 
 impl Momento {
-    /// Where the subscription ingest last said it had processed the votes topic up to.
-    #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn votes_cursor(&self) -> StoreResult<Option<TopicPosition>> {
+    /// Where the subscription ingest last said it had processed the votes topic `topic` up to.
+    #[tracing::instrument(level = "debug", skip_all, fields(topic))]
+    pub async fn votes_cursor(&self, topic: &str) -> StoreResult<Option<TopicPosition>> {
         let raw = self
-            .get(SUBSCRIPTION_CURSOR.to_owned(), "reading the votes cursor")
+            .get(votes_cursor(topic), "reading the votes cursor")
             .await?;
         Ok(raw.as_deref().and_then(TopicPosition::decode))
     }
 
-    /// Records that every vote up to `position` is processed (lives `ttl`).
-    #[tracing::instrument(level = "debug", skip_all, fields(page = position.page, seq = position.seq))]
+    /// Records that every vote of `topic` up to `position` is processed (lives `ttl`).
+    #[tracing::instrument(level = "debug", skip_all, fields(topic, page = position.page, seq = position.seq))]
     pub async fn save_votes_cursor(
         &self,
+        topic: &str,
         position: TopicPosition,
         ttl: Duration,
     ) -> StoreResult<()> {
-        let encoded = position.encode();
-        let saved = self.set(
-            SUBSCRIPTION_CURSOR,
-            encoded.as_bytes(),
-            ttl,
-            "saving the votes cursor",
-        );
+        let (key, encoded) = (votes_cursor(topic), position.encode());
+        let saved = self.set(&key, encoded.as_bytes(), ttl, "saving the votes cursor");
         saved.await?;
         Ok(())
     }
 
-    /// Subscribes to the votes topic, from the item after `after` when given (else from now).
-    #[tracing::instrument(level = "debug", skip_all, fields(resume = ?after))]
+    /// Subscribes to the votes topic `topic`, from the item after `after` when given (else from
+    /// now).
+    #[tracing::instrument(level = "debug", skip_all, fields(topic, resume = ?after))]
     pub async fn subscribe_votes(
         &self,
+        topic: &str,
         after: Option<TopicPosition>,
     ) -> StoreResult<impl Stream<Item = VoteItem> + Send + Unpin + 'static> {
         let after = after.map(|last| (last.page, last.seq));
         let subscription = self
-            .subscribe(VOTES_TOPIC, after, "subscribing to the votes topic")
+            .subscribe(topic, after, "subscribing to a votes topic")
             .await?;
         Ok(subscription.map(|message| VoteItem {
             publisher_id: message.publisher_id,

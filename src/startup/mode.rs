@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | Momento | the local Momento, started in-process ([`local_momento_config`]) | Momento's service, or `--momento-endpoint-override` |
 //! | `--record-ttl` | 7 days | 24 h (the service's default cap on item TTLs) |
+//! | `--vote-shards` | 1 (topic `votes`) | 4 (`votes.0` .. `votes.3`, shared by replicas through leases) |
 //! | engine | in process (`momento/engine/in_process.rs`) | the `momento` SDK |
 //! | `--ingest` | `webhook` (registered with the local Momento at start, delivered in process) | `subscription` |
 //! | `--webhook-secret` | generated | required for webhook ingest |
@@ -19,6 +20,7 @@ use local_momento::{Backpressure, InProcessWebhook, LocalMomentoConfig, RetryPol
 use secrecy::SecretString;
 
 use crate::config::{persistence, IngestMode, ServeArgs};
+use crate::momento::keys::VoteShards;
 use crate::momento::{Location, Momento};
 use crate::startup::admin_key::random_secret;
 
@@ -64,6 +66,15 @@ impl Mode {
         })
     }
 
+    /// `--vote-shards`, else one topic embedded (one process ingests everything) and four
+    /// against Momento's service (room for four replicas to share the subscription ingest).
+    pub fn vote_shards(&self, settings: &ServeArgs) -> VoteShards {
+        VoteShards::new(settings.vote_shards.unwrap_or(match self {
+            Mode::Embedded => 1,
+            Mode::Service(_) => 4,
+        }))
+    }
+
     /// `--ingest`, else the webhook embedded and the subscription against Momento's service.
     pub fn ingest(&self, settings: &ServeArgs) -> IngestMode {
         settings.ingest.unwrap_or(match self {
@@ -99,14 +110,15 @@ impl Mode {
 
 /// The embedded local Momento's settings: whatever the embedded mode sets in the local
 /// Momento, from its own defaults or from `settings`, is decided here and nowhere else.
-/// `votes_webhook` is pollcast's own webhook (when webhook ingest runs), registered before any
-/// event waiting in a durable outbox is delivered, and delivered in process to `receiver`.
+/// `votes_webhooks` are pollcast's own webhooks, one per votes topic (when webhook ingest
+/// runs), registered before any event waiting in a durable outbox is delivered, and delivered
+/// in process to their receiver.
 pub fn local_momento_config(
     settings: &ServeArgs,
-    votes_webhook: Option<(Webhook, Arc<dyn local_momento::WebhookReceiver>)>,
+    votes_webhooks: Vec<(Webhook, Arc<dyn local_momento::WebhookReceiver>)>,
 ) -> LocalMomentoConfig {
-    let in_process = votes_webhook
-        .as_ref()
+    let in_process = votes_webhooks
+        .iter()
         .map(|(webhook, receiver)| InProcessWebhook {
             cache: webhook.cache.clone(),
             name: webhook.name.clone(),
@@ -119,11 +131,11 @@ pub fn local_momento_config(
             settings.in_memory,
             settings.fsync,
         ),
-        webhooks: votes_webhook
+        in_process_webhooks: in_process.collect(),
+        webhooks: votes_webhooks
             .into_iter()
             .map(|(webhook, _)| webhook)
             .collect(),
-        in_process_webhooks: in_process.into_iter().collect(),
         webhook_max_in_flight: EMBEDDED_DELIVERIES_IN_FLIGHT,
         // The local server controls both ends, so it keeps every vote in its outbox until
         // pollcast has taken it...

@@ -135,6 +135,9 @@ async fn scalar_calls_answer_alike() {
                 "update_ttl present",
                 engine.update_ttl(CACHE, &key, TTL).await,
             );
+            r.outcome("delete", engine.delete(CACHE, &key).await);
+            r.outcome("get after delete", engine.get(CACHE, &key).await);
+            r.outcome("delete a missing key", engine.delete(CACHE, &missing).await);
             r
         })
         .await;
@@ -157,6 +160,9 @@ async fn scalar_calls_answer_alike() {
             "increment a non-integer: \"error (throttled: false)\"",
             "update_ttl missing: false",
             "update_ttl present: true",
+            "delete: ()",
+            "get after delete: None",
+            "delete a missing key: ()",
         ]
     );
 }

@@ -390,6 +390,9 @@ async fn votes_wait_in_the_outbox_while_pollcast_is_killed_and_are_counted_when_
             "webhook",
             "--webhook-secret",
             SECRET,
+            // One votes topic: the webhook this test registers is on it.
+            "--vote-shards",
+            "1",
         ]
         .map(std::ffi::OsString::from)
         .to_vec()

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use local_momento::{LocalMomento, LocalMomentoConfig};
-use pollcast::config::IngestMode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
@@ -202,13 +201,27 @@ async fn a_poll_whose_replica_stopped_is_still_opened_and_closed_by_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_ingesting_the_same_votes_count_each_voter_once() {
-    // Arrange: both replicas subscribe to the votes topic (the default against a Momento
-    // other than the embedded one), so each receives every vote.
+async fn two_replicas_sharing_the_votes_shards_count_each_voter_once() {
+    // Arrange: both replicas subscribe (the default against a Momento other than the embedded
+    // one) and share the votes topics through leases: each reads only the shards it holds.
     let (momento, a, b) = two_replicas().await;
-    a.ingest_ready(IngestMode::Subscription).await;
-    b.ingest_ready(IngestMode::Subscription).await;
-    // Each replica received the other's probes too.
+    let shards = u64::from(a.vote_shards);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let held = loop {
+        let held = [
+            a.metrics().await.get("ingest_shards_held", None),
+            b.metrics().await.get("ingest_shards_held", None),
+        ];
+        if held[0] + held[1] == shards && held[0] > 0 && held[1] > 0 {
+            break held;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "shards never shared: {held:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(held, [shards / 2, shards / 2], "an even share each");
     let before = [a.quiet_metrics().await, b.quiet_metrics().await];
     let single = a
         .open_poll(&a_poll_with(json!({ "options": ["A", "B", "C"] })))
@@ -239,32 +252,51 @@ async fn two_replicas_ingesting_the_same_votes_count_each_voter_once() {
     }
     let revote_tokens = a.tokens_for(&revote, &revoters).await;
 
-    // Act: every vote is published once; revoters vote o1, then o2.
+    // Act: every vote is published once, on its poll's votes topic; revoters vote o1, then o2.
     let a_ref = &a;
     join_all(votes.iter().map(|(token, text)| async move {
         let voter = a_ref.voter_topics(token["token"].as_str().unwrap());
+        let topic = token["votes_topic"].as_str().unwrap();
         voter
-            .publish("pollcast", "votes", text.clone())
+            .publish("pollcast", topic, text.clone())
             .await
             .expect("a vote");
     }))
     .await;
     join_all(revote_tokens.iter().map(|token| async {
         let voter = a.voter_topics(token["token"].as_str().unwrap());
+        let topic = token["votes_topic"].as_str().unwrap();
         for choice in ["o1", "o2"] {
             let text = vote(&revote, &[choice]);
             voter
-                .publish("pollcast", "votes", text)
+                .publish("pollcast", topic, text)
                 .await
                 .expect("a vote");
         }
     }))
     .await;
 
-    // Assert: each replica decided every vote ...
+    // Assert: every vote was decided once, by the replica holding its shard...
     let published = (votes.len() + 2 * revote_tokens.len()) as u64;
-    for (replica, before) in [&a, &b].into_iter().zip(&before) {
-        replica.metrics_after(before.handled() + published).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let handled = [
+            a.metrics().await.since(&before[0]).handled(),
+            b.metrics().await.since(&before[1]).handled(),
+        ];
+        if handled[0] + handled[1] >= published {
+            assert_eq!(
+                handled[0] + handled[1],
+                published,
+                "each vote once: {handled:?}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "votes undecided: {handled:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     // ... and each voter counts once, with their latest vote, as either replica shows.
     for (id, voters, ballots, counts) in [

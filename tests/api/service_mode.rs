@@ -28,7 +28,11 @@ async fn a_serve_on_a_standalone_local_momento_counts_every_vote_through_the_sdk
         let token = token(&http, base, &poll).await;
         let choice = &poll.options[i % 2];
         let published = http
-            .post(format!("{}/topics/pollcast/votes", momento.http))
+            .post(format!(
+                "{}/topics/pollcast/{}",
+                momento.http,
+                token["votes_topic"].as_str().unwrap()
+            ))
             .header("Authorization", token["token"].as_str().unwrap())
             .header("Content-Type", "text/plain")
             .body(json!({"poll_id": poll.id, "choices": [choice]}).to_string())

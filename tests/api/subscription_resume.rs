@@ -37,8 +37,9 @@ async fn shared_momento(topic_history: usize) -> LocalMomento {
 /// Publishes voter `i`'s vote (option 1 or 2 by parity) with its token, through the SDK.
 async fn publish(app: &TestApp, poll: &str, options: &[String], token: &Value, i: usize) {
     let choice = options[i % 2].as_str();
+    let topic = token["votes_topic"].as_str().unwrap();
     app.voter_topics(token["token"].as_str().unwrap())
-        .publish("pollcast", "votes", vote(poll, &[choice]))
+        .publish("pollcast", topic, vote(poll, &[choice]))
         .await
         .expect("the voter publishes");
 }
@@ -121,8 +122,9 @@ impl VoterClient {
             .build()
             .unwrap();
         let choice = options[i % 2].as_str();
+        let topic = token["votes_topic"].as_str().unwrap();
         topics
-            .publish("pollcast", "votes", vote(poll, &[choice]))
+            .publish("pollcast", topic, vote(poll, &[choice]))
             .await
             .expect("the voter publishes while pollcast is down");
     }

@@ -57,6 +57,13 @@ impl InProcessEngine {
             .map_err(classify)
     }
 
+    pub(super) async fn delete(&self, cache: &str, key: &str) -> anyhow::Result<()> {
+        self.client
+            .delete(cache, key.as_bytes())
+            .await
+            .map_err(classify)
+    }
+
     pub(super) async fn set_if(
         &self,
         cache: &str,

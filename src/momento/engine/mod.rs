@@ -123,6 +123,12 @@ impl Engine {
         dispatch!(self.set(cache, key, value, ttl))
     }
 
+    /// Removes `key` (a missing one is fine). Momento calls mixing this with `SetIf` on one key
+    /// undefined: use it only on keys written with `set`.
+    pub async fn delete(&self, cache: &str, key: &str) -> anyhow::Result<()> {
+        dispatch!(self.delete(cache, key))
+    }
+
     /// Stores `value` at `key` for `ttl` if `condition` holds; whether it stored.
     pub async fn set_if(
         &self,

@@ -111,6 +111,11 @@ impl SdkEngine {
         Ok(())
     }
 
+    pub(super) async fn delete(&self, cache: &str, key: &str) -> anyhow::Result<()> {
+        self.cache.delete(cache, key).await.map_err(classify)?;
+        Ok(())
+    }
+
     pub(super) async fn set_if(
         &self,
         cache: &str,

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub faults: Option<local_momento::Faults>,
     /// An HTTP client.
     pub http: reqwest::Client,
+    /// How many votes topics the app's votes are spread over.
+    pub vote_shards: u32,
     shutdown: CancellationToken,
     running: Option<JoinHandle<()>>,
 }
@@ -94,6 +96,7 @@ pub fn serve(app: Application) -> TestApp {
         ),
     };
     let faults = app.local_momento_faults();
+    let vote_shards = app.state().vote_shards.count();
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let running = tokio::spawn(async move {
@@ -107,6 +110,7 @@ pub fn serve(app: Application) -> TestApp {
         momento_key,
         faults,
         http: reqwest::Client::new(),
+        vote_shards,
         shutdown,
         running: Some(running),
     }

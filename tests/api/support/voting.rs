@@ -215,20 +215,30 @@ impl TestApp {
     }
 
     /// Waits until every ingest path of `ingest` takes votes (the subscription starts a moment
-    /// after the app), by publishing probes (`"probe"`, rejected as malformed) with the
-    /// super-user key; returns the metrics once the probes are all decided, as the baseline.
+    /// after the app, and reads every votes topic once it holds their leases), by publishing
+    /// probes (`"probe"`, rejected as malformed) with the super-user key on every votes topic;
+    /// returns the metrics once the probes are all decided, as the baseline.
     pub async fn ingest_ready(&self, ingest: IngestMode) -> Metrics {
         let operator = self.operator_topics();
         let deadline = tokio::time::Instant::now() + SETTLE;
+        let topics: Vec<String> = match self.vote_shards {
+            1 => vec!["votes".to_owned()],
+            n => (0..n).map(|k| format!("votes.{k}")).collect(),
+        };
         loop {
-            operator
-                .publish("pollcast", "votes", "probe")
-                .await
-                .expect("the operator publishes");
+            for topic in &topics {
+                operator
+                    .publish("pollcast", topic.as_str(), "probe")
+                    .await
+                    .expect("the operator publishes");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
             let metrics = self.metrics().await;
+            let every_shard_read =
+                metrics.get("ingest_shards_held", None) == u64::from(self.vote_shards);
             if (!ingest.webhook() || metrics.received("webhook") > 0)
-                && (!ingest.subscription() || metrics.received("subscription") > 0)
+                && (!ingest.subscription()
+                    || (every_shard_read && metrics.received("subscription") > 0))
             {
                 break;
             }
