@@ -334,6 +334,13 @@ pub struct LocalMomentoArgs {
     /// When the journal is flushed: `always`, `everysec` or `never` (see `pollcast serve --help`).
     #[arg(long, env = "POLLCAST_LM_FSYNC", default_value = "always")]
     pub fsync: FsyncPolicy,
+    /// Enforce Momento's per-namespace limits of a support tier, as its service does:
+    /// `default` (100 operations a second, 100 connections), `basic` (1,000 and 1,000) or `pro`
+    /// (10,000 and 10,000). Every call and every message delivered to a subscriber is an
+    /// operation; connections are counted as open subscriptions. Over a limit a call is refused
+    /// as Momento refuses it (RESOURCE_EXHAUSTED; HTTP 429 with Retry-After). Off by default.
+    #[arg(long, env = "POLLCAST_LM_QUOTA")]
+    pub quota: Option<local_momento::quota::QuotaTier>,
 }
 
 /// Where a local Momento keeps its state, from `--data-dir`, `--in-memory` and `--fsync`.

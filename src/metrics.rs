@@ -25,6 +25,10 @@ pub struct Metrics {
     /// Voter requests refused before any work, by request (`token`, `publish`) and reason
     /// (`busy`: `--max-in-flight` reached, 503; `ingest_behind`: the pipeline is behind, 429).
     pub voter_refused: IntCounterVec,
+    /// Momento calls this replica made, by `call` (`get`, `set_if`, `publish`, ...,
+    /// `message_received` for each message a subscription delivered) and `outcome` (`ok`,
+    /// `throttled`: refused over a rate limit, `error`).
+    pub momento_calls: IntCounterVec,
     /// Votes shards (topics) this replica reads now (it holds their leases).
     pub ingest_shards_held: IntGauge,
     /// Changes of this replica's votes shard leases (`acquired`, `released`, `lost`).
@@ -151,6 +155,11 @@ impl Metrics {
                 "voter_requests_refused_total",
                 "Voter requests refused before any work, by request and reason",
                 &["request", "reason"],
+            ),
+            momento_calls: counter_vec(
+                "momento_calls_total",
+                "Momento calls by call and outcome (ok, throttled, error); message_received counts deliveries",
+                &["call", "outcome"],
             ),
             ingest_shards_held: gauge(
                 "ingest_shards_held",

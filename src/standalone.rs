@@ -4,6 +4,7 @@ use std::future::Future;
 
 use anyhow::Context;
 use local_momento::{LocalMomento, LocalMomentoConfig, RetryPolicy};
+use poem::EndpointExt;
 use secrecy::ExposeSecret;
 
 use crate::config::{persistence, LocalMomentoArgs};
@@ -23,6 +24,7 @@ pub async fn run(
             max_attempts: args.webhook_attempts.max(1),
             ..RetryPolicy::default()
         },
+        quota: args.quota.map(|tier| tier.quota()),
         ..LocalMomentoConfig::default()
     };
     let momento = LocalMomento::start(config).await?;
@@ -50,6 +52,13 @@ pub async fn run(
         args.api_key_file.display()
     );
     println!("  state:                                 {state}");
+    if let Some(tier) = args.quota {
+        let quota = tier.quota();
+        println!(
+            "  quota ({tier:?}):                         {} operations/s, {} subscriptions",
+            quota.operations_per_second, quota.subscriptions
+        );
+    }
     println!();
     println!("Rust SDK:");
     println!("  CredentialProvider::from_api_key_v2(key, \"localhost\")?");
@@ -59,7 +68,10 @@ pub async fn run(
     );
     println!("JavaScript SDK: see README.md, \"Pointing the SDKs at the local Momento\".");
 
-    let api = momento.http_api();
+    let observer = momento.observer();
+    let api = momento
+        .http_api()
+        .at("/_local/stats", poem::get(stats).data(observer));
     let server = poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(http)?);
     server
         .run_with_graceful_shutdown(api, shutdown, Some(std::time::Duration::from_secs(5)))
@@ -70,6 +82,23 @@ pub async fn run(
     // closed pipe panics.
     tracing::info!("local Momento stopped");
     Ok(())
+}
+
+/// `GET /_local/stats`: what the quota counted (operations, throttled calls, subscriptions)
+/// and webhook delivery, as JSON (not a Momento API: for tests and operators of this server).
+#[poem::handler]
+fn stats(
+    observer: poem::web::Data<&local_momento::Observer>,
+) -> poem::web::Json<serde_json::Value> {
+    let webhooks = observer.webhook_stats();
+    poem::web::Json(serde_json::json!({
+        "quota": observer.quota_stats(),
+        "webhooks": {
+            "delivered": webhooks.delivered,
+            "failed": webhooks.failed,
+            "outbox_depth": webhooks.outbox_depth,
+        },
+    }))
 }
 
 /// Where the state lives, for the banner.

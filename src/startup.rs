@@ -85,12 +85,15 @@ impl Application {
                 .collect(),
             None => Vec::new(),
         };
+        let metrics = Arc::new(Metrics::new());
         let (momento, local) = start_or_connect_momento(&mode, &settings, votes_webhooks).await?;
+        let momento = momento.with_call_metrics(metrics.momento_calls.clone());
         let webhook = webhook_secret.map(|secret| {
             Verifier::new(secret, settings.webhook_max_age, WEBHOOK_FUTURE_TOLERANCE)
         });
         let state = Arc::new(app_state(
             momento,
+            metrics,
             &mode,
             settings,
             addr,
@@ -307,6 +310,7 @@ fn votes_webhooks(
 /// The shared state: the stores over `momento`, and the publisher and pipeline wired to them.
 fn app_state(
     momento: Momento,
+    metrics: Arc<Metrics>,
     mode: &Mode,
     settings: ServeArgs,
     addr: SocketAddr,
@@ -318,7 +322,6 @@ fn app_state(
     let polls = PollStore::new(momento.clone(), record_ttl);
     let ballots = BallotStore::new(momento.clone(), record_ttl);
     let results = ResultsStore::new(momento.clone(), record_ttl);
-    let metrics = Arc::new(Metrics::new());
     // Running counts only where this process writes every ballot (see `results/running.rs`).
     let tallies = mode
         .counts_incrementally()

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use futures::stream::BoxStream;
+use futures::StreamExt;
 use secrecy::SecretString;
 
 use crate::domain::PollId;
@@ -84,6 +85,9 @@ pub struct Momento {
     cache_name: String,
     /// Momento's HTTP endpoint for the SDK engine's credentials (`None` in process).
     http_endpoint: Option<String>,
+    /// Every call counted by kind and outcome (`ok`, `throttled`, `error`): what Momento bills
+    /// this replica for, to check against the namespace's quota.
+    calls: Option<prometheus::IntCounterVec>,
 }
 
 impl Momento {
@@ -108,7 +112,34 @@ impl Momento {
             engine,
             cache_name: cache_name.to_owned(),
             http_endpoint,
+            calls: None,
         })
+    }
+
+    /// Counts every call in `calls` (labels: `call`, `outcome`).
+    pub fn with_call_metrics(self, calls: prometheus::IntCounterVec) -> Self {
+        Self {
+            calls: Some(calls),
+            ..self
+        }
+    }
+
+    /// Counts one call of `kind` that came to `result`.
+    fn count<T>(&self, kind: &'static str, result: &anyhow::Result<T>) {
+        let Some(calls) = &self.calls else { return };
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(error) if error.downcast_ref::<Throttled>().is_some() => "throttled",
+            Err(_) => "error",
+        };
+        calls.with_label_values(&[kind, outcome]).inc();
+    }
+
+    /// Counts a message delivered to this replica by a subscription (Momento bills each).
+    fn count_delivered(calls: &Option<prometheus::IntCounterVec>) {
+        if let Some(calls) = calls {
+            calls.with_label_values(&["message_received", "ok"]).inc();
+        }
     }
 
     /// Which engine answers (`sdk` or `in-process`).
@@ -119,10 +150,9 @@ impl Momento {
     /// Creates the cache when it does not exist.
     #[tracing::instrument(level = "debug", skip_all, fields(cache = %self.cache_name))]
     pub async fn ensure_cache(&self) -> anyhow::Result<()> {
-        self.engine
-            .create_cache(&self.cache_name)
-            .await
-            .with_context(|| format!("creating the Momento cache '{}'", self.cache_name))
+        let created = self.engine.create_cache(&self.cache_name).await;
+        self.count("create_cache", &created);
+        created.with_context(|| format!("creating the Momento cache '{}'", self.cache_name))
     }
 
     /// Answers when Momento answers a cheap read on our cache.
@@ -170,7 +200,9 @@ impl Momento {
 
     /// The bytes at `key` (`None` when absent).
     async fn get(&self, key: String, doing: &'static str) -> anyhow::Result<Option<Vec<u8>>> {
-        self.engine.get(&self.cache_name, &key).await.context(doing)
+        let got = self.engine.get(&self.cache_name, &key).await;
+        self.count("get", &got);
+        got.context(doing)
     }
 
     /// Stores `value` at `key` for `ttl`.
@@ -181,12 +213,16 @@ impl Momento {
         ttl: Duration,
         doing: &'static str,
     ) -> anyhow::Result<()> {
-        (self.engine.set(&self.cache_name, key, value, ttl).await).context(doing)
+        let set = self.engine.set(&self.cache_name, key, value, ttl).await;
+        self.count("set", &set);
+        set.context(doing)
     }
 
     /// Removes `key` (written with `set` only).
     async fn delete(&self, key: &str, doing: &'static str) -> anyhow::Result<()> {
-        (self.engine.delete(&self.cache_name, key).await).context(doing)
+        let deleted = self.engine.delete(&self.cache_name, key).await;
+        self.count("delete", &deleted);
+        deleted.context(doing)
     }
 
     /// Stores `value` at `key` for `ttl` if `condition` holds; whether it stored.
@@ -200,8 +236,10 @@ impl Momento {
     ) -> anyhow::Result<bool> {
         let stored = self
             .engine
-            .set_if(&self.cache_name, key, value, condition, ttl);
-        stored.await.context(doing)
+            .set_if(&self.cache_name, key, value, condition, ttl)
+            .await;
+        self.count("set_if", &stored);
+        stored.context(doing)
     }
 
     /// Adds `amount` to the counter at `key`; its new value.
@@ -212,8 +250,12 @@ impl Momento {
         ttl: Duration,
         doing: &'static str,
     ) -> anyhow::Result<i64> {
-        let incremented = self.engine.increment(&self.cache_name, key, amount, ttl);
-        incremented.await.context(doing)
+        let incremented = self
+            .engine
+            .increment(&self.cache_name, key, amount, ttl)
+            .await;
+        self.count("increment", &incremented);
+        incremented.context(doing)
     }
 
     /// Gives `key` a fresh `ttl`; `false` when it is missing.
@@ -223,7 +265,9 @@ impl Momento {
         ttl: Duration,
         doing: &'static str,
     ) -> anyhow::Result<bool> {
-        (self.engine.update_ttl(&self.cache_name, key, ttl).await).context(doing)
+        let updated = self.engine.update_ttl(&self.cache_name, key, ttl).await;
+        self.count("update_ttl", &updated);
+        updated.context(doing)
     }
 
     /// The fields of the dictionary `key` (empty when absent).
@@ -232,8 +276,9 @@ impl Momento {
         key: String,
         doing: &'static str,
     ) -> anyhow::Result<HashMap<Vec<u8>, Vec<u8>>> {
-        let fetched = self.engine.dictionary_fetch(&self.cache_name, &key);
-        fetched.await.context(doing)
+        let fetched = self.engine.dictionary_fetch(&self.cache_name, &key).await;
+        self.count("dictionary_fetch", &fetched);
+        fetched.context(doing)
     }
 
     /// One field of the dictionary `name` (`None` when absent).
@@ -245,8 +290,10 @@ impl Momento {
     ) -> anyhow::Result<Option<Vec<u8>>> {
         let fetched = self
             .engine
-            .dictionary_get_field(&self.cache_name, name, field);
-        fetched.await.context(doing)
+            .dictionary_get_field(&self.cache_name, name, field)
+            .await;
+        self.count("dictionary_get", &fetched);
+        fetched.context(doing)
     }
 
     /// Sets `fields` of the dictionary `name`, which then lives `ttl`.
@@ -259,8 +306,10 @@ impl Momento {
     ) -> anyhow::Result<()> {
         let written = self
             .engine
-            .dictionary_set_fields(&self.cache_name, name, fields, ttl);
-        written.await.context(doing)
+            .dictionary_set_fields(&self.cache_name, name, fields, ttl)
+            .await;
+        self.count("dictionary_set", &written);
+        written.context(doing)
     }
 
     /// Removes one field of the dictionary `name`.
@@ -272,13 +321,17 @@ impl Momento {
     ) -> anyhow::Result<()> {
         let removed = self
             .engine
-            .dictionary_remove_field(&self.cache_name, name, field);
-        removed.await.context(doing)
+            .dictionary_remove_field(&self.cache_name, name, field)
+            .await;
+        self.count("dictionary_remove", &removed);
+        removed.context(doing)
     }
 
     /// Publishes `text` on `topic`.
     async fn publish(&self, topic: &str, text: String, doing: &'static str) -> anyhow::Result<()> {
-        (self.engine.publish(&self.cache_name, topic, text).await).context(doing)
+        let published = self.engine.publish(&self.cache_name, topic, text).await;
+        self.count("publish", &published);
+        published.context(doing)
     }
 
     /// The messages of `topic` from now on, or after `after` (`(page, seq)`).
@@ -288,6 +341,12 @@ impl Momento {
         after: Option<(u64, u64)>,
         doing: &'static str,
     ) -> anyhow::Result<BoxStream<'static, TopicMessage>> {
-        (self.engine.subscribe(&self.cache_name, topic, after).await).context(doing)
+        let subscribed = self.engine.subscribe(&self.cache_name, topic, after).await;
+        self.count("subscribe", &subscribed);
+        let calls = self.calls.clone();
+        let messages = subscribed
+            .context(doing)?
+            .inspect(move |_| Self::count_delivered(&calls));
+        Ok(messages.boxed())
     }
 }

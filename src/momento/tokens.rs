@@ -39,8 +39,9 @@ impl Momento {
         let minted = self
             .engine
             .mint_token(&self.cache_name, &token_id.to_string(), &grants, valid_for)
-            .await
-            .context("minting a voter token")?;
+            .await;
+        self.count("mint_token", &minted);
+        let minted = minted.context("minting a voter token")?;
         Ok(VoterToken {
             token: minted.auth_token,
             expires_at: Utc

@@ -51,6 +51,8 @@ pub struct LocalMomentoConfig {
     pub long_poll_max_wait: Duration,
     /// How often expired items are swept from memory (they are invisible from expiry on).
     pub sweep_interval: Duration,
+    /// Momento's per-namespace limits to enforce (`None`, the default: none).
+    pub quota: Option<crate::quota::Quota>,
 }
 
 impl Default for LocalMomentoConfig {
@@ -71,6 +73,7 @@ impl Default for LocalMomentoConfig {
             subscriber_buffer: 1024,
             long_poll_max_wait: Duration::from_secs(30),
             sweep_interval: Duration::from_secs(1),
+            quota: None,
         }
     }
 }
@@ -96,6 +99,7 @@ impl std::fmt::Debug for LocalMomentoConfig {
             .field("subscriber_buffer", &self.subscriber_buffer)
             .field("long_poll_max_wait", &self.long_poll_max_wait)
             .field("sweep_interval", &self.sweep_interval)
+            .field("quota", &self.quota)
             .finish()
     }
 }

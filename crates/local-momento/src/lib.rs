@@ -15,6 +15,8 @@
 //! - [`webhooks`]: signed POSTs of every message published on a registered topic, through an
 //!   outbox.
 //! - [`persist`]: durability: the data dir, the journal (group commit), recovery, snapshots.
+//! - [`quota`]: Momento's per-namespace limits (operations a second, connections), enforced
+//!   when configured.
 //! - `durability`: what of the state goes into a snapshot, and how records rebuild it.
 //! - `clock`: the monotonic clock of expiry and the Unix clock of what leaves the process.
 //!
@@ -32,6 +34,7 @@ mod grpc;
 pub mod http;
 mod message;
 pub mod persist;
+pub mod quota;
 #[cfg(feature = "storage-bench")]
 #[doc(hidden)]
 pub mod storage_bench;
@@ -73,6 +76,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     /// The journal (a no-op in memory).
     pub(crate) log: Log,
+    /// Momento's per-namespace limits, when enforced.
+    pub(crate) quota: Option<quota::Gate>,
 }
 
 /// A cheap, cloneable view of a running local Momento's counters (for a metrics endpoint).
@@ -88,6 +93,11 @@ impl Observer {
     /// The journal's counters (`None` in memory).
     pub fn journal_stats(&self) -> Option<JournalStats> {
         self.0.log.journal().map(|journal| journal.stats())
+    }
+
+    /// What the quota has counted (`None` when no quota is enforced).
+    pub fn quota_stats(&self) -> Option<quota::QuotaStats> {
+        self.0.quota.as_ref().map(quota::Gate::stats)
     }
 }
 
@@ -149,6 +159,7 @@ impl LocalMomento {
             endpoint,
             faults: Faults::new(),
             log,
+            quota: config.quota.map(quota::Gate::new),
         });
         let (durable, recovery) = match (dir, &config.persistence) {
             (Some(dir), Persistence::Durable { fsync, .. }) => {

@@ -16,6 +16,8 @@ impl Client {
         path: &'static str,
         serve: impl Future<Output = CallResult<T>>,
     ) -> CallResult<T> {
+        use crate::quota::MaybeGate;
+        self.shared.quota.operation().map_err(super::exceeded)?;
         let Some(injected) = self.shared.faults.take(path) else {
             return serve.await;
         };

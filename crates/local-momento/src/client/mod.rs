@@ -37,6 +37,7 @@ use secrecy::SecretString;
 use crate::auth::{MintError, Principal};
 use crate::faults::FaultCode;
 use crate::message::Value;
+use crate::quota::MaybeGate;
 pub use crate::store::Condition as SetCondition;
 use crate::store::{
     monotonic_ms, Cache, CacheError, CollectionTtl, FieldsToDelete, StoreError, TtlUpdate,
@@ -364,9 +365,11 @@ impl Client {
             let subscription =
                 topics::subscribe_as(&self.shared, &principal, cache, topic, resume_at, page)
                     .map_err(topic_error)?;
+            let slot = self.shared.quota.subscription().map_err(exceeded)?;
             Ok(ClientSubscription::new(
                 subscription,
-                self.shared.topics.shutdown().clone(),
+                slot,
+                self.shared.clone(),
             ))
         })
         .await
@@ -443,6 +446,11 @@ fn ttl_ms(ttl: Duration) -> CallResult<u64> {
         Ok(ms) => Ok(ms),
         Err(_) => Ok(u64::MAX),
     }
+}
+
+/// A call over the namespace's quota, as Momento answers it.
+fn exceeded(limit: crate::quota::Exceeded) -> CallError {
+    CallError::limit(limit.err(), limit.message())
 }
 
 fn not_found(error: impl std::fmt::Display) -> CallError {

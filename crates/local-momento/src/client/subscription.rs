@@ -1,10 +1,12 @@
 //! A topic subscription of an in-process [`super::Client`].
 
-use tokio_util::sync::CancellationToken;
+use std::sync::Arc;
 
 use super::TopicValue;
 use crate::message::Value;
+use crate::quota::{MaybeGate, Slot};
 use crate::topics::{Event, Subscription};
+use crate::Shared;
 
 /// A message received on a topic.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,14 +40,17 @@ pub enum TopicEvent {
 /// A subscription to one topic; dropping it unsubscribes. Ends when the server shuts down.
 pub struct ClientSubscription {
     subscription: Subscription,
-    shutdown: CancellationToken,
+    /// Counted against the subscriptions quota while it lives.
+    _slot: Slot,
+    shared: Arc<Shared>,
 }
 
 impl ClientSubscription {
-    pub(super) fn new(subscription: Subscription, shutdown: CancellationToken) -> Self {
+    pub(super) fn new(subscription: Subscription, slot: Slot, shared: Arc<Shared>) -> Self {
         Self {
             subscription,
-            shutdown,
+            _slot: slot,
+            shared,
         }
     }
 
@@ -54,9 +59,10 @@ impl ClientSubscription {
     pub async fn next(&mut self) -> Option<TopicEvent> {
         let event = tokio::select! {
             biased;
-            _ = self.shutdown.cancelled() => return None,
+            _ = self.shared.topics.shutdown().cancelled() => return None,
             event = self.subscription.next() => event?,
         };
+        self.shared.quota.delivered();
         Some(match event {
             Event::Item(message) => TopicEvent::Item(TopicItem {
                 sequence_number: message.sequence_number,

@@ -23,6 +23,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Status};
 
 use crate::auth::Principal;
+use crate::quota::MaybeGate;
 use crate::Shared;
 
 /// Largest gRPC message accepted: a 5 MB item plus its key and framing. Larger items are
@@ -71,6 +72,7 @@ impl tonic::service::Interceptor for Authenticate {
             None => "",
         };
         let principal = authenticate(&self.0, key)?;
+        self.0.quota.operation().map_err(exceeded)?;
         request.extensions_mut().insert(principal);
         Ok(request)
     }
@@ -106,6 +108,16 @@ pub(crate) fn cache_name<T>(request: &Request<T>) -> Result<String, Status> {
         return Err(Status::invalid_argument("'cache' metadata is empty"));
     }
     Ok(name.to_owned())
+}
+
+/// `RESOURCE_EXHAUSTED` with the `err` metadata the SDKs read to name the limit.
+pub(crate) fn exceeded(limit: crate::quota::Exceeded) -> Status {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    metadata.insert(
+        "err",
+        tonic::metadata::MetadataValue::from_static(limit.err()),
+    );
+    Status::with_metadata(tonic::Code::ResourceExhausted, limit.message(), metadata)
 }
 
 /// `UNAVAILABLE` for a change that could not be made durable (the SDKs retry those).

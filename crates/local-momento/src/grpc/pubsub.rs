@@ -24,6 +24,7 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::grpc::principal;
 use crate::message::Value;
+use crate::quota::{MaybeGate, Slot};
 use crate::topics::{self, Event, Subscription, TopicError};
 use crate::Shared;
 
@@ -63,6 +64,7 @@ impl Pubsub for PubsubService {
     ) -> Result<Response<ItemStream>, Status> {
         let caller = principal(&request)?;
         let request = request.into_inner();
+        let slot = self.0.quota.subscription().map_err(crate::grpc::exceeded)?;
         let subscription = topics::subscribe_as(
             &self.0,
             &caller,
@@ -72,12 +74,7 @@ impl Pubsub for PubsubService {
             request.sequence_page,
         )
         .map_err(status)?;
-        let topics = &self.0.topics;
-        let stream = item_stream(
-            subscription,
-            topics.heartbeat_interval(),
-            topics.shutdown().clone(),
-        );
+        let stream = item_stream(subscription, slot, self.0.clone());
         Ok(Response::new(stream))
     }
 }
@@ -116,21 +113,22 @@ struct StreamState {
     heartbeat: Duration,
     shutdown: CancellationToken,
     started: bool,
+    /// Counted against the subscriptions quota while the stream lives.
+    _slot: Slot,
+    shared: Arc<Shared>,
 }
 
 /// Events of `subscription` as gRPC items, with heartbeats, until shutdown. Pulled by tonic as
 /// the client reads, so a slow client leaves messages in its bounded topic buffer (and gets a
 /// discontinuity if it falls too far behind) rather than in an unbounded queue here.
-fn item_stream(
-    subscription: Subscription,
-    heartbeat: Duration,
-    shutdown: CancellationToken,
-) -> ItemStream {
+fn item_stream(subscription: Subscription, slot: Slot, shared: Arc<Shared>) -> ItemStream {
     let state = StreamState {
         subscription,
-        heartbeat,
-        shutdown,
+        heartbeat: shared.topics.heartbeat_interval(),
+        shutdown: shared.topics.shutdown().clone(),
         started: false,
+        _slot: slot,
+        shared,
     };
     Box::pin(futures::stream::unfold(state, |mut state| async move {
         if !state.started {
@@ -141,7 +139,11 @@ fn item_stream(
         let item = tokio::select! {
             biased;
             _ = state.shutdown.cancelled() => return None,
-            event = state.subscription.next() => item(event?),
+            event = state.subscription.next() => {
+                // A delivered message is an operation of the namespace (as Momento bills it).
+                state.shared.quota.delivered();
+                item(event?)
+            }
             // Re-armed on every call: a heartbeat only after a full interval without events.
             _ = tokio::time::sleep(state.heartbeat) => heartbeat_item(),
         };

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::MintError;
 use crate::grpc::authenticate;
+use crate::quota::MaybeGate;
 use crate::Shared;
 
 pub(crate) struct TokenService(Arc<Shared>);
@@ -42,6 +43,7 @@ impl Token for TokenService {
             metadata_key.as_str()
         };
         let caller = authenticate(&self.0, key)?;
+        self.0.quota.operation().map_err(crate::grpc::exceeded)?;
         let permissions = request
             .permissions
             .ok_or_else(|| Status::invalid_argument("permissions must be given"))?;

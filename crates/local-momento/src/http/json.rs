@@ -111,6 +111,7 @@ impl From<Event> for ItemJson {
 /// | 401    | `unauthenticated`   | no token, a forged, malformed or expired one               |
 /// | 403    | `permission_denied` | the token's grants do not cover the topic                  |
 /// | 404    | `not_found`         | the cache does not exist                                   |
+/// | 429    | `limit_exceeded`    | the pipeline behind a webhook is behind, or the quota (operations, subscriptions) is used up; with `Retry-After` |
 /// | 503    | `unavailable`       | the message could not be made durable (data dir failing, or stopping) |
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ApiError {
@@ -126,6 +127,9 @@ pub(super) enum ApiError {
     /// Refused by the topic checks.
     #[error(transparent)]
     Topic(#[from] TopicError),
+    /// Over a limit of the namespace's quota.
+    #[error("{}", .0.message())]
+    Quota(crate::quota::Exceeded),
 }
 
 impl ApiError {
@@ -134,6 +138,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
             ApiError::BodyTooLarge => (StatusCode::BAD_REQUEST, "limit_exceeded"),
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Quota(_) => (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded"),
             ApiError::Topic(error) => match error {
                 TopicError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
                 TopicError::MessageTooLarge(_) => (StatusCode::BAD_REQUEST, "limit_exceeded"),
@@ -151,8 +156,14 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         tracing::debug!(%status, error = %self, "HTTP topics call refused");
         let mut response = error_response(status, code, &self.to_string());
-        if let ApiError::Topic(TopicError::Throttled { retry_after }) = &self {
-            let seconds = retry_after.as_secs().max(1).to_string();
+        let retry_after = match &self {
+            ApiError::Topic(TopicError::Throttled { retry_after }) => Some(retry_after.as_secs()),
+            // A second refills a second's worth of operations.
+            ApiError::Quota(_) => Some(1),
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after {
+            let seconds = retry_after.max(1).to_string();
             if let Ok(value) = poem::http::HeaderValue::from_str(&seconds) {
                 response
                     .headers_mut()

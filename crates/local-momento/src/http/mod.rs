@@ -39,6 +39,7 @@ use serde::Deserialize;
 
 use crate::auth::{AuthError, Principal};
 use crate::message::{Value, MAX_MESSAGE_BYTES};
+use crate::quota::MaybeGate;
 use crate::topics;
 use crate::Shared;
 use json::{error_response, items_body, ApiError};
@@ -101,6 +102,7 @@ async fn try_publish(request: &Request, body: Body, shared: &Shared) -> Result<(
     let (cache, topic) = names(request)?;
     let query: PublishQuery = query(request)?;
     let caller = authenticate(shared, request, query.token.as_deref())?;
+    shared.quota.operation().map_err(ApiError::Quota)?;
     let value = match media_type(request).as_deref() {
         Some("text/plain") => {
             let bytes = read_body(body).await?;
@@ -135,6 +137,8 @@ async fn try_subscribe(request: &Request, shared: &Shared) -> Result<Vec<topics:
     let (cache, topic) = names(request)?;
     let query: SubscribeQuery = query(request)?;
     let caller = authenticate(shared, request, query.token.as_deref())?;
+    shared.quota.operation().map_err(ApiError::Quota)?;
+    let _slot = shared.quota.subscription().map_err(ApiError::Quota)?;
     let mut subscription = topics::subscribe_as(
         shared,
         &caller,
@@ -151,10 +155,14 @@ async fn try_subscribe(request: &Request, shared: &Shared) -> Result<Vec<topics:
     };
     let mut events = Vec::new();
     if let Some(event) = first {
+        shared.quota.delivered();
         events.push(event);
         while events.len() < MAX_BATCH {
             match subscription.try_next() {
-                Some(event) => events.push(event),
+                Some(event) => {
+                    shared.quota.delivered();
+                    events.push(event)
+                }
                 None => break,
             }
         }
