@@ -85,15 +85,12 @@ impl Application {
                 .collect(),
             None => Vec::new(),
         };
-        let metrics = Arc::new(Metrics::new());
         let (momento, local) = start_or_connect_momento(&mode, &settings, votes_webhooks).await?;
-        let momento = momento.with_call_metrics(metrics.momento_calls.clone());
         let webhook = webhook_secret.map(|secret| {
             Verifier::new(secret, settings.webhook_max_age, WEBHOOK_FUTURE_TOLERANCE)
         });
         let state = Arc::new(app_state(
             momento,
-            metrics,
             &mode,
             settings,
             addr,
@@ -310,7 +307,6 @@ fn votes_webhooks(
 /// The shared state: the stores over `momento`, and the publisher and pipeline wired to them.
 fn app_state(
     momento: Momento,
-    metrics: Arc<Metrics>,
     mode: &Mode,
     settings: ServeArgs,
     addr: SocketAddr,
@@ -322,6 +318,8 @@ fn app_state(
     let polls = PollStore::new(momento.clone(), record_ttl);
     let ballots = BallotStore::new(momento.clone(), record_ttl);
     let results = ResultsStore::new(momento.clone(), record_ttl);
+    let metrics = Arc::new(Metrics::new());
+    let momento = momento.with_call_metrics(metrics.momento_calls.clone());
     // Running counts only where this process writes every ballot (see `results/running.rs`).
     let tallies = mode
         .counts_incrementally()
