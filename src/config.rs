@@ -174,6 +174,13 @@ pub struct ServeArgs {
         requires = "momento_api_key"
     )]
     pub momento_endpoint_override: Option<String>,
+    /// Against Momento's service: the namespace's operations a second (its quota: 100 with no
+    /// support plan, 1,000 with basic support, 10,000 with pro). Results publishes are spaced so
+    /// that they use at most half of it (each costs one operation plus one per replica it is
+    /// delivered to), never later than a second after a change; a call Momento refuses over its
+    /// rate is retried with backoff. Ignored with the embedded local Momento.
+    #[arg(long, env = "POLLCAST_MOMENTO_OPS_BUDGET", default_value_t = 1_000)]
+    pub momento_ops_budget: u32,
     /// Origins whose web pages may call the public REST endpoints (a poll's view, voter tokens,
     /// results, ballot status): comma-separated origins (`https://app.example.com`), which
     /// may also send the voter cookie, or `*` for any origin, without cookies. Empty: none

@@ -336,6 +336,7 @@ fn app_state(
                 .unwrap_or_else(|| feeds.watchers(poll))
         })
     };
+    let replicas_alive = Arc::new(std::sync::atomic::AtomicUsize::new(1));
     let mut publisher = Publisher::new(
         results.clone(),
         polls.clone(),
@@ -343,6 +344,12 @@ fn app_state(
         metrics.clone(),
     )
     .with_watchers(watchers);
+    if let Mode::Service(_) = mode {
+        publisher = publisher.with_budget(crate::results::OpsBudget {
+            ops_per_second: settings.momento_ops_budget,
+            replicas: replicas_alive.clone(),
+        });
+    }
     if let Some(tallies) = &tallies {
         publisher = publisher.with_tallies(tallies.clone());
     }
@@ -385,6 +392,7 @@ fn app_state(
         record_ttl,
         ingest: mode.ingest(&settings),
         vote_shards: mode.vote_shards(&settings),
+        replicas_alive,
         momento,
         polls,
         ballots,
@@ -467,6 +475,7 @@ fn spawn_background(state: &Arc<AppState>, stop: &CancellationToken) -> Vec<Join
             shards: state.vote_shards,
             record_ttl: state.record_ttl,
             live: state.subscribed.clone(),
+            replicas_alive: state.replicas_alive.clone(),
         };
         tasks.push(tokio::spawn(shards.run(stop.clone())));
     }

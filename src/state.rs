@@ -44,6 +44,8 @@ pub struct AppState {
     pub ingest: IngestMode,
     /// How votes are spread over topics (a poll's votes go to one).
     pub vote_shards: crate::momento::keys::VoteShards,
+    /// Replicas ingesting votes, as the last shard round counted them (1 until then).
+    pub replicas_alive: Arc<std::sync::atomic::AtomicUsize>,
     /// Set once the votes-topic subscription is live (readiness waits for it when it runs:
     /// votes published before it would be missed).
     pub subscribed: Arc<AtomicBool>,

@@ -66,9 +66,15 @@ pub enum ApiError {
     /// Something failed inside pollcast; nothing internal is disclosed.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// Momento could not be reached; retry later.
+    /// Momento could not be reached, or refused over its rate limit (`throttled`); nothing
+    /// was done: retry after `Retry-After` seconds.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 impl ApiError {
@@ -110,13 +116,30 @@ impl ApiError {
         Self::Conflict(body)
     }
 
-    /// 503 after logging `cause`.
+    /// 503 with `Retry-After` after logging `cause`: `throttled` when Momento refused over a
+    /// rate limit of the namespace, `unavailable` otherwise.
     pub fn unavailable(cause: &anyhow::Error) -> Self {
+        if crate::momento::is_throttled(cause) {
+            tracing::warn!(
+                error = format!("{cause:#}"),
+                "Momento refused over a rate limit"
+            );
+            return Self::Unavailable(
+                ErrorBody::new(
+                    "throttled",
+                    "Momento's rate limit for this namespace was reached; try again in a second",
+                ),
+                1,
+            );
+        }
         tracing::error!(error = format!("{cause:#}"), "Momento call failed");
-        Self::Unavailable(ErrorBody::new(
-            "unavailable",
-            "the backend is not answering; try again shortly",
-        ))
+        Self::Unavailable(
+            ErrorBody::new(
+                "unavailable",
+                "the backend is not answering; try again shortly",
+            ),
+            1,
+        )
     }
 
     /// 500 after logging `cause`; the client learns nothing internal.

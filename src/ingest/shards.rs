@@ -64,6 +64,8 @@ pub struct ShardIngest {
     pub record_ttl: Duration,
     /// Set after the first round: this replica reads its share (readiness waits for it).
     pub live: Arc<AtomicBool>,
+    /// How many replicas the last round counted alive (the results budget's deliveries).
+    pub replicas_alive: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl ShardIngest {
@@ -95,7 +97,9 @@ impl ShardIngest {
 
     async fn round(&self, held: &mut BTreeMap<u32, Held>) -> anyhow::Result<()> {
         self.leases.heartbeat(&self.replica).await?;
-        let alive = self.leases.replicas().await?.len().max(1) as u32;
+        let alive = self.leases.replicas().await?.len().max(1);
+        self.replicas_alive.store(alive, Ordering::Relaxed);
+        let alive = alive as u32;
         let share = self.shards.count().div_ceil(alive) as usize;
         self.renew(held).await;
         while held.len() > share {

@@ -59,6 +59,14 @@ impl StoreError {
     }
 }
 
+/// Whether `error` (from a store call, or carrying one) is Momento refusing over a rate limit.
+pub fn is_throttled(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<Throttled>().is_some()
+        || error
+            .downcast_ref::<StoreError>()
+            .is_some_and(StoreError::is_throttled)
+}
+
 /// What a store call returns.
 pub type StoreResult<T> = Result<T, StoreError>;
 

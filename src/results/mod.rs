@@ -35,6 +35,7 @@ pub mod feed;
 pub mod open_text;
 pub mod recount;
 pub mod running;
+pub mod spacing;
 pub mod sse;
 
 use std::collections::{HashMap, HashSet};
@@ -52,31 +53,7 @@ use crate::momento::polls::PollStore;
 use crate::momento::results::ResultsStore;
 use crate::momento::StoreResult;
 
-/// A poll's next publish starts no sooner than this many times its last publish's duration
-/// after that one started.
-pub const COST_FACTOR: u32 = 4;
-
-/// Deliveries to watchers a second the publisher plans for on one poll. A results message
-/// answers every long poll waiting on the poll's results topic, and each comes back with a
-/// new request: 4,000 long-polling phones at 10 messages a second would be 40,000 requests a
-/// second. So a poll's publishes are spaced by its watchers over this rate (4,000 watchers:
-/// one message every 0.4 s), within `MAX_SPACING`. See `docs/PERFORMANCE.md` ("Watchers")
-/// for the runs behind the figure.
-pub const WATCHER_DELIVERIES_PER_SECOND: u32 = 10_000;
-
-/// The longest spacing of a poll's publishes for its watchers: with the time a message takes to
-/// reach them, a change still reaches every watcher within a second.
-pub const MAX_SPACING: Duration = Duration::from_millis(600);
-
-/// How long after a publish of a poll with `watchers` watchers its next one may start:
-/// `watchers / WATCHER_DELIVERIES_PER_SECOND`, at most [`MAX_SPACING`].
-pub fn spacing_for(watchers: usize) -> Duration {
-    let seconds = watchers as f64 / f64::from(WATCHER_DELIVERIES_PER_SECOND);
-    Duration::from_secs_f64(seconds).min(MAX_SPACING)
-}
-
-/// Counts the watchers of a poll (long polls on its results topics, SSE streams).
-pub type WatcherCount = Arc<dyn Fn(&PollId) -> usize + Send + Sync>;
+pub use spacing::{spacing_for, OpsBudget, WatcherCount, COST_FACTOR};
 
 /// Counts and publishes results.
 pub struct Publisher {
@@ -92,6 +69,10 @@ pub struct Publisher {
     tallies: Option<Arc<running::Tallies>>,
     /// The watchers of a poll, which space its publishes ([`spacing_for`]).
     watchers: Option<WatcherCount>,
+    /// Momento's operations budget, which spaces every poll's publishes (service mode).
+    budget: Option<OpsBudget>,
+    /// Polls published lately, with when: how many share the budget.
+    published: Mutex<HashMap<PollId, Instant>>,
     /// Moderation decisions on open-text entries, when kept.
     moderation: Option<ModerationStore>,
     /// The key open-text entry ids are made with ([`open_text::entry_key`]).
@@ -115,6 +96,8 @@ impl Publisher {
             not_before: Mutex::new(HashMap::new()),
             tallies: None,
             watchers: None,
+            budget: None,
+            published: Mutex::new(HashMap::new()),
             moderation: None,
             entry_key: EntryKey::new(Vec::new()),
         }
@@ -137,11 +120,37 @@ impl Publisher {
         }
     }
 
+    /// Spaces every poll's publishes so that results stay within a share of Momento's
+    /// operations budget (see [`OpsBudget`]).
+    pub fn with_budget(self, budget: OpsBudget) -> Self {
+        Self {
+            budget: Some(budget),
+            ..self
+        }
+    }
+
     /// How long after a publish of `poll` that took `took` its next one may start: its cost
-    /// ([`COST_FACTOR`]) or its watchers ([`spacing_for`]), whichever asks more.
-    fn wait_after(&self, poll: &PollId, took: Duration) -> Duration {
+    /// ([`COST_FACTOR`]), its watchers ([`spacing_for`]) or the operations budget
+    /// ([`OpsBudget::spacing`]), whichever asks more; after a refusal over a rate limit,
+    /// [`spacing::THROTTLED_WAIT`].
+    fn wait_after(&self, poll: &PollId, took: Duration, throttled: bool) -> Duration {
+        let now = Instant::now();
+        let recent = {
+            let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+            published.insert(poll.clone(), now);
+            published.retain(|_, at| now.duration_since(*at) < Duration::from_secs(1));
+            published.len()
+        };
         let watchers = self.watchers.as_ref().map_or(0, |count| count(poll));
-        (took * COST_FACTOR).max(spacing_for(watchers))
+        let budget = self
+            .budget
+            .as_ref()
+            .map_or(Duration::ZERO, |budget| budget.spacing(recent));
+        let wait = (took * COST_FACTOR).max(spacing_for(watchers)).max(budget);
+        match throttled {
+            true => wait.max(spacing::THROTTLED_WAIT),
+            false => wait,
+        }
     }
 
     /// Counts from `tallies`, kept up to date by the pipeline, instead of from scratch: only
@@ -184,11 +193,13 @@ impl Publisher {
                 let this = self.clone();
                 async move {
                     let started = Instant::now();
+                    let mut throttled = false;
                     if let Err(error) = this.publish(&id).await {
-                        tracing::warn!(poll_id = %id.as_str(), error = format!("{error:#}"), "results not published; will retry");
+                        throttled = crate::momento::is_throttled(&error);
+                        tracing::warn!(poll_id = %id.as_str(), throttled, error = format!("{error:#}"), "results not published; will retry");
                         this.mark(&id);
                     }
-                    let wait = this.wait_after(&id, started.elapsed());
+                    let wait = this.wait_after(&id, started.elapsed(), throttled);
                     this.not_before
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -288,17 +299,4 @@ fn results_of(poll: &Poll, running: &RunningTally, seq: u64) -> Results {
         results = results.with_runoff(instant_runoff(&poll.option_ids(), running.rankings()));
     }
     results
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_polls_publishes_are_spaced_by_its_watchers_within_the_bound() {
-        assert_eq!(spacing_for(0), Duration::ZERO);
-        assert_eq!(spacing_for(1_000), Duration::from_millis(100));
-        assert_eq!(spacing_for(4_000), Duration::from_millis(400));
-        assert_eq!(spacing_for(1_000_000), MAX_SPACING);
-    }
 }
