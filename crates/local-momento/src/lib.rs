@@ -138,10 +138,11 @@ impl LocalMomento {
             .local_addr()
             .context("reading the bound gRPC address")?;
         let shutdown = CancellationToken::new();
-        let endpoint = config
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| grpc_addr.to_string());
+        let endpoint = match (&config.endpoint, &config.endpoint_host) {
+            (Some(endpoint), _) => endpoint.clone(),
+            (None, Some(host)) => format!("{host}:{}", grpc_addr.port()),
+            (None, None) => grpc_addr.to_string(),
+        };
         let log = Log::default();
         let webhooks = Arc::new(webhooks::Dispatcher::new(
             config.delivery_settings(),
@@ -204,6 +205,12 @@ impl LocalMomento {
     /// The endpoint to give the SDKs' `full_endpoint_override`, e.g. `http://127.0.0.1:9090`.
     pub fn grpc_endpoint(&self) -> String {
         format!("http://{}", self.grpc_addr)
+    }
+
+    /// What disposable tokens name as their endpoint (`host:port`): where clients elsewhere
+    /// reach this server's gRPC.
+    pub fn token_endpoint(&self) -> &str {
+        &self.shared.endpoint
     }
 
     /// A client that calls this server in process, as a super user (see [`client`]).
@@ -272,6 +279,17 @@ impl LocalMomento {
             Err(store::CacheError::AlreadyExists(_)) => Ok(()),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Waits (at most `deadline`) until every event for an in-process webhook receiver has been
+    /// delivered; `true` when none is left. For a clean stop of the process that embeds the
+    /// receiver: call it before [`LocalMomento::shutdown`], while the receiver still works.
+    pub async fn drain_in_process_webhooks(&self, deadline: Duration) -> bool {
+        self.shared
+            .topics
+            .webhooks()
+            .drain_in_process(deadline)
+            .await
     }
 
     /// Stops serving, ends open subscriptions, lets webhook deliveries under way finish

@@ -100,6 +100,8 @@ pub(crate) struct Dispatcher {
     work: Notify,
     /// Wakes publishers waiting for room (backpressure).
     room: Notify,
+    /// Wakes [`Dispatcher::drain_in_process`]: an event left the outbox.
+    settled: Notify,
     settings: DeliverySettings,
     /// The receivers of [`DeliverySettings::in_process`], by webhook.
     receivers: std::collections::HashMap<HookKey, Arc<dyn WebhookReceiver>>,
@@ -123,6 +125,7 @@ impl Dispatcher {
             outbox: Mutex::new(Outbox::default()),
             work: Notify::new(),
             room: Notify::new(),
+            settled: Notify::new(),
             settings,
             receivers,
             log,
@@ -249,6 +252,29 @@ impl Dispatcher {
             }
             room.await;
         }
+    }
+
+    /// Waits until no event for an in-process receiver is left in the outbox, or `deadline`
+    /// passes; `true` when drained. Only while [`Dispatcher::run`] delivers: a clean stop calls it
+    /// first, so what its own process acknowledged is counted before it exits.
+    pub(crate) async fn drain_in_process(&self, deadline: Duration) -> bool {
+        let waiting = async {
+            loop {
+                let settled = self.settled.notified();
+                tokio::pin!(settled);
+                settled.as_mut().enable();
+                let left = self
+                    .outbox()
+                    .events()
+                    .iter()
+                    .any(|(key, _)| self.receivers.contains_key(&key.hook));
+                if !left {
+                    return;
+                }
+                settled.await;
+            }
+        };
+        tokio::time::timeout(deadline, waiting).await.is_ok()
     }
 
     /// Counters so far.
@@ -433,6 +459,7 @@ impl Dispatcher {
     /// record lost in a crash, the event would only be delivered once more).
     fn settle(&self, key: &EventKey) {
         if self.outbox().remove(key).is_some() {
+            self.settled.notify_waiters();
             self.log.append(|| Record::Delivered {
                 cache: key.hook.cache(),
                 webhook: key.hook.name(),
