@@ -80,6 +80,16 @@ pub struct ServeArgs {
     /// `http://` + the listen address.
     #[arg(long, env = "POLLCAST_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Embedded: where the local Momento serves gRPC for the Momento SDKs (apps using a voter
+    /// token with an SDK). Default: the `--listen` address with the next port (8081 beside
+    /// 8080); a random port when `--listen` has port 0.
+    #[arg(long, env = "POLLCAST_GRPC_LISTEN")]
+    pub grpc_listen: Option<SocketAddr>,
+    /// Embedded: the gRPC address (`host:port`) voter tokens name as their `endpoint`, for SDK
+    /// clients to connect to. Default: the host of `--public-url` (else of the listen address)
+    /// with the gRPC port.
+    #[arg(long, env = "POLLCAST_PUBLIC_GRPC_ENDPOINT")]
+    pub public_grpc_endpoint: Option<String>,
     /// Admin API key (`Authorization: Bearer <key>`). When absent, one is generated on first
     /// start, printed once, and kept in the data directory if one is set.
     #[arg(long, env = "POLLCAST_ADMIN_KEY", hide_env_values = true)]
@@ -166,6 +176,16 @@ pub struct ServeArgs {
     /// Momento endpoint for the API key (e.g. `cell-4-us-west-2-1.prod.a.momentohq.com`).
     #[arg(long, env = "MOMENTO_ENDPOINT", requires = "momento_api_key")]
     pub momento_endpoint: Option<String>,
+    /// Where voter tokens publish votes over Momento's HTTP topics API (their `http_endpoint`)
+    /// when it is not where Momento's gRPC is. Default: Momento's own for the key's endpoint;
+    /// with `--momento-endpoint-override`, the override's host with the next port (the layout
+    /// `pollcast local-momento` uses: gRPC 9090, HTTP 9091).
+    #[arg(
+        long,
+        env = "POLLCAST_MOMENTO_HTTP_ENDPOINT",
+        requires = "momento_api_key"
+    )]
+    pub momento_http_endpoint: Option<String>,
     /// Send every Momento call to this URL instead (`http://` for plaintext), e.g. a
     /// `pollcast local-momento` shared by several pollcast replicas. Needs MOMENTO_API_KEY.
     #[arg(
@@ -312,6 +332,10 @@ pub struct LocalMomentoArgs {
         default_value = "127.0.0.1:9091"
     )]
     pub http: SocketAddr,
+    /// The gRPC address (`host:port`) disposable tokens name as their `endpoint`, for clients
+    /// on other machines. Default: the `--grpc` address.
+    #[arg(long, env = "POLLCAST_LM_PUBLIC_GRPC_ENDPOINT")]
+    pub public_grpc_endpoint: Option<String>,
     /// File the super-user API key is written to (mode 0600). SDKs load it with
     /// `from_api_key_v2(key, endpoint)`.
     #[arg(long, env = "POLLCAST_LM_API_KEY_FILE")]

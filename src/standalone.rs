@@ -18,6 +18,7 @@ pub async fn run(
     let state = state_line(&args);
     let config = LocalMomentoConfig {
         grpc_addr: args.grpc,
+        endpoint: args.public_grpc_endpoint,
         persistence: persistence(&args.data_dir, args.in_memory, args.fsync),
         webhooks: args.webhooks.into_iter().map(|w| w.0).collect(),
         webhook_retry: RetryPolicy {
@@ -43,6 +44,10 @@ pub async fn run(
     println!(
         "  gRPC (cache, control, topics, tokens): {}",
         momento.grpc_endpoint()
+    );
+    println!(
+        "  tokens name (their endpoint):          {}",
+        momento.token_endpoint()
     );
     println!(
         "  HTTP topics API:                       http://{http_addr}/topics/{{cache}}/{{topic}}"

@@ -8,7 +8,8 @@
 //! | engine | in process (`momento/engine/in_process.rs`) | the `momento` SDK |
 //! | `--ingest` | `webhook` (registered with the local Momento at start, delivered in process) | `subscription` |
 //! | `--webhook-secret` | generated | required for webhook ingest |
-//! | voter tokens' `http_endpoint` | pollcast's public URL (the HTTP topics API is mounted there) | Momento's HTTP endpoint |
+//! | voter tokens' `http_endpoint` | pollcast's public URL (the HTTP topics API is mounted there) | `--momento-http-endpoint`, else beside the override (next port), else Momento's |
+//! | voter tokens' gRPC `endpoint` | `--public-grpc-endpoint`, else the public URL's host and `--grpc-listen`'s port (default: the listen port + 1) | Momento's |
 //! | results | counted as ballots are recorded (this process writes every one) | counted from the ledger at each publish (replicas each write some) |
 //! | state | the local Momento's, durable in `--data-dir` (`--fsync`), or `--in-memory` | Momento's (a cache: TTLs, eviction); `--data-dir` keeps only the admin key |
 
@@ -102,10 +103,63 @@ impl Mode {
     }
 
     /// Base URL of the HTTP topics API voter tokens use: pollcast's `public_url` embedded (the
-    /// local Momento's HTTP API is mounted on pollcast's port), Momento's otherwise.
-    pub fn http_endpoint(&self, public_url: &str, momento: &Momento) -> String {
-        momento.http_endpoint().unwrap_or(public_url).to_owned()
+    /// local Momento's HTTP API is mounted on pollcast's port); against another Momento
+    /// `--momento-http-endpoint`, else beside `--momento-endpoint-override` (the next port,
+    /// as `pollcast local-momento` lays them out), else Momento's own.
+    pub fn http_endpoint(
+        &self,
+        settings: &ServeArgs,
+        public_url: &str,
+        momento: &Momento,
+    ) -> String {
+        match self {
+            Mode::Embedded => public_url.to_owned(),
+            Mode::Service(_) => {
+                let beside_override = || {
+                    let url = settings.momento_endpoint_override.as_deref()?;
+                    next_port(url)
+                };
+                (settings.momento_http_endpoint.clone())
+                    .or_else(beside_override)
+                    .or_else(|| momento.http_endpoint().map(str::to_owned))
+                    .unwrap_or_else(|| public_url.to_owned())
+                    .trim_end_matches('/')
+                    .to_owned()
+            }
+        }
     }
+
+    /// Embedded: where the local Momento's gRPC listens: `--grpc-listen`, else the listen
+    /// address with the next port (a random one when `--listen` has port 0).
+    pub fn grpc_listen(settings: &ServeArgs) -> std::net::SocketAddr {
+        settings.grpc_listen.unwrap_or_else(|| {
+            let mut addr = settings.listen;
+            if addr.port() != 0 {
+                addr.set_port(addr.port().saturating_add(1));
+            }
+            addr
+        })
+    }
+}
+
+/// `url` (`scheme://host:port[/...]`) with the next port, without a path; `None` without a port.
+fn next_port(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let (host, port) = authority.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    Some(format!("{scheme}://{host}:{}", port.checked_add(1)?))
+}
+
+/// The host of `url` (`scheme://host[:port][/...]`).
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    (!host.is_empty()).then(|| host.to_owned())
 }
 
 /// The embedded local Momento's settings: whatever the embedded mode sets in the local
@@ -124,7 +178,21 @@ pub fn local_momento_config(
             name: webhook.name.clone(),
             receiver: receiver.clone(),
         });
+    // Tokens name the gRPC address clients can reach: as given, else the public URL's host
+    // (or the listen address's, a wildcard one read as loopback) with the bound port.
+    let grpc_addr = Mode::grpc_listen(settings);
+    let endpoint_host = settings
+        .public_url
+        .as_deref()
+        .and_then(host_of)
+        .unwrap_or_else(|| match grpc_addr.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            ip => ip.to_string(),
+        });
     LocalMomentoConfig {
+        grpc_addr,
+        endpoint: settings.public_grpc_endpoint.clone(),
+        endpoint_host: Some(endpoint_host),
         // The local Momento's own files go in a directory of their own, beside the admin key.
         persistence: persistence(
             &settings.data_dir.join(LOCAL_MOMENTO_DIR),
@@ -148,5 +216,45 @@ pub fn local_momento_config(
         },
         subscriber_buffer: EMBEDDED_SUBSCRIBER_BUFFER,
         ..LocalMomentoConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_http_api_is_found_beside_a_local_momento_override() {
+        assert_eq!(
+            next_port("http://127.0.0.1:9090").as_deref(),
+            Some("http://127.0.0.1:9091")
+        );
+        assert_eq!(
+            next_port("http://momento.internal:19090/").as_deref(),
+            Some("http://momento.internal:19091")
+        );
+        assert_eq!(next_port("https://cache.example.com"), None);
+    }
+
+    #[test]
+    fn tokens_name_the_public_host() {
+        assert_eq!(
+            host_of("https://polls.example.com").as_deref(),
+            Some("polls.example.com")
+        );
+        assert_eq!(
+            host_of("http://10.0.0.5:8080/x").as_deref(),
+            Some("10.0.0.5")
+        );
+        assert_eq!(host_of("http://[::1]:8080").as_deref(), Some("[::1]"));
+    }
+
+    #[test]
+    fn grpc_listens_beside_the_http_port_or_at_random_beside_port_0() {
+        let mut settings = ServeArgs::new("127.0.0.1:8080".parse().unwrap());
+        settings.grpc_listen = None;
+        assert_eq!(Mode::grpc_listen(&settings).port(), 8081);
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(Mode::grpc_listen(&settings).port(), 0);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use chrono::Utc;
 use momento::MomentoErrorCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -176,4 +177,50 @@ async fn the_http_topics_api_on_the_apps_port_takes_votes_and_refuses_results() 
     assert_eq!(results.status(), 403);
     let received = next_value(&mut votes).await;
     assert_eq!(received.publisher_id, token["token_id"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn an_sdk_reaches_the_embedded_momento_at_the_endpoint_a_token_names() {
+    // Arrange: pollcast behind a public name, its gRPC for SDKs on a port of its own.
+    let mut settings = test_settings();
+    settings.public_url = Some("http://localhost:1".into());
+    settings.grpc_listen = Some("127.0.0.1:0".parse().unwrap());
+    let app = spawn_app_with(settings).await;
+    let id = app.open_poll(&a_poll()).await;
+    let token = app.minted_token(&id).await;
+    let secret = token["token"].as_str().unwrap();
+
+    // Act: an app reads the endpoint out of the token, as the SDKs do, and publishes a vote
+    // there (plaintext: an endpoint override, as against any local Momento).
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE
+            .decode(secret)
+            .expect("a token is URL-safe base64"),
+    )
+    .expect("a token is JSON");
+    let endpoint = claims["endpoint"]
+        .as_str()
+        .expect("a token names its endpoint");
+    let credentials = momento::CredentialProvider::from_disposable_token(secret)
+        .expect("a minted token is an SDK auth token")
+        .full_endpoint_override(&format!("http://{endpoint}"));
+    crate::support::sdk::topic_client(credentials)
+        .publish(
+            "pollcast",
+            token["votes_topic"].as_str().unwrap(),
+            format!(r#"{{"poll_id":"{id}","choices":["o1"]}}"#),
+        )
+        .await
+        .expect("the SDK publishes at the token's endpoint");
+
+    // Assert: the endpoint is the public host with the gRPC port, and the vote counts.
+    let grpc_port = app
+        .momento_grpc
+        .as_deref()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    assert_eq!(endpoint, format!("localhost:{grpc_port}"), "{claims}");
+    assert_eq!(app.results_with(&id, 1).await["ballots"], 1);
 }

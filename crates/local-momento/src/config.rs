@@ -16,8 +16,12 @@ use crate::webhooks::{
 pub struct LocalMomentoConfig {
     /// Where the gRPC server listens (port 0 picks a free port).
     pub grpc_addr: SocketAddr,
-    /// What disposable tokens report as their endpoint; defaults to the gRPC address.
+    /// What disposable tokens report as their endpoint; defaults to the gRPC address (with
+    /// `endpoint_host` for its host when that is given).
     pub endpoint: Option<String>,
+    /// The host tokens name in their endpoint, with the bound gRPC port (when `endpoint` is
+    /// not given): how clients elsewhere reach a server listening on a port chosen at start.
+    pub endpoint_host: Option<String>,
     /// Where the state lives: in memory (the default), or durable in a data dir.
     pub persistence: Persistence,
     /// Secret that signs API keys and tokens. When absent: the data dir's (made on first
@@ -60,6 +64,7 @@ impl Default for LocalMomentoConfig {
         Self {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             endpoint: None,
+            endpoint_host: None,
             persistence: Persistence::InMemory,
             signing_secret: None,
             webhooks: Vec::new(),
@@ -83,6 +88,7 @@ impl std::fmt::Debug for LocalMomentoConfig {
         f.debug_struct("LocalMomentoConfig")
             .field("grpc_addr", &self.grpc_addr)
             .field("endpoint", &self.endpoint)
+            .field("endpoint_host", &self.endpoint_host)
             .field("persistence", &self.persistence)
             .field(
                 "signing_secret",

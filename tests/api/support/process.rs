@@ -45,8 +45,16 @@ impl Server {
             .append(true)
             .open(log)
             .unwrap();
+        // A restart keeps its HTTP port; the SDKs' gRPC port beside it could be anyone's.
+        let grpc_given = flags.iter().any(|f| f == "--grpc-listen");
+        let grpc: &[&str] = if grpc_given {
+            &[]
+        } else {
+            &["--grpc-listen", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_pollcast"))
             .args(["serve", "--listen", listen, "--admin-key", ADMIN_KEY])
+            .args(grpc)
             .args(flags)
             .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "info")
