@@ -363,20 +363,21 @@ fn app_state(
 /// pollcast's own port, so a voter token's `http_endpoint` is pollcast's public URL).
 fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'static> {
     let service = api::service();
-    let ui = service.swagger_ui();
+    let ui_html = service.swagger_ui_html();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
     let origins = api::cors::AllowedOrigins::parse(&state.settings.cors_origins);
     let rest = api::cors::public_cors(poem::IntoEndpoint::into_endpoint(service), origins);
     let mut route = crate::pages::mount(Route::new())
         .nest("/", rest)
-        .nest("/docs", ui)
+        .at("/docs", api::docs::swagger_ui(ui_html.clone()))
+        .at("/docs/", api::docs::swagger_ui(ui_html))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml);
     if let Some(local) = local {
         route = route.nest_no_strip("/topics", local.http_api());
     }
-    route
+    api::docs::nosniff(route)
         .around(api::json_errors)
         .with(api::overload::VoterLimit::new(
             state.settings.max_in_flight,

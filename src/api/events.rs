@@ -316,13 +316,19 @@ fn event_id(raw: &str) -> Result<EventId, ApiError> {
 }
 
 fn no_event(raw: &str) -> ApiError {
-    ApiError::not_found(format!("no event with id '{raw}'"))
+    ApiError::not_found(format!(
+        "no event with id '{}'",
+        crate::api::errors::echo(raw)
+    ))
 }
 
 fn not_in_event(poll: &str) -> ApiError {
     ApiError::Conflict(ErrorBody::new(
         "not_in_event",
-        format!("poll '{poll}' is not one of this event's polls"),
+        format!(
+            "poll '{}' is not one of this event's polls",
+            crate::api::errors::echo(poll)
+        ),
     ))
 }
 

@@ -9,6 +9,7 @@
 //!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous); `VoterAuth`, a
 //!   voter's own token. `voter_cookie.rs`: one browser, one voter on open polls.
 //! - [`cors`]: CORS on the public endpoints, for web clients on other origins.
+//! - [`docs`]: Swagger UI under its Content-Security-Policy, and `nosniff` on every answer.
 //! - [`overload`]: the voter path's bound on requests in progress (`503` + `Retry-After`).
 //! - `errors.rs`: the one error shape, and every mapping from an area's error to a status.
 //! - `body.rs`: the request body extractors; `path.rs`: the poll a path's `{id}` names;
@@ -18,6 +19,7 @@ mod auth;
 mod ballot;
 mod body;
 pub mod cors;
+pub mod docs;
 mod entries;
 mod errors;
 pub mod event_watch;

@@ -35,4 +35,5 @@ mod vote_order;
 mod vote_races;
 mod voter_cookie;
 mod votes_e2e;
+mod web_surface;
 mod webhook;

@@ -312,6 +312,17 @@ pub(crate) fn subscribe_as(
     Ok(shared.topics.subscribe(cache, topic, resume_at, page))
 }
 
+/// Whether `caller` may subscribe to `cache`/`topic`: every check of [`subscribe_as`], without
+/// subscribing (an HTTP `HEAD` answers with it at once).
+pub(crate) fn check_subscribe(
+    shared: &Shared,
+    caller: &Principal,
+    cache: &str,
+    topic: &str,
+) -> Result<(), TopicError> {
+    authorize(shared, caller, cache, topic, TopicAccess::Subscribe)
+}
+
 /// Names, then permission, then the cache: a caller without access learns nothing about
 /// which caches exist.
 fn authorize(
