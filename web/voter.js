@@ -11,7 +11,8 @@
       the http_endpoint the token names. A lost connection is retried with backoff: the same
       voter's ballot counts once however often it arrives, so a retry never makes a double vote.
    4. A 204 only means published: the page then asks GET /v1/polls/{id}/ballot until its own
-      vote (its `ref`) is counted or refused, and says which in the status region.
+      vote (its `ref`) is counted or refused, and says which in the status region, with what
+      still counts when it was refused (the ballot status tells the two apart).
    5. Once the vote is counted, live results when the poll shows them (Server-Sent Events).
    Rating and open-text ballots are answers.js's; in an event (/j/{code}) tokens come from the
    event, so the voter is one voter across its polls, and event.js follows the presenter. */
@@ -405,7 +406,9 @@
   const countedText = (choices) =>
     `Your vote was counted: ${describe(choices)}.${poll.allow_revote && poll.state === 'open' ? ' You can change it until the poll closes.' : ''}`;
 
+  /** Why the last attempt was refused, and what still counts (a ballot cast before stands). */
   function rejectionText(status) {
+    const last = status.last_attempt;
     const why = {
       poll_not_open: 'the poll was not open when your vote arrived (it has closed).',
       already_voted: `you have already voted${A.fromStatus(status) ? ` (${describe(A.fromStatus(status))})` : ''}, and this poll does not allow changing a vote.`,
@@ -422,8 +425,10 @@
       too_many_choices: 'the ballot has more choices than this poll allows.',
       too_few_choices: 'the ballot has no choice.',
       duplicate_choice: 'the ballot names an option twice.',
-    }[status.reason];
-    return `Your vote was not counted: ${why || status.message}`;
+    }[last.reason];
+    const standing = A.fromStatus(status);
+    const still = standing && last.reason !== 'already_voted' ? ` Your earlier vote still counts: ${describe(standing)}.` : '';
+    return `Your vote was not counted: ${why || last.message}${still}`;
   }
 
   ui.form.addEventListener('submit', async (event) => {
@@ -445,7 +450,7 @@
       await publish(message);
       say('Vote sent. Checking that it was counted…');
       const status = await confirmed(ref, answer);
-      if (status.status === 'counted') {
+      if (status.last_attempt.result === 'counted') {
         counted = A.fromStatus(status);
         say(countedText(counted), 'ok');
         if (poll.allow_revote) showBallot();
@@ -454,8 +459,8 @@
       } else {
         if (A.fromStatus(status)) counted = A.fromStatus(status);
         say(rejectionText(status), 'error');
-        if (status.reason === 'already_voted') hideBallot();
-        if (status.reason === 'poll_not_open') refreshSoon(0);
+        if (status.last_attempt.reason === 'already_voted') hideBallot();
+        if (status.last_attempt.reason === 'poll_not_open') refreshSoon(0);
         showResults();
       }
     } catch (error) {
@@ -473,8 +478,9 @@
     let slow = false;
     for (;;) {
       const status = await ballotStatus();
-      if (status.status === 'rejected' && status.ref === ref) return status;
-      if (status.status === 'counted' && A.same(poll, A.fromStatus(status), answer)) return status;
+      const last = status.last_attempt;
+      if (last.result === 'rejected' && last.ref === ref) return status;
+      if (last.result === 'counted' && A.same(poll, A.fromStatus(status), answer)) return status;
       if (!slow && Date.now() - started > 10000) {
         slow = true;
         say('Your vote was sent and is still being counted. This page will say when it is.');
