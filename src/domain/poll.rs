@@ -264,8 +264,11 @@ impl Poll {
         {
             return Err(PollState::Scheduled);
         }
+        // Likewise a vote published in the millisecond the poll closed is late: its time,
+        // cut to the millisecond, would otherwise read as before a close later in that
+        // millisecond (seen: a vote sent right after a manual close counted).
         match self.closes_at {
-            Some(closed) if cast_at >= closed => Err(PollState::Closed),
+            Some(closed) if cast_at >= closed.trunc_subsecs(3) => Err(PollState::Closed),
             Some(closed) if now == PollState::Closed && judged_at > closed + grace => {
                 Err(PollState::Closed)
             }

@@ -80,9 +80,11 @@ async fn a_vote_sent_after_the_close_is_rejected_with_its_reason_and_ref_and_not
 
 #[tokio::test]
 async fn a_vote_after_the_close_is_refused_while_the_ballot_cast_in_time_still_counts() {
-    // Arrange
+    // Arrange: a poll that takes changes, so the late one is refused for its time alone.
     let app = spawn_app().await;
-    let id = app.open_poll(&a_poll()).await;
+    let id = app
+        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
+        .await;
     let token = app.minted_token(&id).await;
     app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
         .await;
