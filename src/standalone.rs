@@ -23,6 +23,7 @@ pub async fn run(
             max_attempts: args.webhook_attempts.max(1),
             ..RetryPolicy::default()
         },
+        publish_limit_per_token: args.limit_publish_per_token.0,
         ..LocalMomentoConfig::default()
     };
     let momento = LocalMomento::start(config).await?;

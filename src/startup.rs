@@ -330,7 +330,9 @@ fn app_state(
         .trim_end_matches('/')
         .to_owned();
     let cookie_key = api::voter_cookie::key(settings.voter_cookie_secret.as_ref(), &admin_key);
+    let limits = Arc::new(api::limits::Limits::new(&settings.limits, metrics.clone()));
     AppState {
+        limits,
         http_endpoint: mode.http_endpoint(&public_url, &momento),
         voter_tokens: VoterTokenRegistry::new(momento.clone(), record_ttl),
         status,
@@ -384,6 +386,7 @@ fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'s
             state.settings.voter_latency_target,
             state.metrics.clone(),
         ))
+        .with(api::limits::AddressLimits(state.limits.clone()))
         .data(state.clone())
         .with(Tracing)
         .boxed()

@@ -72,4 +72,6 @@ pub struct AppState {
     pub event_watch: Arc<crate::api::event_watch::EventWatch>,
     /// Moderation decisions on open-text entries.
     pub moderation: ModerationStore,
+    /// The limits against abuse per client address (`api/limits`).
+    pub limits: Arc<crate::api::limits::Limits>,
 }

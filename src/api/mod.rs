@@ -11,6 +11,7 @@
 //! - [`cors`]: CORS on the public endpoints, for web clients on other origins.
 //! - [`docs`]: Swagger UI under its Content-Security-Policy, and `nosniff` on every answer.
 //! - [`overload`]: the voter path's bound on requests in progress (`503` + `Retry-After`).
+//! - [`limits`]: limits against abuse per client address (`429` + `Retry-After`).
 //! - `errors.rs`: the one error shape, and every mapping from an area's error to a status.
 //! - `body.rs`: the request body extractors; `path.rs`: the poll a path's `{id}` names;
 //!   [`views`]: what the API reads and writes; `tags.rs`: the groups of Swagger UI.
@@ -25,6 +26,7 @@ mod errors;
 pub mod event_watch;
 pub mod events;
 mod health;
+pub mod limits;
 pub mod links;
 pub mod overload;
 mod path;

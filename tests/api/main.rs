@@ -11,6 +11,7 @@ mod keep_alive;
 mod kinds;
 mod late_votes;
 mod lifecycle;
+mod limits;
 mod links;
 mod open_text;
 mod openapi;

@@ -51,6 +51,10 @@ pub struct LocalMomentoConfig {
     pub long_poll_max_wait: Duration,
     /// How often expired items are swept from memory (they are invisible from expiry on).
     pub sweep_interval: Duration,
+    /// Most publishes per disposable token (gRPC and HTTP alike; API keys are never
+    /// limited): over it a publish is refused, `RESOURCE_EXHAUSTED` or `429` with
+    /// `Retry-After`. `None` (the library default): no limit.
+    pub publish_limit_per_token: Option<crate::limits::Rate>,
 }
 
 impl Default for LocalMomentoConfig {
@@ -71,6 +75,7 @@ impl Default for LocalMomentoConfig {
             subscriber_buffer: 1024,
             long_poll_max_wait: Duration::from_secs(30),
             sweep_interval: Duration::from_secs(1),
+            publish_limit_per_token: None,
         }
     }
 }
@@ -96,6 +101,7 @@ impl std::fmt::Debug for LocalMomentoConfig {
             .field("subscriber_buffer", &self.subscriber_buffer)
             .field("long_poll_max_wait", &self.long_poll_max_wait)
             .field("sweep_interval", &self.sweep_interval)
+            .field("publish_limit_per_token", &self.publish_limit_per_token)
             .finish()
     }
 }

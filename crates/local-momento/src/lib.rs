@@ -12,6 +12,7 @@
 //! - `message`: a published message (shared by topics, webhooks and the journal).
 //! - `grpc/`: the tonic services (`Scs`, `ScsControl`, `Pubsub`, `Token`) over the above.
 //! - [`http`]: Momento's HTTP topics API, as a poem endpoint to mount anywhere.
+//! - [`limits`]: how many publishes one disposable token may make (both front ends).
 //! - [`webhooks`]: signed POSTs of every message published on a registered topic, through an
 //!   outbox.
 //! - [`persist`]: durability: the data dir, the journal (group commit), recovery, snapshots.
@@ -30,6 +31,7 @@ mod durability;
 pub mod faults;
 mod grpc;
 pub mod http;
+pub mod limits;
 mod message;
 pub mod persist;
 #[cfg(feature = "storage-bench")]
@@ -73,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     /// The journal (a no-op in memory).
     pub(crate) log: Log,
+    /// Publishes per token.
+    pub(crate) limits: limits::PublishLimits,
 }
 
 /// A cheap, cloneable view of a running local Momento's counters (for a metrics endpoint).
@@ -149,6 +153,7 @@ impl LocalMomento {
             endpoint,
             faults: Faults::new(),
             log,
+            limits: limits::PublishLimits::new(config.publish_limit_per_token),
         });
         let (durable, recovery) = match (dir, &config.persistence) {
             (Some(dir), Persistence::Durable { fsync, .. }) => {

@@ -111,6 +111,7 @@ impl From<Event> for ItemJson {
 /// | 401    | `unauthenticated`   | no token, a forged, malformed or expired one               |
 /// | 403    | `permission_denied` | the token's grants do not cover the topic                  |
 /// | 404    | `not_found`         | the cache does not exist                                   |
+/// | 429    | `limit_exceeded`    | the topic's webhook delivery is behind, or the token publishes too often (`Retry-After`) |
 /// | 503    | `unavailable`       | the message could not be made durable (data dir failing, or stopping) |
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ApiError {
@@ -140,7 +141,9 @@ impl ApiError {
                 TopicError::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "permission_denied"),
                 TopicError::CacheNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 TopicError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-                TopicError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded"),
+                TopicError::Throttled { .. } | TopicError::RateLimited { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded")
+                }
             },
         }
     }
@@ -151,8 +154,17 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         tracing::debug!(%status, error = %self, "HTTP topics call refused");
         let mut response = error_response(status, code, &self.to_string());
-        if let ApiError::Topic(TopicError::Throttled { retry_after }) = &self {
-            let seconds = retry_after.as_secs().max(1).to_string();
+        let retry_after = match &self {
+            ApiError::Topic(TopicError::Throttled { retry_after }) => Some(*retry_after),
+            ApiError::Topic(TopicError::RateLimited { retry_after }) => {
+                // So an embedding server can tell this refusal from the backpressure's.
+                response.extensions_mut().insert(super::TokenRateLimited);
+                Some(*retry_after)
+            }
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after {
+            let seconds = crate::limits::retry_after_secs(retry_after).to_string();
             if let Ok(value) = poem::http::HeaderValue::from_str(&seconds) {
                 response
                     .headers_mut()

@@ -21,8 +21,8 @@
 //! - Errors are JSON `{"error": "<code>", "message": "..."}`; the codes and statuses are listed
 //!   on `ApiError` (400 invalid_argument | limit_exceeded, 401, 403, 404, 503 unavailable, and
 //!   429 limit_exceeded with `Retry-After` (seconds) when a publish is refused because the
-//!   topic's webhook delivery is behind: see [`crate::Backpressure::Refuse`]; nothing was
-//!   published).
+//!   topic's webhook delivery is behind, see [`crate::Backpressure::Refuse`], or because the
+//!   token publishes too often, see [`crate::limits`]; nothing was published).
 //! - CORS: any origin may call with any request header (the `Authorization` header included),
 //!   methods GET and POST, and may read `Retry-After`; no cookies are involved, so credentials
 //!   are not allowed.
@@ -44,6 +44,11 @@ use crate::message::{Value, MAX_MESSAGE_BYTES};
 use crate::topics;
 use crate::Shared;
 use json::{error_response, items_body, ApiError};
+
+/// Marks (in a response's extensions) a publish refused because its token is over its
+/// publish rate ([`crate::limits`]), so an embedding server can count it apart.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRateLimited;
 
 /// Most elements one long-poll answer carries; the rest wait for the next poll.
 pub const MAX_BATCH: usize = 100;

@@ -10,6 +10,7 @@ mod faults;
 mod helpers;
 mod http_api;
 mod http_api_errors;
+mod publish_limits;
 mod tokens;
 mod topic_permissions;
 mod topic_streams;
