@@ -333,6 +333,8 @@ fn app_state(
     let limits = Arc::new(api::limits::Limits::new(&settings.limits, metrics.clone()));
     AppState {
         limits,
+        challenge_key: api::challenge::key(settings.voter_cookie_secret.as_ref(), &admin_key),
+        challenges: crate::momento::challenges::ChallengeStore::new(momento.clone()),
         http_endpoint: mode.http_endpoint(&public_url, &momento),
         voter_tokens: VoterTokenRegistry::new(momento.clone(), record_ttl),
         status,

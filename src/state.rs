@@ -74,4 +74,8 @@ pub struct AppState {
     pub moderation: ModerationStore,
     /// The limits against abuse per client address (`api/limits`).
     pub limits: Arc<crate::api::limits::Limits>,
+    /// The key proof-of-work puzzles are signed with (`api/challenge.rs`).
+    pub challenge_key: secrecy::SecretSlice<u8>,
+    /// Proof-of-work puzzles already answered.
+    pub challenges: crate::momento::challenges::ChallengeStore,
 }

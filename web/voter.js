@@ -6,7 +6,8 @@
    2. A voter token: from the URL fragment (an invite link, /p/{id}#token=...; the fragment
       never reaches a server, and is taken out of the address bar at once), else from POST
       /v1/polls/{id}/tokens (the browser's voter cookie makes it the same voter again). Kept
-      for the tab (sessionStorage); a new one is fetched when it expires.
+      for the tab (sessionStorage); a new one is fetched when it expires. A "challenge": "pow"
+      poll first has the page solve a puzzle (pow.js), which the status line says.
    3. The vote is published with the voter's own token through Momento's HTTP topics API, at
       the http_endpoint the token names. A lost connection is retried with backoff: the same
       voter's ballot counts once however often it arrives, so a retry never makes a double vote.
@@ -109,18 +110,43 @@
 
   const fresh = (t) => t && (t.expires_at === null || t.expires_at - Date.now() > 30000);
 
+  /**
+   * For a "challenge": "pow" poll, the answer to a fresh puzzle (pow.js), saying so in the
+   * status line while it works; nothing for other polls.
+   */
+  async function proofOfWork() {
+    if (!poll || poll.challenge !== 'pow') return {};
+    say('Checking this device before you vote…');
+    const puzzle = await P.request(P.api('/challenge'), {}, retrying);
+    const solved = await pollcastPow.solve(puzzle);
+    say('');
+    return { pow: solved.pow };
+  }
+
+  /** POST for a new token (a poll's or, on an event's page, the event's), with `extra` in the body. */
+  function mintToken(extra) {
+    const eventId = data.eventId;
+    const json = (body) => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    return eventId
+      ? P.request(`/v1/events/${encodeURIComponent(eventId)}/tokens`, json({ poll_id: P.pollId, ...extra }), retrying)
+      : P.request(P.api('/tokens'), json(extra), retrying);
+  }
+
   /** A usable token: the one kept, or a new one (same voter, thanks to the cookie). */
   async function ensureToken(renew = false) {
     if (!renew && fresh(token)) return token;
     if (token && token.invite) throw new InviteInvalid();
-    const eventId = data.eventId;
-    const minted = eventId
-      ? await P.request(
-          `/v1/events/${encodeURIComponent(eventId)}/tokens`,
-          { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ poll_id: P.pollId }) },
-          retrying,
-        )
-      : await P.request(P.api('/tokens'), { method: 'POST' }, retrying);
+    let minted;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        minted = await mintToken(await proofOfWork());
+        break;
+      } catch (error) {
+        // A puzzle that expired or was spent meanwhile: another one, once.
+        const failed = error instanceof P.HttpError && error.body.error === 'challenge_failed';
+        if (!failed || attempt > 0) throw error;
+      }
+    }
     token = {
       token: minted.token,
       voter_id: minted.voter_id,

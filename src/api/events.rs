@@ -297,6 +297,7 @@ impl EventsApi {
                 "this poll is invite-only: tokens are minted by an admin",
             ));
         }
+        crate::api::challenge::require(&state, &poll, body.0.pow.as_deref()).await?;
         let key = &state.cookie_key;
         let voter = voter_cookie::event_voter(cookies, key, event.id.as_str())
             .unwrap_or_else(VoterId::generate);

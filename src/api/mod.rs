@@ -1,6 +1,6 @@
 //! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
 //!
-//! - `polls.rs`, `tokens.rs`, `results.rs`, `ballot.rs`, `links.rs` (the QR code and the
+//! - `polls.rs`, `tokens.rs` ([`challenge`]: the proof of work of `pow` polls), `results.rs`, `ballot.rs`, `links.rs` (the QR code and the
 //!   pages' URLs), `events.rs` (events and join codes; [`event_watch`] who follows which),
 //!   `entries.rs` (moderation of open-text entries), `webhooks.rs`, `health.rs`: the
 //!   resources; `topics.rs` describes Momento's
@@ -19,6 +19,7 @@
 mod auth;
 mod ballot;
 mod body;
+pub mod challenge;
 pub mod cors;
 pub mod docs;
 mod entries;
@@ -50,6 +51,7 @@ pub type Apis = (
     polls::PollsApi,
     links::LinksApi,
     tokens::TokensApi,
+    challenge::ChallengeApi,
     results::ResultsApi,
     ballot::BallotApi,
     events::EventsApi,
@@ -67,6 +69,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             polls::PollsApi,
             links::LinksApi,
             tokens::TokensApi,
+            challenge::ChallengeApi,
             results::ResultsApi,
             ballot::BallotApi,
             events::EventsApi,

@@ -2,6 +2,7 @@
 //! Momento, driven over HTTP (and the official `momento` crate where voters would use it).
 
 mod ballot_status;
+mod challenge;
 mod contract;
 mod cors;
 mod crash;
