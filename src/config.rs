@@ -168,9 +168,11 @@ pub struct ServeArgs {
     )]
     pub momento_endpoint_override: Option<String>,
     /// Origins whose web pages may call the public REST endpoints (a poll's view, voter tokens,
-    /// results, ballot status): comma-separated origins (`https://app.example.com`), which
-    /// may also send the voter cookie, or `*` for any origin, without cookies. Empty: none
-    /// but pollcast's own pages.
+    /// results, ballot status): comma-separated origins (`https://app.example.com`), answered
+    /// with credentials allowed, or `*` for any origin, without credentials. Empty: none but
+    /// pollcast's own pages. The voter cookie is `SameSite=Lax`: a listed origin on the same
+    /// site as pollcast (`app.example.com` beside `polls.example.com`) keeps its voter; a
+    /// browser never sends it from another site's page, so there every token is a new voter.
     #[arg(
         long,
         env = "POLLCAST_CORS_ORIGINS",
