@@ -24,6 +24,7 @@ mod race;
 mod recount;
 mod results;
 mod results_view;
+mod security;
 mod service;
 mod service_mode;
 mod startup;
