@@ -232,6 +232,11 @@ pub struct LimitArgs {
     /// 127.0.0.1), a kiosk of your own. Default: none.
     #[arg(long, env = "POLLCAST_UNLIMITED_ADDRESSES", value_delimiter = ',')]
     pub unlimited_addresses: Vec<crate::api::limits::address::Cidr>,
+    /// How long a client may take to send one request, head and body, from its first byte
+    /// (from the connection's opening, for the first request); a slower one is cut off (a slow
+    /// loris). Embedded, a gRPC client has as long to send HTTP/2's preface.
+    #[arg(long, env = "POLLCAST_REQUEST_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_read_timeout: Duration,
 }
 
 /// A rate limit setting: a [`Rate`](local_momento::limits::Rate) or `off`.

@@ -61,7 +61,13 @@ pub async fn run(
     println!("JavaScript SDK: see README.md, \"Pointing the SDKs at the local Momento\".");
 
     let api = momento.http_api();
-    let server = poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(http)?);
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(http)?;
+    // As the gRPC port: a request due within the deadline, or the client is cut off.
+    let acceptor = local_momento::guard::GuardedAcceptor::new(
+        acceptor,
+        LocalMomentoConfig::default().slow_client_timeout,
+    );
+    let server = poem::Server::new_with_acceptor(acceptor);
     server
         .run_with_graceful_shutdown(api, shutdown, Some(std::time::Duration::from_secs(5)))
         .await

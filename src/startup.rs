@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use local_momento::guard::GuardedAcceptor;
 use local_momento::{LocalMomento, Webhook};
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
@@ -53,7 +54,7 @@ const WEBHOOK_FUTURE_TOLERANCE: Duration = Duration::from_secs(5);
 
 /// A built, bound application, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: GuardedAcceptor<TcpAcceptor>,
     addr: SocketAddr,
     app: BoxEndpoint<'static>,
     state: Arc<AppState>,
@@ -73,6 +74,8 @@ impl Application {
             false => None,
         };
         let (acceptor, addr) = bind(settings.listen).await?;
+        // A client sends each request within the deadline, or is cut off (a slow loris).
+        let acceptor = GuardedAcceptor::new(acceptor, settings.limits.request_read_timeout);
         // With the embedded local Momento, its votes webhook is delivered to the pipeline in
         // process; the pipeline is connected to the receiver once it is built.
         let in_process = InProcessIngest::new(&settings.cache);

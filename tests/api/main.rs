@@ -27,6 +27,7 @@ mod results_view;
 mod security;
 mod service;
 mod service_mode;
+mod slow_clients;
 mod startup;
 mod subscription_resume;
 mod support;

@@ -55,6 +55,9 @@ pub struct LocalMomentoConfig {
     /// limited): over it a publish is refused, `RESOURCE_EXHAUSTED` or `429` with
     /// `Retry-After`. `None` (the library default): no limit.
     pub publish_limit_per_token: Option<crate::limits::Rate>,
+    /// How long a gRPC client may take to send HTTP/2's preface after connecting, and an HTTP
+    /// client (with [`crate::guard::GuardedAcceptor`]) each request: a slower one is cut off.
+    pub slow_client_timeout: Duration,
 }
 
 impl Default for LocalMomentoConfig {
@@ -76,6 +79,7 @@ impl Default for LocalMomentoConfig {
             long_poll_max_wait: Duration::from_secs(30),
             sweep_interval: Duration::from_secs(1),
             publish_limit_per_token: None,
+            slow_client_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -102,6 +106,7 @@ impl std::fmt::Debug for LocalMomentoConfig {
             .field("long_poll_max_wait", &self.long_poll_max_wait)
             .field("sweep_interval", &self.sweep_interval)
             .field("publish_limit_per_token", &self.publish_limit_per_token)
+            .field("slow_client_timeout", &self.slow_client_timeout)
             .finish()
     }
 }

@@ -12,6 +12,7 @@
 //! - `message`: a published message (shared by topics, webhooks and the journal).
 //! - `grpc/`: the tonic services (`Scs`, `ScsControl`, `Pubsub`, `Token`) over the above.
 //! - [`http`]: Momento's HTTP topics API, as a poem endpoint to mount anywhere.
+//! - [`guard`]: slow clients cut off (a request, or HTTP/2's preface, due within a deadline).
 //! - [`limits`]: how many publishes one disposable token may make (both front ends).
 //! - [`webhooks`]: signed POSTs of every message published on a registered topic, through an
 //!   outbox.
@@ -30,6 +31,7 @@ pub mod config;
 mod durability;
 pub mod faults;
 mod grpc;
+pub mod guard;
 pub mod http;
 pub mod limits;
 mod message;
@@ -172,7 +174,12 @@ impl LocalMomento {
                 config.sweep_interval,
                 shutdown.clone(),
             )),
-            tokio::spawn(grpc::serve(listener, shared.clone(), shutdown.clone())),
+            tokio::spawn(grpc::serve(
+                listener,
+                shared.clone(),
+                config.slow_client_timeout,
+                shutdown.clone(),
+            )),
             tokio::spawn(webhooks.clone().run(shutdown.clone())),
         ];
         if let Some(durable) = &durable {

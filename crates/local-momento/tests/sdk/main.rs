@@ -11,6 +11,7 @@ mod helpers;
 mod http_api;
 mod http_api_errors;
 mod publish_limits;
+mod slow_clients;
 mod tokens;
 mod topic_permissions;
 mod topic_streams;
