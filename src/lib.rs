@@ -23,6 +23,7 @@
 //! - [`recount`]: `pollcast recount POLL_ID`, asking a running server to recount a poll
 //!   ([`results::recount`] does the counting).
 //! - [`secret_file`]: files that hold a secret (mode 0600).
+//! - `fuzzing`: the fuzzer's entry points (`fuzz/`), each with a proptest twin.
 //!
 //! Where to find:
 //! - the dedupe decision (first ballot, duplicate, revote, or given back): `record` in
@@ -45,6 +46,8 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod metrics;
 pub mod momento;

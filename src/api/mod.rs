@@ -41,6 +41,12 @@ pub mod voter_cookie;
 mod webhooks;
 
 pub use errors::{json_errors, ApiError, ErrorBody};
+
+/// `bytes` read as every REST body type (the fuzzer's entry point, `crate::fuzzing`).
+#[doc(hidden)]
+pub fn fuzz_bodies(bytes: &[u8]) {
+    body::fuzz_bodies(bytes)
+}
 pub use path::load_poll;
 pub use tags::ApiTags;
 

@@ -30,6 +30,9 @@ mod clock;
 pub mod config;
 mod durability;
 pub mod faults;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod grpc;
 pub mod guard;
 pub mod http;
@@ -79,6 +82,34 @@ pub(crate) struct Shared {
     pub(crate) log: Log,
     /// Publishes per token.
     pub(crate) limits: limits::PublishLimits,
+}
+
+impl Shared {
+    /// A server's state with nothing running (no listener, no tasks), in memory: what
+    /// recovery fills in, for the fuzzer.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn for_recovery() -> Self {
+        let config = LocalMomentoConfig::default();
+        let log = Log::default();
+        let webhooks = Arc::new(webhooks::Dispatcher::new(
+            config.delivery_settings(),
+            log.clone(),
+        ));
+        Shared {
+            auth: auth::Authenticator::random(),
+            store: store::Store::new(log.clone()),
+            topics: topics::Topics::new(
+                config.topic_settings(),
+                log.clone(),
+                webhooks,
+                CancellationToken::new(),
+            ),
+            endpoint: "localhost".to_owned(),
+            faults: Faults::new(),
+            log,
+            limits: limits::PublishLimits::new(None),
+        }
+    }
 }
 
 /// A cheap, cloneable view of a running local Momento's counters (for a metrics endpoint).
