@@ -45,7 +45,10 @@ pub fn webhook(signature: Option<&str>, body: &[u8]) {
 fn polls() -> &'static [Poll] {
     static POLLS: OnceLock<Vec<Poll>> = OnceLock::new();
     POLLS.get_or_init(|| {
-        let created = Utc.timestamp_opt(1_767_225_600, 0).single().expect("a time");
+        let created = Utc
+            .timestamp_opt(1_767_225_600, 0)
+            .single()
+            .expect("a time");
         let options = |n: usize| (1..=n).map(|i| format!("Option {i}")).collect();
         let kinds = [
             (PollKind::Single, options(3), None, None),
@@ -90,11 +93,11 @@ pub fn vote_message(text: &str, token_id: &str, cast_ms: i64) {
         return;
     };
     let _ = message.voter(token_id);
-    let opened = Utc.timestamp_opt(1_767_225_600, 0).single().expect("a time");
-    let cast_at: DateTime<Utc> = Utc
-        .timestamp_millis_opt(cast_ms)
+    let opened = Utc
+        .timestamp_opt(1_767_225_600, 0)
         .single()
-        .unwrap_or(opened);
+        .expect("a time");
+    let cast_at: DateTime<Utc> = Utc.timestamp_millis_opt(cast_ms).single().unwrap_or(opened);
     for poll in polls() {
         let timing = crate::domain::VoteTiming {
             cast_at,

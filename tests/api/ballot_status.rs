@@ -9,9 +9,22 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::support::app::{
-    a_poll, a_poll_with, assert_error, spawn_app, spawn_app_with, test_settings, within, ADMIN_KEY,
+    a_poll, a_poll_with, assert_error, spawn_app, spawn_app_with, test_settings, within, TestApp,
+    ADMIN_KEY,
 };
 use crate::support::ballot::vote_with_ref;
+
+/// A poll that takes changes, and a voter whose first ballot (`o1`, ref `r-1`) is counted.
+async fn counted_on_a_revote_poll(app: &TestApp) -> (String, serde_json::Value) {
+    let id = app
+        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
+        .await;
+    let token = app.minted_token(&id).await;
+    app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
+        .await;
+    app.ballot_once(&id, &token, "counted").await;
+    (id, token)
+}
 
 #[tokio::test]
 async fn a_vote_is_pending_until_it_is_counted_with_its_choices() {
@@ -82,13 +95,7 @@ async fn a_vote_sent_after_the_close_is_rejected_with_its_reason_and_ref_and_not
 async fn a_vote_after_the_close_is_refused_while_the_ballot_cast_in_time_still_counts() {
     // Arrange: a poll that takes changes, so the late one is refused for its time alone.
     let app = spawn_app().await;
-    let id = app
-        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
-        .await;
-    let token = app.minted_token(&id).await;
-    app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
-        .await;
-    app.ballot_once(&id, &token, "counted").await;
+    let (id, token) = counted_on_a_revote_poll(&app).await;
     assert_eq!(app.transition(&id, "close").await.status(), 200);
 
     // Act
@@ -142,13 +149,7 @@ async fn a_second_vote_without_revoting_is_rejected_while_the_first_stays_counte
 async fn a_revote_is_counted_with_its_new_choices() {
     // Arrange
     let app = spawn_app().await;
-    let id = app
-        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
-        .await;
-    let token = app.minted_token(&id).await;
-    app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
-        .await;
-    app.ballot_once(&id, &token, "counted").await;
+    let (id, token) = counted_on_a_revote_poll(&app).await;
 
     // Act
     app.publish_http(&token, &vote_with_ref(&id, &["o2"], "r-2"))
@@ -173,13 +174,7 @@ async fn a_revote_is_counted_with_its_new_choices() {
 async fn a_refused_revote_leaves_the_earlier_ballot_counting_and_says_why() {
     // Arrange
     let app = spawn_app().await;
-    let id = app
-        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
-        .await;
-    let token = app.minted_token(&id).await;
-    app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
-        .await;
-    app.ballot_once(&id, &token, "counted").await;
+    let (id, token) = counted_on_a_revote_poll(&app).await;
 
     // Act
     app.publish_http(&token, &vote_with_ref(&id, &["o9"], "r-2"))

@@ -47,7 +47,10 @@ pub fn voter_token(presented: &str, claims: &[u8]) {
         b64.encode(mac.finalize().into_bytes())
     );
     if let Ok(principal) = auth.authenticate(&token) {
-        let _ = principal.grants().allows_topic("pollcast", "votes", crate::auth::TopicAccess::Publish);
+        let _ =
+            principal
+                .grants()
+                .allows_topic("pollcast", "votes", crate::auth::TopicAccess::Publish);
     }
 }
 
@@ -86,7 +89,13 @@ fn server() -> &'static Server {
 
 /// One request to the HTTP topics API: `selector` picks the method and whether the request
 /// carries the server's own key (so authorised paths are reached too).
-pub fn http_topics(selector: u8, path: &str, query: &str, headers: &[(String, String)], body: &[u8]) {
+pub fn http_topics(
+    selector: u8,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) {
     use poem::Endpoint;
     let server = server();
     let method = match selector % 4 {
