@@ -33,6 +33,8 @@
 //!   [`momento::results::ResultsStore::publish`] stores the snapshot and publishes it;
 //! - the admin-key check: `api/auth.rs` (the extractors `AdminAuth` and `MaybeAdmin`); where
 //!   the key comes from: [`startup::admin_key`];
+//! - the limits against abuse: [`api::limits`] (per client address), `api/challenge.rs` (the
+//!   proof of work), the local Momento's `limits` and `guard` (`docs/SECURITY.md`);
 //! - every cache key and topic name: [`momento::keys`];
 //! - events and their join codes: [`momento::events`], the REST API [`api::events`], who
 //!   follows which event [`api::event_watch`]; moderation decisions: [`momento::moderation`],
