@@ -70,8 +70,12 @@ fn server() -> &'static Server {
             .build()
             .expect("a runtime");
         let momento = runtime.block_on(async {
+            // Long polls answer at once; a short history keeps memory flat however many
+            // topics the fuzzer publishes to.
             let momento = LocalMomento::start(LocalMomentoConfig {
                 long_poll_max_wait: Duration::from_millis(1),
+                topic_history: 8,
+                subscriber_buffer: 8,
                 ..LocalMomentoConfig::default()
             })
             .await
