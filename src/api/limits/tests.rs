@@ -130,6 +130,11 @@ fn only_anonymous_token_requests_and_streams_are_limited_here() {
         "admins"
     );
     assert_eq!(
+        request(Method::POST, "/v1/events/e1/tokens", true),
+        Some(Limited::Token),
+        "an event's tokens take no key: a header is no way around the limit"
+    );
+    assert_eq!(
         request(Method::POST, "/v1/polls/p1/tokens/batch", false),
         None
     );
