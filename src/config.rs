@@ -202,9 +202,11 @@ pub struct ServeArgs {
     #[arg(long, env = "POLLCAST_MOMENTO_OPS_BUDGET", default_value_t = 1_000)]
     pub momento_ops_budget: u32,
     /// Origins whose web pages may call the public REST endpoints (a poll's view, voter tokens,
-    /// results, ballot status): comma-separated origins (`https://app.example.com`), which
-    /// may also send the voter cookie, or `*` for any origin, without cookies. Empty: none
-    /// but pollcast's own pages.
+    /// results, ballot status): comma-separated origins (`https://app.example.com`), answered
+    /// with credentials allowed, or `*` for any origin, without credentials. Empty: none but
+    /// pollcast's own pages. The voter cookie is `SameSite=Lax`: a listed origin on the same
+    /// site as pollcast (`app.example.com` beside `polls.example.com`) keeps its voter; a
+    /// browser never sends it from another site's page, so there every token is a new voter.
     #[arg(
         long,
         env = "POLLCAST_CORS_ORIGINS",
@@ -217,6 +219,73 @@ pub struct ServeArgs {
     /// every browser a new voter).
     #[arg(long, env = "POLLCAST_VOTER_COOKIE_SECRET", hide_env_values = true)]
     pub voter_cookie_secret: Option<SecretString>,
+    /// Limits against abuse, per client address and per token (docs/SECURITY.md).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The limits against abuse: each answered `429` with `Retry-After`, counted in
+/// `pollcast_limited_total{limit}`. Rates are `COUNT/UNIT[+BURST]` (`1100/min+30`: 1,100 a
+/// minute, 30 at once; unit `s`, `min` or `h`), or `off`.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Voter tokens an address may take on open polls (anonymous callers; admins are not
+    /// limited). The default lets 1,000 voters behind one venue NAT all join within a minute
+    /// (the pages retry after `Retry-After`) and holds a script on one address to about 150
+    /// tokens in the first five seconds.
+    #[arg(long, env = "POLLCAST_LIMIT_TOKENS", default_value = "1100/min+30")]
+    pub limit_tokens: RateSetting,
+    /// Admin calls with a wrong key an address may make; past it, any admin call from that
+    /// address (even with the right key) is refused until the wait is over: a slow brute
+    /// force.
+    #[arg(
+        long,
+        env = "POLLCAST_LIMIT_WRONG_ADMIN_KEYS",
+        default_value = "10/min+10"
+    )]
+    pub limit_wrong_admin_keys: RateSetting,
+    /// Server-Sent Event streams and long polls (`GET /topics/...`) one address may hold open
+    /// at once (a room of phones behind one NAT each holds one; 0: no limit).
+    #[arg(long, env = "POLLCAST_MAX_STREAMS_PER_ADDRESS", default_value_t = 2000)]
+    pub max_streams_per_address: usize,
+    /// Embedded local Momento: publishes one voter token may make (gRPC and the HTTP topics
+    /// API), as Momento's service limits its callers. A voter publishes once or twice.
+    #[arg(
+        long,
+        env = "POLLCAST_LIMIT_PUBLISH_PER_TOKEN",
+        default_value = "10/s+20"
+    )]
+    pub limit_publish_per_token: RateSetting,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client (addresses or
+    /// CIDR blocks, comma-separated). Default: none, so the client is the connection's peer
+    /// and a forged header changes nothing.
+    #[arg(long, env = "POLLCAST_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::api::limits::address::Cidr>,
+    /// Client addresses the per-address limits do not apply to (addresses or CIDR blocks,
+    /// comma-separated): a load generator on the same machine (`scripts/loadtest` passes
+    /// 127.0.0.1), a kiosk of your own. Default: none.
+    #[arg(long, env = "POLLCAST_UNLIMITED_ADDRESSES", value_delimiter = ',')]
+    pub unlimited_addresses: Vec<crate::api::limits::address::Cidr>,
+    /// How long a client may take to send one request, head and body, from its first byte
+    /// (from the connection's opening, for the first request); a slower one is cut off (a slow
+    /// loris). Embedded, a gRPC client has as long to send HTTP/2's preface.
+    #[arg(long, env = "POLLCAST_REQUEST_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_read_timeout: Duration,
+}
+
+/// A rate limit setting: a [`Rate`](local_momento::limits::Rate) or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSetting(pub Option<local_momento::limits::Rate>);
+
+impl FromStr for RateSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "off" => Ok(RateSetting(None)),
+            rate => rate.parse().map(|rate| RateSetting(Some(rate))),
+        }
+    }
 }
 
 impl ServeArgs {
@@ -372,6 +441,14 @@ pub struct LocalMomentoArgs {
     /// as Momento refuses it (RESOURCE_EXHAUSTED; HTTP 429 with Retry-After). Off by default.
     #[arg(long, env = "POLLCAST_LM_QUOTA")]
     pub quota: Option<local_momento::quota::QuotaTier>,
+    /// Publishes one disposable token may make (gRPC and HTTP), `COUNT/UNIT[+BURST]` or
+    /// `off`; API keys are never limited. Over it: `RESOURCE_EXHAUSTED` / `429`.
+    #[arg(
+        long,
+        env = "POLLCAST_LM_LIMIT_PUBLISH_PER_TOKEN",
+        default_value = "10/s+20"
+    )]
+    pub limit_publish_per_token: RateSetting,
 }
 
 /// Where a local Momento keeps its state, from `--data-dir`, `--in-memory` and `--fsync`.

@@ -23,6 +23,7 @@
 //! - [`recount`]: `pollcast recount POLL_ID`, asking a running server to recount a poll
 //!   ([`results::recount`] does the counting).
 //! - [`secret_file`]: files that hold a secret (mode 0600).
+//! - `fuzzing`: the fuzzer's entry points (`fuzz/`), each with a proptest twin.
 //!
 //! Where to find:
 //! - the dedupe decision (first ballot, duplicate, revote, or given back): `record` in
@@ -32,6 +33,8 @@
 //!   [`momento::results::ResultsStore::publish`] stores the snapshot and publishes it;
 //! - the admin-key check: `api/auth.rs` (the extractors `AdminAuth` and `MaybeAdmin`); where
 //!   the key comes from: [`startup::admin_key`];
+//! - the limits against abuse: [`api::limits`] (per client address), `api/challenge.rs` (the
+//!   proof of work), the local Momento's `limits` and `guard` (`docs/SECURITY.md`);
 //! - every cache key and topic name: [`momento::keys`];
 //! - events and their join codes: [`momento::events`], the REST API [`api::events`], who
 //!   follows which event [`api::event_watch`]; moderation decisions: [`momento::moderation`],
@@ -45,6 +48,8 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod metrics;
 pub mod momento;

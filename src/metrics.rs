@@ -8,6 +8,15 @@ use prometheus::{
 
 use crate::domain::Rejection;
 
+/// The labels of `pollcast_limited_total`.
+pub const LIMITS: [&str; 5] = [
+    "token",
+    "admin_key",
+    "streams",
+    "publish_per_token",
+    "challenge",
+];
+
 /// Every metric pollcast exports.
 pub struct Metrics {
     registry: Registry,
@@ -33,6 +42,11 @@ pub struct Metrics {
     pub ingest_shards_held: IntGauge,
     /// Changes of this replica's votes shard leases (`acquired`, `released`, `lost`).
     pub ingest_lease_changes: IntCounterVec,
+    /// Requests refused by a limit against abuse (`429`, `api/limits`), by limit: `token`
+    /// (tokens per address), `admin_key` (wrong admin keys per address), `streams` (streams and
+    /// long polls per address), `publish_per_token` (the local Momento's per-token publishes),
+    /// `challenge` (a proof of work missing or wrong).
+    pub limited: IntCounterVec,
     /// Voter requests in progress now (admitted, not yet answered).
     pub voter_in_flight: IntGauge,
     /// The voter path's concurrency limit now (it follows the latency target).
@@ -170,6 +184,11 @@ impl Metrics {
                 "Changes of this replica's votes shard leases (acquired, released, lost)",
                 &["change"],
             ),
+            limited: counter_vec(
+                "limited_total",
+                "Requests refused by a limit against abuse (429), by limit",
+                &["limit"],
+            ),
             voter_in_flight: gauge(
                 "voter_requests_in_flight",
                 "Voter requests (token, publish) in progress now",
@@ -251,6 +270,9 @@ impl Metrics {
         }
         for change in ["acquired", "released", "lost"] {
             metrics.ingest_lease_changes.with_label_values(&[change]);
+        }
+        for limit in LIMITS {
+            metrics.limited.with_label_values(&[limit]);
         }
         for request in ["token", "publish"] {
             for reason in ["busy", "ingest_behind"] {

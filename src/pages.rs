@@ -35,7 +35,7 @@ const MESSAGE_HTML: &str = include_str!("../web/message.html");
 const MODERATE_HTML: &str = include_str!("../web/moderate.html");
 
 /// The static assets: name, content type, content.
-const ASSETS: [(&str, &str, &str); 8] = [
+const ASSETS: [(&str, &str, &str); 9] = [
     (
         "pollcast.css",
         "text/css; charset=utf-8",
@@ -70,6 +70,11 @@ const ASSETS: [(&str, &str, &str); 8] = [
         "event.js",
         "text/javascript; charset=utf-8",
         include_str!("../web/event.js"),
+    ),
+    (
+        "pow.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/pow.js"),
     ),
     (
         "moderate.js",

@@ -26,6 +26,7 @@ pub async fn run(
             ..RetryPolicy::default()
         },
         quota: args.quota.map(|tier| tier.quota()),
+        publish_limit_per_token: args.limit_publish_per_token.0,
         ..LocalMomentoConfig::default()
     };
     let momento = LocalMomento::start(config).await?;
@@ -77,7 +78,13 @@ pub async fn run(
     let api = momento
         .http_api()
         .at("/_local/stats", poem::get(stats).data(observer));
-    let server = poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(http)?);
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(http)?;
+    // As the gRPC port: a request due within the deadline, or the client is cut off.
+    let acceptor = local_momento::guard::GuardedAcceptor::new(
+        acceptor,
+        LocalMomentoConfig::default().slow_client_timeout,
+    );
+    let server = poem::Server::new_with_acceptor(acceptor);
     server
         .run_with_graceful_shutdown(api, shutdown, Some(std::time::Duration::from_secs(5)))
         .await

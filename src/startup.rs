@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use local_momento::guard::GuardedAcceptor;
 use local_momento::{LocalMomento, Webhook};
 use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
@@ -54,7 +55,7 @@ const WEBHOOK_FUTURE_TOLERANCE: Duration = Duration::from_secs(5);
 
 /// A built, bound application, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: GuardedAcceptor<TcpAcceptor>,
     addr: SocketAddr,
     app: BoxEndpoint<'static>,
     state: Arc<AppState>,
@@ -74,6 +75,8 @@ impl Application {
             false => None,
         };
         let (acceptor, addr) = bind(settings.listen).await?;
+        // A client sends each request within the deadline, or is cut off (a slow loris).
+        let acceptor = GuardedAcceptor::new(acceptor, settings.limits.request_read_timeout);
         // With the embedded local Momento, its votes webhook is delivered to the pipeline in
         // process; the pipeline is connected to the receiver once it is built.
         let in_process = InProcessIngest::new(&settings.cache);
@@ -393,7 +396,11 @@ fn app_state(
         .trim_end_matches('/')
         .to_owned();
     let cookie_key = api::voter_cookie::key(settings.voter_cookie_secret.as_ref(), &admin_key);
+    let limits = Arc::new(api::limits::Limits::new(&settings.limits, metrics.clone()));
     AppState {
+        limits,
+        challenge_key: api::challenge::key(settings.voter_cookie_secret.as_ref(), &admin_key),
+        challenges: crate::momento::challenges::ChallengeStore::new(momento.clone()),
         http_endpoint: mode.http_endpoint(&settings, &public_url, &momento),
         voter_tokens: VoterTokenRegistry::new(momento.clone(), record_ttl),
         status,
@@ -428,26 +435,28 @@ fn app_state(
 /// pollcast's own port, so a voter token's `http_endpoint` is pollcast's public URL).
 fn routes(state: &Arc<AppState>, local: Option<&LocalMomento>) -> BoxEndpoint<'static> {
     let service = api::service();
-    let ui = service.swagger_ui();
+    let ui_html = service.swagger_ui_html();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
     let origins = api::cors::AllowedOrigins::parse(&state.settings.cors_origins);
     let rest = api::cors::public_cors(poem::IntoEndpoint::into_endpoint(service), origins);
     let mut route = crate::pages::mount(Route::new())
         .nest("/", rest)
-        .nest("/docs", ui)
+        .at("/docs", api::docs::swagger_ui(ui_html.clone()))
+        .at("/docs/", api::docs::swagger_ui(ui_html))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml);
     if let Some(local) = local {
         route = route.nest_no_strip("/topics", local.http_api());
     }
-    route
+    api::docs::nosniff(route)
         .around(api::json_errors)
         .with(api::overload::VoterLimit::new(
             state.settings.max_in_flight,
             state.settings.voter_latency_target,
             state.metrics.clone(),
         ))
+        .with(api::limits::AddressLimits(state.limits.clone()))
         .data(state.clone())
         .with(Tracing)
         .boxed()

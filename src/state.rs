@@ -76,4 +76,10 @@ pub struct AppState {
     pub event_watch: Arc<crate::api::event_watch::EventWatch>,
     /// Moderation decisions on open-text entries.
     pub moderation: ModerationStore,
+    /// The limits against abuse per client address (`api/limits`).
+    pub limits: Arc<crate::api::limits::Limits>,
+    /// The key proof-of-work puzzles are signed with (`api/challenge.rs`).
+    pub challenge_key: secrecy::SecretSlice<u8>,
+    /// Proof-of-work puzzles already answered.
+    pub challenges: crate::momento::challenges::ChallengeStore,
 }

@@ -119,11 +119,13 @@ const pollcastAnswers = (() => {
     return null;
   }
 
-  /** The answer a ballot status reports ({choices}, {value} or {texts}), or null. */
+  /** The answer that counts in a ballot status ({choices}, {value} or {texts}), or null. */
   function fromStatus(status) {
-    if (status.value !== undefined && status.value !== null) return { value: status.value };
-    if (status.texts) return { texts: status.texts };
-    if (status.choices) return { choices: status.choices };
+    const ballot = status.ballot || {};
+    if (ballot.state !== 'counted') return null;
+    if (ballot.value !== undefined && ballot.value !== null) return { value: ballot.value };
+    if (ballot.texts) return { texts: ballot.texts };
+    if (ballot.choices) return { choices: ballot.choices };
     return null;
   }
 

@@ -6,12 +6,14 @@
    2. A voter token: from the URL fragment (an invite link, /p/{id}#token=...; the fragment
       never reaches a server, and is taken out of the address bar at once), else from POST
       /v1/polls/{id}/tokens (the browser's voter cookie makes it the same voter again). Kept
-      for the tab (sessionStorage); a new one is fetched when it expires.
+      for the tab (sessionStorage); a new one is fetched when it expires. A "challenge": "pow"
+      poll first has the page solve a puzzle (pow.js), which the status line says.
    3. The vote is published with the voter's own token through Momento's HTTP topics API, at
       the http_endpoint the token names. A lost connection is retried with backoff: the same
       voter's ballot counts once however often it arrives, so a retry never makes a double vote.
    4. A 204 only means published: the page then asks GET /v1/polls/{id}/ballot until its own
-      vote (its `ref`) is counted or refused, and says which in the status region.
+      vote (its `ref`) is counted or refused, and says which in the status region, with what
+      still counts when it was refused (the ballot status tells the two apart).
    5. Once the vote is counted, live results when the poll shows them (Server-Sent Events).
    Rating and open-text ballots are answers.js's; in an event (/j/{code}) tokens come from the
    event, so the voter is one voter across its polls, and event.js follows the presenter. */
@@ -108,18 +110,43 @@
 
   const fresh = (t) => t && (t.expires_at === null || t.expires_at - Date.now() > 30000);
 
+  /**
+   * For a "challenge": "pow" poll, the answer to a fresh puzzle (pow.js), saying so in the
+   * status line while it works; nothing for other polls.
+   */
+  async function proofOfWork() {
+    if (!poll || poll.challenge !== 'pow') return {};
+    say('Checking this device before you vote…');
+    const puzzle = await P.request(P.api('/challenge'), {}, retrying);
+    const solved = await pollcastPow.solve(puzzle);
+    say('');
+    return { pow: solved.pow };
+  }
+
+  /** POST for a new token (a poll's or, on an event's page, the event's), with `extra` in the body. */
+  function mintToken(extra) {
+    const eventId = data.eventId;
+    const json = (body) => ({ method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    return eventId
+      ? P.request(`/v1/events/${encodeURIComponent(eventId)}/tokens`, json({ poll_id: P.pollId, ...extra }), retrying)
+      : P.request(P.api('/tokens'), json(extra), retrying);
+  }
+
   /** A usable token: the one kept, or a new one (same voter, thanks to the cookie). */
   async function ensureToken(renew = false) {
     if (!renew && fresh(token)) return token;
     if (token && token.invite) throw new InviteInvalid();
-    const eventId = data.eventId;
-    const minted = eventId
-      ? await P.request(
-          `/v1/events/${encodeURIComponent(eventId)}/tokens`,
-          { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ poll_id: P.pollId }) },
-          retrying,
-        )
-      : await P.request(P.api('/tokens'), { method: 'POST' }, retrying);
+    let minted;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        minted = await mintToken(await proofOfWork());
+        break;
+      } catch (error) {
+        // A puzzle that expired or was spent meanwhile: another one, once.
+        const failed = error instanceof P.HttpError && error.body.error === 'challenge_failed';
+        if (!failed || attempt > 0) throw error;
+      }
+    }
     token = {
       token: minted.token,
       voter_id: minted.voter_id,
@@ -405,7 +432,9 @@
   const countedText = (choices) =>
     `Your vote was counted: ${describe(choices)}.${poll.allow_revote && poll.state === 'open' ? ' You can change it until the poll closes.' : ''}`;
 
+  /** Why the last attempt was refused, and what still counts (a ballot cast before stands). */
   function rejectionText(status) {
+    const last = status.last_attempt;
     const why = {
       poll_not_open: 'the poll was not open when your vote arrived (it has closed).',
       already_voted: `you have already voted${A.fromStatus(status) ? ` (${describe(A.fromStatus(status))})` : ''}, and this poll does not allow changing a vote.`,
@@ -422,8 +451,10 @@
       too_many_choices: 'the ballot has more choices than this poll allows.',
       too_few_choices: 'the ballot has no choice.',
       duplicate_choice: 'the ballot names an option twice.',
-    }[status.reason];
-    return `Your vote was not counted: ${why || status.message}`;
+    }[last.reason];
+    const standing = A.fromStatus(status);
+    const still = standing && last.reason !== 'already_voted' ? ` Your earlier vote still counts: ${describe(standing)}.` : '';
+    return `Your vote was not counted: ${why || last.message}${still}`;
   }
 
   ui.form.addEventListener('submit', async (event) => {
@@ -445,7 +476,7 @@
       await publish(message);
       say('Vote sent. Checking that it was counted…');
       const status = await confirmed(ref, answer);
-      if (status.status === 'counted') {
+      if (status.last_attempt.result === 'counted') {
         counted = A.fromStatus(status);
         say(countedText(counted), 'ok');
         if (poll.allow_revote) showBallot();
@@ -454,8 +485,8 @@
       } else {
         if (A.fromStatus(status)) counted = A.fromStatus(status);
         say(rejectionText(status), 'error');
-        if (status.reason === 'already_voted') hideBallot();
-        if (status.reason === 'poll_not_open') refreshSoon(0);
+        if (status.last_attempt.reason === 'already_voted') hideBallot();
+        if (status.last_attempt.reason === 'poll_not_open') refreshSoon(0);
         showResults();
       }
     } catch (error) {
@@ -473,8 +504,9 @@
     let slow = false;
     for (;;) {
       const status = await ballotStatus();
-      if (status.status === 'rejected' && status.ref === ref) return status;
-      if (status.status === 'counted' && A.same(poll, A.fromStatus(status), answer)) return status;
+      const last = status.last_attempt;
+      if (last.result === 'rejected' && last.ref === ref) return status;
+      if (last.result === 'counted' && A.same(poll, A.fromStatus(status), answer)) return status;
       if (!slow && Date.now() - started > 10000) {
         slow = true;
         say('Your vote was sent and is still being counted. This page will say when it is.');

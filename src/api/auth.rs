@@ -5,6 +5,9 @@
 //! - [`MaybeAdmin`]: anyone, and admins may do more; no `Authorization` header is anonymous,
 //!   a wrong key is 401 (it never passes as anonymous).
 //!
+//! Wrong keys are limited per client address (`--limit-wrong-admin-keys`, `api/limits`):
+//! past the allowance every admin call from that address is `429` until the wait is over.
+//!
 //! Voters authenticate with their own voter token: [`VoterAuth`] (`Authorization: <token>`)
 //! accepts a token pollcast minted that has not expired, and yields its `token_id`.
 
@@ -34,11 +37,20 @@ async fn check_admin_key(request: &Request, bearer: Bearer) -> poem::Result<()> 
     let state = request
         .data::<Arc<AppState>>()
         .expect("AppState is attached to every route");
+    // An address that sent too many wrong keys is refused before its key is looked at, so a
+    // right guess among them cannot be told apart (`api/limits`).
+    let client = state.limits.client(request);
+    state
+        .limits
+        .admin_allowed(client)
+        .map_err(|refused| poem::Error::from_response(*refused))?;
     let expected = state.admin_key.expose_secret().as_bytes();
     if bool::from(bearer.token.as_bytes().ct_eq(expected)) {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized(WRONG_KEY).into())
+        return Ok(());
+    }
+    match state.limits.wrong_admin_key(client) {
+        Some(refused) => Err(poem::Error::from_response(*refused)),
+        None => Err(ApiError::unauthorized(WRONG_KEY).into()),
     }
 }
 
@@ -87,6 +99,8 @@ impl<'a> ApiExtractor<'a> for MaybeAdmin {
         }
         match AdminAuth::from_request(request, body, options).await {
             Ok(_) => Ok(MaybeAdmin::Admin),
+            // Too many wrong keys from this address: that answer (429), as is.
+            Err(error) if error.status() == poem::http::StatusCode::TOO_MANY_REQUESTS => Err(error),
             // Not a bearer token at all, or the wrong one: the same answer.
             Err(_) => Err(ApiError::unauthorized(WRONG_KEY).into()),
         }

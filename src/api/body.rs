@@ -141,6 +141,23 @@ body_extractor!(
 );
 body_extractor!(RawJson<T: [Type]>, "application/json", required: true);
 
+/// `bytes` read as every REST body type, as the handlers would (a poll's also validated as
+/// creating it does): for the fuzzer (`crate::fuzzing::rest_bodies`).
+pub(crate) fn fuzz_bodies(bytes: &[u8]) {
+    use crate::api::views::{Activation, EventPolls, EventTokenRequest, NewEvent};
+    if let Ok(poll) = parse_strict::<crate::api::views::NewPoll>(bytes) {
+        let id = crate::domain::PollId::parse("pFuzz1").expect("a poll id");
+        let _ = crate::domain::NewPoll::from(poll).validate(id, chrono::Utc::now());
+    }
+    let _ = parse_strict::<crate::api::views::Schedule>(bytes);
+    let _ = parse_strict::<crate::api::tokens::TokenRequest>(bytes);
+    let _ = parse_strict::<crate::api::tokens::BatchTokenRequest>(bytes);
+    let _ = parse_strict::<NewEvent>(bytes);
+    let _ = parse_strict::<EventPolls>(bytes);
+    let _ = parse_strict::<Activation>(bytes);
+    let _ = parse_strict::<EventTokenRequest>(bytes);
+}
+
 /// Parses `bytes`, a JSON object, as a `T` with serde; an error names the top-level field it
 /// is in.
 fn parse_strict<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseRequestPayloadError> {

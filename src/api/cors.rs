@@ -8,8 +8,10 @@
 //! `--cors-origins` (default `*`):
 //! - `*`: any origin, without credentials. Safe: these endpoints are public, and the only
 //!   credential a browser would add on its own, the voter cookie, is not sent.
-//! - a list of origins: those, **with** credentials, so a web app of the same site keeps the
-//!   voter cookie (one browser, one voter).
+//! - a list of origins: those, **with** credentials, so a web app of the **same site** keeps
+//!   the voter cookie (one browser, one voter). The cookie is `SameSite=Lax`, so a browser
+//!   never sends it with another site's `fetch`: a listed origin of another site may call, and
+//!   each of its tokens is a new voter (`tests/browser/cors.test.mjs` shows both).
 //! - empty: none.
 //!
 //! A request from an origin not allowed is served as if CORS were off (no CORS headers: the

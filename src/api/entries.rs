@@ -159,9 +159,7 @@ async fn decide(
     let poll = open_text_poll(state, raw_poll).await?;
     let (_, entries) = state.publisher.entries(&poll).await?;
     if !entries.iter().any(|e| e.id == entry_id) {
-        return Err(ApiError::not_found(format!(
-            "poll '{raw_poll}' has no entry '{entry_id}'"
-        )));
+        return Err(ApiError::not_found(no_entry(raw_poll, entry_id)));
     }
     state
         .moderation
@@ -180,10 +178,18 @@ async fn decide(
     let entry = entries
         .into_iter()
         .find(|e| e.id == entry_id)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("poll '{raw_poll}' has no entry '{entry_id}'"))
-        })?;
+        .ok_or_else(|| ApiError::not_found(no_entry(raw_poll, entry_id)))?;
     Ok(EntryResponse::Ok(Json(admin_entry(entry))))
+}
+
+/// What a 404 for an entry says (both ids capped: they come from the path).
+fn no_entry(raw_poll: &str, entry_id: &str) -> String {
+    use crate::api::errors::echo;
+    format!(
+        "poll '{}' has no entry '{}'",
+        echo(raw_poll),
+        echo(entry_id)
+    )
 }
 
 fn admin_entry(entry: Entry) -> AdminEntry {

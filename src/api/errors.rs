@@ -18,6 +18,23 @@ use crate::ingest::webhook::Refusal;
 use crate::momento::polls::ChangeError;
 use crate::momento::StoreError;
 
+/// Longest part of a request (an id from a path) an error message repeats.
+pub const MAX_ECHO_CHARS: usize = 64;
+
+/// `raw`, as an error message may repeat it: at most [`MAX_ECHO_CHARS`] characters (then `…`),
+/// control characters as `?`. An id in a path can be as long as a URL; the answer stays short.
+pub fn echo(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .take(MAX_ECHO_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if raw.chars().nth(MAX_ECHO_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// An error as every endpoint reports it.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
@@ -100,7 +117,7 @@ impl ApiError {
 
     /// 404 for the poll id `raw` (which may not even be a valid poll id).
     pub fn no_poll(raw: &str) -> Self {
-        Self::not_found(format!("no poll with id '{raw}'"))
+        Self::not_found(format!("no poll with id '{}'", echo(raw)))
     }
 
     /// 409 with `message`.

@@ -297,6 +297,7 @@ impl EventsApi {
                 "this poll is invite-only: tokens are minted by an admin",
             ));
         }
+        crate::api::challenge::require(&state, &poll, body.0.pow.as_deref()).await?;
         let key = &state.cookie_key;
         let voter = voter_cookie::event_voter(cookies, key, event.id.as_str())
             .unwrap_or_else(VoterId::generate);
@@ -316,13 +317,19 @@ fn event_id(raw: &str) -> Result<EventId, ApiError> {
 }
 
 fn no_event(raw: &str) -> ApiError {
-    ApiError::not_found(format!("no event with id '{raw}'"))
+    ApiError::not_found(format!(
+        "no event with id '{}'",
+        crate::api::errors::echo(raw)
+    ))
 }
 
 fn not_in_event(poll: &str) -> ApiError {
     ApiError::Conflict(ErrorBody::new(
         "not_in_event",
-        format!("poll '{poll}' is not one of this event's polls"),
+        format!(
+            "poll '{}' is not one of this event's polls",
+            crate::api::errors::echo(poll)
+        ),
     ))
 }
 

@@ -1,6 +1,6 @@
 //! The REST API: one poem-openapi struct per resource, assembled into one OpenAPI service.
 //!
-//! - `polls.rs`, `tokens.rs`, `results.rs`, `ballot.rs`, `links.rs` (the QR code and the
+//! - `polls.rs`, `tokens.rs` ([`challenge`]: the proof of work of `pow` polls), `results.rs`, `ballot.rs`, `links.rs` (the QR code and the
 //!   pages' URLs), `events.rs` (events and join codes; [`event_watch`] who follows which),
 //!   `entries.rs` (moderation of open-text entries), `webhooks.rs`, `health.rs`: the
 //!   resources; `topics.rs` describes Momento's
@@ -9,7 +9,9 @@
 //!   `MaybeAdmin` (anyone; a wrong key is refused, never taken for anonymous); `VoterAuth`, a
 //!   voter's own token. `voter_cookie.rs`: one browser, one voter on open polls.
 //! - [`cors`]: CORS on the public endpoints, for web clients on other origins.
+//! - [`docs`]: Swagger UI under its Content-Security-Policy, and `nosniff` on every answer.
 //! - [`overload`]: the voter path's bound on requests in progress (`503` + `Retry-After`).
+//! - [`limits`]: limits against abuse per client address (`429` + `Retry-After`).
 //! - `errors.rs`: the one error shape, and every mapping from an area's error to a status.
 //! - `body.rs`: the request body extractors; `path.rs`: the poll a path's `{id}` names;
 //!   [`views`]: what the API reads and writes; `tags.rs`: the groups of Swagger UI.
@@ -17,12 +19,15 @@
 mod auth;
 mod ballot;
 mod body;
+pub mod challenge;
 pub mod cors;
+pub mod docs;
 mod entries;
 mod errors;
 pub mod event_watch;
 pub mod events;
 mod health;
+pub mod limits;
 pub mod links;
 pub mod overload;
 mod path;
@@ -36,6 +41,12 @@ pub mod voter_cookie;
 mod webhooks;
 
 pub use errors::{json_errors, ApiError, ErrorBody};
+
+/// `bytes` read as every REST body type (the fuzzer's entry point, `crate::fuzzing`).
+#[doc(hidden)]
+pub fn fuzz_bodies(bytes: &[u8]) {
+    body::fuzz_bodies(bytes)
+}
 pub use path::load_poll;
 pub use tags::ApiTags;
 
@@ -46,6 +57,7 @@ pub type Apis = (
     polls::PollsApi,
     links::LinksApi,
     tokens::TokensApi,
+    challenge::ChallengeApi,
     results::ResultsApi,
     ballot::BallotApi,
     events::EventsApi,
@@ -63,6 +75,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             polls::PollsApi,
             links::LinksApi,
             tokens::TokensApi,
+            challenge::ChallengeApi,
             results::ResultsApi,
             ballot::BallotApi,
             events::EventsApi,

@@ -47,7 +47,12 @@ pub enum CsvResponse {
     /// (`entry_id,text,hidden,status`). A label starting with `=`, `+`, `-`, `@`, a
     /// tab or a carriage return gets a leading `'`, so spreadsheets show it as text.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
-    Ok(PlainText<String>),
+    Ok(
+        PlainText<String>,
+        /// `attachment; filename="poll-{id}-results.csv"`: a browser saves it, never shows it.
+        #[oai(header = "Content-Disposition")]
+        String,
+    ),
 }
 
 /// Answer of `POST /v1/polls/{id}/recount`.
@@ -154,16 +159,18 @@ impl ResultsApi {
         id: Path<String>,
     ) -> Result<CsvResponse, ApiError> {
         let poll = load_poll(&state, &id.0).await?;
-        if poll.kind() == PollKind::OpenText {
+        let disposition = format!(
+            "attachment; filename=\"poll-{}-results.csv\"",
+            poll.id().as_str()
+        );
+        let csv = if poll.kind() == PollKind::OpenText {
             let (_, entries) = state.publisher.entries(&poll).await?;
-            return Ok(CsvResponse::Ok(PlainText(
-                crate::results::csv::render_entries(&entries),
-            )));
-        }
-        let results = state.publisher.current(&poll).await?;
-        Ok(CsvResponse::Ok(PlainText(crate::results::csv::render(
-            &poll, &results,
-        ))))
+            crate::results::csv::render_entries(&entries)
+        } else {
+            let results = state.publisher.current(&poll).await?;
+            crate::results::csv::render(&poll, &results)
+        };
+        Ok(CsvResponse::Ok(PlainText(csv), disposition))
     }
 }
 

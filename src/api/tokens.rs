@@ -53,6 +53,9 @@ pub struct TokenRequest {
     /// The voter (1..=47 of `A-Z a-z 0-9 . _ @ + -`). Required for invite polls; on open polls
     /// only an admin may choose it (otherwise a random one is assigned).
     pub voter_id: Option<String>,
+    /// `"challenge": "pow"` polls, anonymous callers: the answer to a fresh puzzle of
+    /// `GET /v1/polls/{id}/challenge` (ALTCHA's payload: base64 JSON). One puzzle, one token.
+    pub pow: Option<String>,
 }
 
 /// Body of `POST /v1/polls/{id}/tokens/batch`.
@@ -115,9 +118,10 @@ pub enum TokensCreated {
 #[OpenApi(prefix_path = "/v1/polls", tag = "ApiTags::Tokens")]
 impl TokensApi {
     /// Get a voter token. Open polls: anyone (a random voter id, kept in a cookie so the same
-    /// browser stays the same voter). Invite polls: admin only, with `voter_id`. Only for
-    /// `scheduled` or `open` polls; 409 `poll_full` once a `max_voters` poll's seats are all
-    /// taken (but for a voter who has a ballot).
+    /// browser stays the same voter; `"challenge": "pow"` polls first ask for a proof of work,
+    /// 403 `challenge_required` or `challenge_failed` without a good one). Invite polls: admin
+    /// only, with `voter_id`. Only for `scheduled` or `open` polls; 409 `poll_full` once a
+    /// `max_voters` poll's seats are all taken (but for a voter who has a ballot).
     #[oai(path = "/:id/tokens", method = "post", operation_id = "create_token")]
     async fn create(
         &self,
@@ -129,7 +133,10 @@ impl TokensApi {
         body: OptionalJson<TokenRequest>,
     ) -> Result<TokenCreated, ApiError> {
         let poll = issuable_poll(&state, &id.0).await?;
-        let requested = body.0.and_then(|b| b.voter_id);
+        let (requested, pow) = body.0.map_or((None, None), |b| (b.voter_id, b.pow));
+        if !auth.is_admin() && poll.access() == Access::Open {
+            crate::api::challenge::require(&state, &poll, pow.as_deref()).await?;
+        }
         let voter = match (poll.access(), auth.is_admin(), requested) {
             (Access::Invite, false, _) => {
                 return Err(ApiError::unauthorized(

@@ -140,7 +140,9 @@ impl TopicsApi {
 /// The topics API is not on this server (Momento's service): say where it is.
 fn elsewhere(state: &AppState, cache: &str, topic: &str) -> ApiError {
     ApiError::not_found(format!(
-        "this pollcast uses Momento's service: the topics API is at {}/topics/{cache}/{topic}",
-        state.http_endpoint
+        "this pollcast uses Momento's service: the topics API is at {}/topics/{}/{}",
+        state.http_endpoint,
+        crate::api::errors::echo(cache),
+        crate::api::errors::echo(topic)
     ))
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object};
 use serde::Deserialize;
 
+use crate::api::challenge::Challenge;
 use crate::api::links;
 use crate::domain::{self, Poll};
 
@@ -138,6 +139,12 @@ pub struct NewPoll {
     pub max_entries: Option<u32>,
     /// `open_text` polls: `pre` shows entries only once approved; `post` (default) at once.
     pub moderation: Option<Moderation>,
+    /// Open polls: `pow` asks for a proof of work (ALTCHA's scheme) before each anonymous
+    /// voter token, so a script pays for every ballot; `none` (default).
+    pub challenge: Option<Challenge>,
+    /// `"challenge": "pow"` only: the puzzle's `maxnumber`, 1,000..=10,000,000 (default
+    /// 50,000, about 0.3 s on a mid-range phone); a voter hashes half of it on average.
+    pub challenge_difficulty: Option<u32>,
     /// `open_text` polls: hide entries the built-in profanity list matches (each such hide
     /// is listed for admins, who may unhide it). `false` when omitted.
     pub profanity_filter: Option<bool>,
@@ -189,6 +196,10 @@ pub struct AdminPoll {
     pub moderation: Option<Moderation>,
     /// Open-text polls: whether the profanity filter hides matching entries.
     pub profanity_filter: Option<bool>,
+    /// `pow`: each anonymous voter token takes a proof of work (`GET .../challenge`).
+    pub challenge: Challenge,
+    /// `pow` polls: the puzzle's `maxnumber`.
+    pub challenge_difficulty: Option<u32>,
     /// The lifecycle state, with any deadline already passed applied.
     pub state: PollState,
     /// Increases by one with every stored change.
@@ -239,6 +250,10 @@ pub struct PublicPoll {
     pub moderation: Option<Moderation>,
     /// Open-text polls: whether the profanity filter hides matching entries.
     pub profanity_filter: Option<bool>,
+    /// `pow`: each anonymous voter token takes a proof of work (`GET .../challenge`).
+    pub challenge: Challenge,
+    /// `pow` polls: the puzzle's `maxnumber`.
+    pub challenge_difficulty: Option<u32>,
     /// The lifecycle state, with any deadline already passed applied.
     pub state: PollState,
     /// The voter page: share it (a QR code of it is at `/v1/polls/{id}/qr.svg`).
@@ -289,6 +304,8 @@ impl From<NewPoll> for domain::NewPoll {
             max_entries: p.max_entries,
             moderation: p.moderation.map(Into::into).unwrap_or_default(),
             profanity_filter: p.profanity_filter.unwrap_or(false),
+            challenge: p.challenge.map(Into::into).unwrap_or_default(),
+            challenge_difficulty: p.challenge_difficulty,
         }
     }
 }
@@ -321,6 +338,11 @@ impl AdminPoll {
                 .then(|| poll.moderation().into()),
             profanity_filter: (poll.kind() == domain::PollKind::OpenText)
                 .then_some(poll.profanity_filter()),
+            challenge: match poll.pow_difficulty() {
+                Some(_) => Challenge::Pow,
+                None => Challenge::None,
+            },
+            challenge_difficulty: poll.pow_difficulty(),
             state: poll.state_at(now).into(),
             version: poll.version(),
             created_at: poll.created_at(),
@@ -353,6 +375,8 @@ impl PublicPoll {
             max_entries: a.max_entries,
             moderation: a.moderation,
             profanity_filter: a.profanity_filter,
+            challenge: a.challenge,
+            challenge_difficulty: a.challenge_difficulty,
             state: a.state,
             vote_url: a.vote_url,
             present_url: a.present_url,

@@ -1,6 +1,7 @@
 //! The kinds of poll ([`PollKind`]), the settings of the kinds beyond choice (a `rating` poll's
 //! [`Scale`], an `open_text` poll's limits and [`Moderation`]), and the rules that say which
-//! settings go with which kind.
+//! settings go with which kind; the settings every kind has ([`ResultsVisibility`],
+//! [`Access`], `max_choices`, `max_voters`) and their rules.
 //!
 //! Decisions:
 //! - A scale is integers `min..=max` with `min < max` and at most [`MAX_SCALE_STEPS`] values
@@ -14,6 +15,28 @@
 use serde::{Deserialize, Serialize};
 
 use super::validation::{normalise, Collector, Rule};
+
+/// Who sees results while the poll is open. Admins always see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultsVisibility {
+    /// Voters see results live while the poll is open.
+    #[default]
+    Live,
+    /// Voters see results once the poll is closed.
+    OnClose,
+}
+
+/// Who may take a voting token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    /// Anyone may take a token; each token is one anonymous voter.
+    #[default]
+    Open,
+    /// Only an admin mints tokens, for named voter ids.
+    Invite,
+}
 
 /// How voters answer a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -241,5 +264,27 @@ fn check_limit(
         }
         None if allowed && required => c.push(field, Rule::Required, "an open_text poll stores it"),
         _ => {}
+    }
+}
+
+/// `max_choices` is for `multi` polls only, within 1..=number of options.
+pub(super) fn check_max_choices(c: &mut Collector, kind: PollKind, max: Option<u32>, n: usize) {
+    match (kind, max) {
+        (PollKind::Multi, Some(m)) if m == 0 || m as usize > n => c.push(
+            "max_choices",
+            Rule::OutOfRange,
+            format!("must be from 1 to the number of options ({n})"),
+        ),
+        (PollKind::Single | PollKind::Ranked | PollKind::Rating | PollKind::OpenText, Some(_)) => {
+            c.push("max_choices", Rule::NotAllowed, "is only for multi polls")
+        }
+        _ => {}
+    }
+}
+
+/// `max_voters`, when given, is at least 1.
+pub(super) fn check_max_voters(c: &mut Collector, max: Option<u32>) {
+    if max == Some(0) {
+        c.push("max_voters", Rule::OutOfRange, "must be at least 1");
     }
 }

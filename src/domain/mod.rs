@@ -14,12 +14,14 @@
 //!   list of a word cloud.
 //! - [`profanity`]: the optional profanity filter of open-text polls.
 //! - [`session`]: events (a join code, an ordered list of polls, the active one).
+//! - [`challenge`]: the proof of work (ALTCHA's scheme) of `"challenge": "pow"` polls.
 //! - [`results`]: the results payload clients receive.
 //!
 //! Time is always passed in (`now`, `at`), never read from the clock, so every rule is a
 //! function of its arguments and can be tested exhaustively.
 
 pub mod ballot;
+pub mod challenge;
 pub mod ids;
 pub mod irv;
 pub mod kinds;

@@ -15,12 +15,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::challenge::{self, ChallengeKind};
 use super::ids::{OptionId, PollId};
+use super::kinds::{check_max_choices, check_max_voters};
 use super::kinds::{KindSettings, Moderation, Scale};
 use super::lifecycle::PollState;
-use super::poll::{
-    check_max_choices, check_max_voters, Access, Poll, PollKind, PollOption, ResultsVisibility,
-};
+use super::poll::{Access, Poll, PollKind, PollOption, ResultsVisibility};
 use super::validation::{
     normalise, Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
@@ -80,6 +80,13 @@ pub struct NewPoll {
     /// `open_text` polls only: hide entries the built-in profanity list matches.
     #[serde(default)]
     pub profanity_filter: bool,
+    /// Open polls only: `pow` asks for a proof of work before each voter token.
+    #[serde(default)]
+    pub challenge: ChallengeKind,
+    /// `"challenge": "pow"` only: the puzzle's `maxnumber` (hashes: half of it on average),
+    /// within [`challenge::DIFFICULTY_RANGE`]; default [`challenge::DEFAULT_DIFFICULTY`].
+    #[serde(default)]
+    pub challenge_difficulty: Option<u32>,
 }
 
 impl NewPoll {
@@ -127,6 +134,19 @@ impl NewPoll {
 
         check_times(&mut c, self.opens_at, self.closes_at, now);
         check_max_voters(&mut c, self.max_voters);
+        challenge::check(
+            &mut c,
+            self.challenge,
+            self.challenge_difficulty,
+            self.access,
+            false,
+        );
+        let challenge_difficulty = match self.challenge {
+            ChallengeKind::Pow => self
+                .challenge_difficulty
+                .or(Some(challenge::DEFAULT_DIFFICULTY)),
+            ChallengeKind::None => None,
+        };
 
         let state = if self.opens_at.is_some() {
             PollState::Scheduled
@@ -151,6 +171,8 @@ impl NewPoll {
             max_entries: settings.max_entries,
             moderation: settings.moderation,
             profanity_filter: settings.profanity_filter,
+            challenge: self.challenge,
+            challenge_difficulty,
             state,
             version: 1,
             created_at: now,

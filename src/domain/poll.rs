@@ -10,35 +10,14 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::challenge::{self, ChallengeKind};
 use super::ids::{OptionId, PollId};
-pub use super::kinds::PollKind;
-use super::kinds::{KindSettings, Moderation, Scale};
+use super::kinds::{check_max_choices, check_max_voters, KindSettings, Moderation, Scale};
+pub use super::kinds::{Access, PollKind, ResultsVisibility};
 use super::lifecycle::{transition, Event, PollState, PollTimes, TransitionError};
 use super::validation::{
     Collector, Rule, ValidationErrors, DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS,
 };
-
-/// Who sees results while the poll is open. Admins always see them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResultsVisibility {
-    /// Voters see results live while the poll is open.
-    #[default]
-    Live,
-    /// Voters see results once the poll is closed.
-    OnClose,
-}
-
-/// Who may take a voting token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    /// Anyone may take a token; each token is one anonymous voter.
-    #[default]
-    Open,
-    /// Only an admin mints tokens, for named voter ids.
-    Invite,
-}
 
 /// One answer of a poll.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,6 +59,10 @@ pub struct Poll {
     pub(super) moderation: Moderation,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(super) profanity_filter: bool,
+    #[serde(skip_serializing_if = "challenge::is_none")]
+    pub(super) challenge: ChallengeKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) challenge_difficulty: Option<u32>,
     pub(super) state: PollState,
     pub(super) version: u64,
     pub(super) created_at: DateTime<Utc>,
@@ -151,6 +134,14 @@ impl Poll {
     /// Whether entries matching the built-in profanity list are hidden automatically.
     pub fn profanity_filter(&self) -> bool {
         self.profanity_filter
+    }
+    /// `"challenge": "pow"` polls: the proof of work's difficulty (`maxnumber`) a voter
+    /// token takes; `None` for polls without a challenge.
+    pub fn pow_difficulty(&self) -> Option<u32> {
+        match self.challenge {
+            ChallengeKind::Pow => self.challenge_difficulty,
+            ChallengeKind::None => None,
+        }
     }
     /// Who sees results while the poll is open.
     pub fn results_visibility(&self) -> ResultsVisibility {
@@ -264,8 +255,11 @@ impl Poll {
         {
             return Err(PollState::Scheduled);
         }
+        // Likewise a vote published in the millisecond the poll closed is late: its time,
+        // cut to the millisecond, would otherwise read as before a close later in that
+        // millisecond (seen: a vote sent right after a manual close counted).
         match self.closes_at {
-            Some(closed) if cast_at >= closed => Err(PollState::Closed),
+            Some(closed) if cast_at >= closed.trunc_subsecs(3) => Err(PollState::Closed),
             Some(closed) if now == PollState::Closed && judged_at > closed + grace => {
                 Err(PollState::Closed)
             }
@@ -306,6 +300,10 @@ struct PollRecord {
     moderation: Moderation,
     #[serde(default)]
     profanity_filter: bool,
+    #[serde(default)]
+    challenge: ChallengeKind,
+    #[serde(default)]
+    challenge_difficulty: Option<u32>,
     state: PollState,
     version: u64,
     created_at: DateTime<Utc>,
@@ -363,6 +361,7 @@ impl TryFrom<PollRecord> for Poll {
             c.push("opens_at", Rule::Required, "a scheduled poll has opens_at");
         }
         check_max_voters(&mut c, r.max_voters);
+        challenge::check(&mut c, r.challenge, r.challenge_difficulty, r.access, true);
         if r.version == 0 {
             c.push("version", Rule::OutOfRange, "starts at 1");
         }
@@ -384,31 +383,11 @@ impl TryFrom<PollRecord> for Poll {
             max_entries: r.max_entries,
             moderation: r.moderation,
             profanity_filter: r.profanity_filter,
+            challenge: r.challenge,
+            challenge_difficulty: r.challenge_difficulty,
             state: r.state,
             version: r.version,
             created_at: r.created_at,
         })
-    }
-}
-
-/// `max_choices` is for `multi` polls only, within 1..=number of options.
-pub(super) fn check_max_choices(c: &mut Collector, kind: PollKind, max: Option<u32>, n: usize) {
-    match (kind, max) {
-        (PollKind::Multi, Some(m)) if m == 0 || m as usize > n => c.push(
-            "max_choices",
-            Rule::OutOfRange,
-            format!("must be from 1 to the number of options ({n})"),
-        ),
-        (PollKind::Single | PollKind::Ranked | PollKind::Rating | PollKind::OpenText, Some(_)) => {
-            c.push("max_choices", Rule::NotAllowed, "is only for multi polls")
-        }
-        _ => {}
-    }
-}
-
-/// `max_voters`, when given, is at least 1.
-pub(super) fn check_max_voters(c: &mut Collector, max: Option<u32>) {
-    if max == Some(0) {
-        c.push("max_voters", Rule::OutOfRange, "must be at least 1");
     }
 }

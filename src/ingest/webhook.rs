@@ -131,16 +131,38 @@ impl Verifier {
 
         let payload: Payload =
             serde_json::from_slice(body).map_err(|e| Refusal::Malformed(e.to_string()))?;
-        let age_ms = now.timestamp_millis() - payload.publish_timestamp;
-        let window_ms = self.window.as_millis() as i64;
+        // Saturating: a timestamp at either end of i64 (i64::MIN is "the distant past", not
+        // an overflow into "the future") is judged like any other, and refused.
+        let age_ms = now
+            .timestamp_millis()
+            .saturating_sub(payload.publish_timestamp);
+        let window_ms = millis(self.window);
         if age_ms > window_ms {
             return Err(Refusal::Stale { age_ms, window_ms });
         }
-        if -age_ms > self.future_tolerance.as_millis() as i64 {
-            return Err(Refusal::Future { ahead_ms: -age_ms });
+        let ahead_ms = age_ms.saturating_neg();
+        if ahead_ms > millis(self.future_tolerance) {
+            return Err(Refusal::Future { ahead_ms });
+        }
+        // A publish time no clock can show is as stale as one from before the window: the
+        // pipeline judges a vote by when it was published, and this one says nothing.
+        if Utc
+            .timestamp_millis_opt(payload.event_timestamp)
+            .single()
+            .is_none()
+        {
+            let age_ms = now
+                .timestamp_millis()
+                .saturating_sub(payload.event_timestamp);
+            return Err(Refusal::Stale { age_ms, window_ms });
         }
         Ok(VerifiedEvent { payload })
     }
+}
+
+/// `duration` in whole milliseconds, saturating at `i64::MAX`.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Signs `body` as Momento does (for tests and for registering with a local Momento).
@@ -164,10 +186,40 @@ mod tests {
     }
 
     fn body(publish_ms: i64) -> Vec<u8> {
+        body_at(publish_ms, publish_ms)
+    }
+
+    fn body_at(event_ms: i64, publish_ms: i64) -> Vec<u8> {
         format!(
-            r#"{{"cache":"pollcast","topic":"votes","event_timestamp":{publish_ms},"publish_timestamp":{publish_ms},"topic_sequence_number":7,"token_id":"p1:v1","text":"hi"}}"#
+            r#"{{"cache":"pollcast","topic":"votes","event_timestamp":{event_ms},"publish_timestamp":{publish_ms},"topic_sequence_number":7,"token_id":"p1:v1","text":"hi"}}"#
         )
         .into_bytes()
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_refused_without_overflow() {
+        let now = Utc::now();
+        let v = verifier();
+        let signed = |body: Vec<u8>| v.verify(Some(&sign("s3cret", &body)), &body, now);
+        assert!(matches!(
+            signed(body(i64::MIN)),
+            Err(Refusal::Stale {
+                age_ms: i64::MAX,
+                ..
+            })
+        ));
+        assert!(matches!(
+            signed(body(i64::MAX)),
+            Err(Refusal::Future { .. })
+        ));
+        assert!(matches!(signed(body(0)), Err(Refusal::Stale { .. })));
+        let fresh = now.timestamp_millis();
+        for event_ms in [i64::MIN, i64::MAX] {
+            assert!(
+                matches!(signed(body_at(event_ms, fresh)), Err(Refusal::Stale { .. })),
+                "event_timestamp {event_ms}"
+            );
+        }
     }
 
     #[test]

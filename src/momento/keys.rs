@@ -18,6 +18,7 @@
 //! | replicas ingesting by subscription | dictionary `ingest_replicas` (field = replica id); each alive while `ingest_replica:{id}` is |
 //! | a voter's last rejected vote | `vote_status:{poll_id}:{voter_id}` |
 //! | a voter token pollcast minted | `voter_token:{sha3-256 of the token's key, hex}` |
+//! | a proof-of-work puzzle already answered | `pow:{challenge, hex}` |
 //! | moderation decisions of an open-text poll | dictionary `moderation:{poll_id}` |
 //! | event record | `event:{event_id}` |
 //! | an event's join code | `join_code:{CODE}` = the event id |
@@ -196,6 +197,11 @@ pub fn vote_status(poll: &PollId, voter: &VoterId) -> String {
 /// A voter token pollcast minted, by the hex SHA3-256 of its raw key: holds its `token_id`.
 pub fn voter_token(key_hash_hex: &str) -> String {
     format!("voter_token:{key_hash_hex}")
+}
+
+/// A proof-of-work puzzle already answered (single use), by its challenge (hex SHA-256).
+pub fn spent_challenge(challenge_hex: &str) -> String {
+    format!("pow:{challenge_hex}")
 }
 
 /// The moderation decisions on an open-text poll's entries (field = entry id).

@@ -15,12 +15,14 @@
 //! - [`status`]: what became of a voter's vote, and the registry of minted voter tokens.
 //! - [`moderation`]: decisions on open-text entries (hidden, approved).
 //! - [`events`]: events (a join code and an ordered list of polls) and their join codes.
+//! - [`challenges`]: proof-of-work puzzles already answered (single use).
 //!
 //! The engine is private to this module: every call goes through a method here, so errors
 //! come back as [`StoreError`] (with what was being done as context) and no SDK type leaks
 //! out.
 
 pub mod ballots;
+pub mod challenges;
 pub mod engine;
 pub mod events;
 pub mod keys;

@@ -1,18 +1,20 @@
-//! What became of a voter's vote (`GET /v1/polls/{id}/ballot`), and the voter tokens pollcast
+//! What became of a voter's votes (`GET /v1/polls/{id}/ballot`), and the voter tokens pollcast
 //! minted, which that endpoint authenticates voters with.
 //!
 //! Every publish is answered 204 before the vote is processed, so a voter learns the outcome
-//! here:
-//! - **counted**: the voter's ballot key holds a ballot and the ledger holds the same choices
-//!   (read from the keys the pipeline writes anyway, [`BallotStore`] and the ledger shard);
-//! - **rejected**: `vote_status:{poll_id}:{voter_id}` holds the voter's last rejected vote
-//!   (reason, the topic sequence number, the `ref` the message carried). The pipeline writes
-//!   it, best effort, where it learns a rejection; it lives [`REJECTION_TTL`];
-//! - **pending**: neither (not processed yet, or processed and given back after a backend
-//!   failure: free to be cast again).
+//! here, as two answers that are never mixed up:
+//! - **what counts**: the voter's ballot key holds a ballot and the ledger holds the same
+//!   choices (read from the keys the pipeline writes anyway, [`BallotStore`] and the ledger
+//!   shard);
+//! - **what the last attempt did**: `vote_status:{poll_id}:{voter_id}` holds the voter's last
+//!   rejected vote (reason, the topic sequence number, the `ref` the message carried). The
+//!   pipeline writes it, best effort, where it learns a rejection; it lives
+//!   [`REJECTION_TTL`]. A counted ballot as new or newer (by topic sequence number) is the last
+//!   attempt instead: counted. (A copy of a counted ballot, a duplicate, is not kept: it changed
+//!   nothing, and costs no write.)
 //!
-//! When both a counted ballot and a rejection exist, the later vote (higher topic sequence
-//! number) decides the status; the counted ballot is reported either way, since it stands.
+//! So a voter whose first ballot counts and whose later vote was refused reads both: the
+//! ballot that counts, and the refusal of the last attempt (never "rejected" alone).
 //!
 //! **Voter tokens** are registered when minted: `voter_token:{sha3-256 of the raw key}` holds
 //! the token's `token_id` for the token's lifetime. A request that presents a token whose hash
@@ -69,37 +71,41 @@ pub struct Counted {
     pub texts: Vec<String>,
 }
 
-/// What became of a voter's latest vote.
+/// What the voter's last processed vote did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VoteStatus {
-    /// Nothing counted or rejected (yet).
-    Pending,
-    /// The voter's latest vote is counted.
-    Counted(Counted),
-    /// The voter's latest vote was rejected; `counted` is the ballot that still stands, if any.
-    Rejected {
-        /// Why.
-        rejected: Rejected,
-        /// The voter's counted ballot, if one stands.
-        counted: Option<Counted>,
-    },
+pub enum LastAttempt {
+    /// No vote of this voter processed yet (one may be on its way).
+    None,
+    /// It is the ballot that counts.
+    Counted,
+    /// It was refused; nothing of it counts.
+    Rejected(Rejected),
+}
+
+/// What counts for a voter, and what their last attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoteStatus {
+    /// The ballot that counts, if one does.
+    pub counted: Option<Counted>,
+    /// What the last processed vote did.
+    pub last: LastAttempt,
 }
 
 impl VoteStatus {
-    /// The status from what is stored: the later of the two (by topic sequence number) wins.
+    /// The status from what is stored: the later of the two (by topic sequence number) is the
+    /// last attempt; the counted ballot counts whatever came after it.
     pub fn of(counted: Option<Counted>, rejected: Option<Rejected>) -> Self {
-        match (counted, rejected) {
-            (None, None) => VoteStatus::Pending,
-            (Some(counted), None) => VoteStatus::Counted(counted),
-            (Some(counted), Some(rejected)) if counted.seq >= rejected.seq => {
-                VoteStatus::Counted(counted)
-            }
-            (counted, Some(rejected)) => VoteStatus::Rejected { rejected, counted },
-        }
+        let last = match (&counted, rejected) {
+            (None, None) => LastAttempt::None,
+            (Some(_), None) => LastAttempt::Counted,
+            (Some(ballot), Some(rejected)) if ballot.seq >= rejected.seq => LastAttempt::Counted,
+            (_, Some(rejected)) => LastAttempt::Rejected(rejected),
+        };
+        VoteStatus { counted, last }
     }
 }
 
-/// Rejections and counted ballots, per voter.
+/// Last attempts and counted ballots, per voter.
 #[derive(Clone)]
 pub struct VoteStatusStore {
     momento: Momento,
@@ -151,14 +157,14 @@ impl VoteStatusStore {
         Ok(())
     }
 
-    /// What became of the voter's latest vote.
+    /// What counts for the voter, and what their last attempt did.
     #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
     pub async fn status(&self, poll: &PollId, voter: &VoterId) -> StoreResult<VoteStatus> {
         let (counted, rejected) = tokio::try_join!(self.counted(poll, voter), async {
             let key = keys::vote_status(poll, voter);
             match self
                 .momento
-                .get(key, "reading the voter's last rejection")
+                .get(key, "reading the voter's last attempt")
                 .await?
             {
                 None => Ok(None),
@@ -298,27 +304,21 @@ mod tests {
     }
 
     #[test]
-    fn the_later_vote_decides_the_status() {
-        assert_eq!(VoteStatus::of(None, None), VoteStatus::Pending);
+    fn what_counts_and_what_the_last_attempt_did_are_told_apart() {
+        let status = VoteStatus::of;
+        assert_eq!(status(None, None).last, LastAttempt::None);
+        assert_eq!(status(Some(counted(3)), None).last, LastAttempt::Counted);
         assert_eq!(
-            VoteStatus::of(Some(counted(3)), None),
-            VoteStatus::Counted(counted(3))
+            status(Some(counted(5)), Some(rejected(4))).last,
+            LastAttempt::Counted
         );
-        assert_eq!(
-            VoteStatus::of(Some(counted(5)), Some(rejected(4))),
-            VoteStatus::Counted(counted(5))
-        );
-        assert_eq!(
-            VoteStatus::of(Some(counted(5)), Some(rejected(6))),
-            VoteStatus::Rejected {
-                rejected: rejected(6),
-                counted: Some(counted(5))
-            }
-        );
-        assert!(matches!(
-            VoteStatus::of(None, Some(rejected(1))),
-            VoteStatus::Rejected { counted: None, .. }
-        ));
+        // A first ballot counted, a later vote refused: both are told.
+        let both = status(Some(counted(5)), Some(rejected(6)));
+        assert_eq!(both.counted, Some(counted(5)));
+        assert_eq!(both.last, LastAttempt::Rejected(rejected(6)));
+        let refused = status(None, Some(rejected(1)));
+        assert_eq!(refused.counted, None);
+        assert_eq!(refused.last, LastAttempt::Rejected(rejected(1)));
     }
 
     #[test]

@@ -215,6 +215,8 @@ pub fn local_momento_config(
             max_delay: settings.max_ingest_lag,
         },
         subscriber_buffer: EMBEDDED_SUBSCRIBER_BUFFER,
+        publish_limit_per_token: settings.limits.limit_publish_per_token.0,
+        slow_client_timeout: settings.limits.request_read_timeout,
         ..LocalMomentoConfig::default()
     }
 }

@@ -1,5 +1,7 @@
-//! `GET /v1/polls/{id}/ballot`: a voter learns what became of their vote (every publish is
-//! answered 204 before the vote is processed), authorised by their own token only.
+//! `GET /v1/polls/{id}/ballot`: a voter learns what counts and what their last vote did, told
+//! apart in every case (every publish is answered 204 before the vote is processed),
+//! authorised by their own token only. The cases: a first vote pending, counted, refused; a
+//! revote counted or refused; a poll full; a poll closed.
 
 use std::time::Duration;
 
@@ -7,9 +9,22 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::support::app::{
-    a_poll, a_poll_with, assert_error, spawn_app, spawn_app_with, test_settings, within, ADMIN_KEY,
+    a_poll, a_poll_with, assert_error, spawn_app, spawn_app_with, test_settings, within, TestApp,
+    ADMIN_KEY,
 };
 use crate::support::ballot::vote_with_ref;
+
+/// A poll that takes changes, and a voter whose first ballot (`o1`, ref `r-1`) is counted.
+async fn counted_on_a_revote_poll(app: &TestApp) -> (String, serde_json::Value) {
+    let id = app
+        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
+        .await;
+    let token = app.minted_token(&id).await;
+    app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
+        .await;
+    app.ballot_once(&id, &token, "counted").await;
+    (id, token)
+}
 
 #[tokio::test]
 async fn a_vote_is_pending_until_it_is_counted_with_its_choices() {
@@ -27,11 +42,21 @@ async fn a_vote_is_pending_until_it_is_counted_with_its_choices() {
 
     // Assert
     assert_eq!(before["status"], "pending", "{before}");
-    assert_eq!(before["choices"], json!(null), "{before}");
+    assert_eq!(before["ballot"], json!({"state": "none"}), "{before}");
+    assert_eq!(
+        before["last_attempt"],
+        json!({"result": "none"}),
+        "{before}"
+    );
     assert_eq!(published, 204);
-    assert_eq!(after["choices"], json!(["o2"]), "{after}");
+    assert_eq!(after["status"], "counted", "{after}");
+    assert_eq!(
+        after["ballot"],
+        json!({"state": "counted", "choices": ["o2"]}),
+        "{after}"
+    );
     assert_eq!(after["voter_id"], token["voter_id"], "{after}");
-    assert_eq!(after["reason"], json!(null), "{after}");
+    assert_eq!(after["last_attempt"]["reason"], json!(null), "{after}");
 }
 
 #[tokio::test]
@@ -50,15 +75,42 @@ async fn a_vote_sent_after_the_close_is_rejected_with_its_reason_and_ref_and_not
 
     // Assert
     assert_eq!(published, 204, "publishing is answered before processing");
-    assert_eq!(ballot["reason"], "poll_not_open", "{ballot}");
-    assert_eq!(ballot["ref"], "r-late", "{ballot}");
+    assert_eq!(ballot["status"], "rejected", "{ballot}");
+    let last = &ballot["last_attempt"];
+    assert_eq!(last["reason"], "poll_not_open", "{ballot}");
+    assert_eq!(last["ref"], "r-late", "{ballot}");
     assert!(
-        ballot["message"].as_str().unwrap().contains("closed"),
+        last["message"].as_str().unwrap().contains("closed"),
         "{ballot}"
     );
-    assert!(ballot["rejected_at"].is_string(), "{ballot}");
-    assert_eq!(ballot["choices"], json!(null), "nothing counted: {ballot}");
+    assert!(last["at"].is_string(), "{ballot}");
+    assert_eq!(
+        ballot["ballot"]["state"], "none",
+        "nothing counted: {ballot}"
+    );
     assert_eq!(app.results(&id).await["ballots"], 0);
+}
+
+#[tokio::test]
+async fn a_vote_after_the_close_is_refused_while_the_ballot_cast_in_time_still_counts() {
+    // Arrange: a poll that takes changes, so the late one is refused for its time alone.
+    let app = spawn_app().await;
+    let (id, token) = counted_on_a_revote_poll(&app).await;
+    assert_eq!(app.transition(&id, "close").await.status(), 200);
+
+    // Act
+    app.publish_http(&token, &vote_with_ref(&id, &["o2"], "r-late"))
+        .await;
+    let ballot = app.ballot_once(&id, &token, "rejected").await;
+
+    // Assert
+    assert_eq!(ballot["status"], "counted", "{ballot}");
+    assert_eq!(ballot["ballot"]["choices"], json!(["o1"]), "{ballot}");
+    assert_eq!(
+        ballot["last_attempt"]["reason"], "poll_not_open",
+        "{ballot}"
+    );
+    assert_eq!(ballot["last_attempt"]["ref"], "r-late", "{ballot}");
 }
 
 #[tokio::test]
@@ -76,14 +128,19 @@ async fn a_second_vote_without_revoting_is_rejected_while_the_first_stays_counte
         .await;
     let ballot = app.ballot_once(&id, &token, "rejected").await;
 
-    // Assert
-    assert_eq!(ballot["reason"], "already_voted", "{ballot}");
-    assert_eq!(ballot["ref"], "r-2", "{ballot}");
+    // Assert: what counts and what the last attempt did, separately (never "rejected" alone).
+    assert_eq!(ballot["status"], "counted", "{ballot}");
     assert_eq!(
-        ballot["choices"],
-        json!(["o1"]),
+        ballot["ballot"],
+        json!({"state": "counted", "choices": ["o1"]}),
         "the first ballot stands: {ballot}"
     );
+    assert_eq!(ballot["last_attempt"]["result"], "rejected", "{ballot}");
+    assert_eq!(
+        ballot["last_attempt"]["reason"], "already_voted",
+        "{ballot}"
+    );
+    assert_eq!(ballot["last_attempt"]["ref"], "r-2", "{ballot}");
     let results = app.results_with(&id, 1).await;
     assert_eq!(results["counts"], json!({"o1": 1, "o2": 0}), "{results}");
 }
@@ -92,13 +149,7 @@ async fn a_second_vote_without_revoting_is_rejected_while_the_first_stays_counte
 async fn a_revote_is_counted_with_its_new_choices() {
     // Arrange
     let app = spawn_app().await;
-    let id = app
-        .open_poll(&a_poll_with(json!({ "allow_revote": true })))
-        .await;
-    let token = app.minted_token(&id).await;
-    app.publish_http(&token, &vote_with_ref(&id, &["o1"], "r-1"))
-        .await;
-    app.ballot_once(&id, &token, "counted").await;
+    let (id, token) = counted_on_a_revote_poll(&app).await;
 
     // Act
     app.publish_http(&token, &vote_with_ref(&id, &["o2"], "r-2"))
@@ -106,7 +157,7 @@ async fn a_revote_is_counted_with_its_new_choices() {
     let ballot = within(10, "the revote to be counted", async {
         loop {
             let ballot = app.ballot(&id, &token).await;
-            if ballot["choices"] == json!(["o2"]) {
+            if ballot["ballot"]["choices"] == json!(["o2"]) {
                 return ballot;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -116,6 +167,52 @@ async fn a_revote_is_counted_with_its_new_choices() {
 
     // Assert
     assert_eq!(ballot["status"], "counted", "{ballot}");
+    assert_eq!(ballot["last_attempt"]["result"], "counted", "{ballot}");
+}
+
+#[tokio::test]
+async fn a_refused_revote_leaves_the_earlier_ballot_counting_and_says_why() {
+    // Arrange
+    let app = spawn_app().await;
+    let (id, token) = counted_on_a_revote_poll(&app).await;
+
+    // Act
+    app.publish_http(&token, &vote_with_ref(&id, &["o9"], "r-2"))
+        .await;
+    let ballot = app.ballot_once(&id, &token, "rejected").await;
+
+    // Assert
+    assert_eq!(ballot["status"], "counted", "{ballot}");
+    assert_eq!(ballot["ballot"]["choices"], json!(["o1"]), "{ballot}");
+    assert_eq!(
+        ballot["last_attempt"]["reason"], "unknown_option",
+        "{ballot}"
+    );
+    assert_eq!(ballot["last_attempt"]["ref"], "r-2", "{ballot}");
+}
+
+#[tokio::test]
+async fn a_voter_past_a_full_polls_cap_reads_that_nothing_counts_and_why() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = app
+        .open_poll(&a_poll_with(json!({ "max_voters": 1 })))
+        .await;
+    let first = app.minted_token(&id).await;
+    let second = app.minted_token(&id).await;
+    app.publish_http(&first, &vote_with_ref(&id, &["o1"], "r-1"))
+        .await;
+    app.ballot_once(&id, &first, "counted").await;
+
+    // Act
+    app.publish_http(&second, &vote_with_ref(&id, &["o2"], "r-2"))
+        .await;
+    let ballot = app.ballot_once(&id, &second, "rejected").await;
+
+    // Assert
+    assert_eq!(ballot["status"], "rejected", "{ballot}");
+    assert_eq!(ballot["ballot"], json!({"state": "none"}), "{ballot}");
+    assert_eq!(ballot["last_attempt"]["reason"], "poll_full", "{ballot}");
 }
 
 #[tokio::test]
@@ -131,8 +228,12 @@ async fn a_ballot_naming_an_unknown_option_is_rejected_as_such() {
     let ballot = app.ballot_once(&id, &token, "rejected").await;
 
     // Assert
-    assert_eq!(ballot["reason"], "unknown_option", "{ballot}");
-    assert_eq!(ballot["choices"], json!(null), "{ballot}");
+    assert_eq!(ballot["status"], "rejected", "{ballot}");
+    assert_eq!(
+        ballot["last_attempt"]["reason"], "unknown_option",
+        "{ballot}"
+    );
+    assert_eq!(ballot["ballot"]["state"], "none", "{ballot}");
 }
 
 #[tokio::test]
@@ -149,7 +250,7 @@ async fn a_vote_naming_another_poll_is_reported_on_the_poll_of_the_token() {
     let ballot = app.ballot_once(&mine, &token, "rejected").await;
 
     // Assert
-    assert_eq!(ballot["reason"], "wrong_poll", "{ballot}");
+    assert_eq!(ballot["last_attempt"]["reason"], "wrong_poll", "{ballot}");
     assert_eq!(app.results(&other).await["ballots"], 0);
 }
 

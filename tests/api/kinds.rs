@@ -55,7 +55,10 @@ async fn a_rating_poll_counts_values_and_reports_mean_median_stream_and_csv() {
     assert_eq!(public["rating"], live["rating"]);
     let status = app.ballot_once(&id, &tokens[3], "counted").await;
     assert_eq!(
-        (status["status"].as_str(), status["value"].as_i64()),
+        (
+            status["status"].as_str(),
+            status["ballot"]["value"].as_i64()
+        ),
         (Some("counted"), Some(2))
     );
 
@@ -170,7 +173,10 @@ async fn bad_ratings_and_entries_are_rejected_counted_by_reason_and_change_nothi
     for (token, id, _, reason) in &cases {
         let status = app.ballot_once(id, token, "rejected").await;
         assert_eq!(
-            (status["status"].as_str(), status["reason"].as_str()),
+            (
+                status["status"].as_str(),
+                status["last_attempt"]["reason"].as_str()
+            ),
             (Some("rejected"), Some(*reason)),
             "{status}"
         );
@@ -207,7 +213,11 @@ async fn a_capped_rating_poll_refuses_the_voter_past_its_cap() {
 
     // Assert
     let status = app.ballot_once(&id, &tokens[1], "rejected").await;
-    assert_eq!(status["reason"], "poll_full", "{status}");
+    assert_eq!(status["last_attempt"]["reason"], "poll_full", "{status}");
+    assert_eq!(
+        status["ballot"]["state"], "none",
+        "nothing counts: {status}"
+    );
     assert_eq!(first["rating"]["counts"]["3"], 1);
     assert_eq!(app.results(&id).await["ballots"], 1);
 }

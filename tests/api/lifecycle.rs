@@ -246,14 +246,22 @@ async fn the_clock_opens_and_closes_a_scheduled_poll_on_time_and_stores_each_cha
     // Act
     let seen = watch_until(&app, &id, 15, |p| p["version"] == 3).await;
 
-    // Assert: version 2 (opened) and 3 (closed) were stored, not just derived on read.
+    // Assert: version 2 (opened) and 3 (closed) were stored, not just derived on read. A read
+    // between the deadline and the scheduler's write sees the clock's state on the stored
+    // version (`closed` at 2, as on a busy machine): that is the derived view, allowed.
+    let stored: Vec<_> = seen
+        .iter()
+        .filter(|seen| **seen != ("closed".to_owned(), 2))
+        .cloned()
+        .collect();
     assert_eq!(
-        seen,
+        stored,
         [
             ("scheduled".to_owned(), 1),
             ("open".to_owned(), 2),
             ("closed".to_owned(), 3)
-        ]
+        ],
+        "{seen:?}"
     );
     let (status, page) = status_and_json(app.list_polls("?state=closed").await).await;
     assert_eq!(status, 200);

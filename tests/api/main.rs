@@ -2,6 +2,7 @@
 //! Momento, driven over HTTP (and the official `momento` crate where voters would use it).
 
 mod ballot_status;
+mod challenge;
 mod contract;
 mod cors;
 mod crash;
@@ -11,6 +12,7 @@ mod keep_alive;
 mod kinds;
 mod late_votes;
 mod lifecycle;
+mod limits;
 mod links;
 mod open_text;
 mod openapi;
@@ -22,8 +24,10 @@ mod race;
 mod recount;
 mod results;
 mod results_view;
+mod security;
 mod service;
 mod service_mode;
+mod slow_clients;
 mod startup;
 mod subscription_resume;
 mod support;
@@ -35,4 +39,5 @@ mod vote_order;
 mod vote_races;
 mod voter_cookie;
 mod votes_e2e;
+mod web_surface;
 mod webhook;

@@ -122,7 +122,7 @@ async fn open_text_entries_make_a_word_list_and_a_hidden_entry_leaves_every_publ
     let (_, _, revoted) = stream.until(|r| r["open_text"]["entries_total"] == 3).await;
     assert!(entry(&revoted, "Zig").is_none());
     let status = app.ballot(&id, &tokens[0]).await;
-    assert_eq!(status["texts"], json!(["Rust"]));
+    assert_eq!(status["ballot"]["texts"], json!(["Rust"]));
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::support::app::{
     a_poll, a_poll_with, assert_error, assert_invalid, id_of, in_seconds, send, spawn_app,
-    status_and_json, Caller, ADMIN_KEY, NOT_ADMIN,
+    spawn_app_with, status_and_json, test_settings, Caller, ADMIN_KEY, NOT_ADMIN,
 };
 
 /// Each case: what is wrong, the body, the field the answer must name, and words of the rule.
@@ -296,7 +296,10 @@ async fn creating_or_listing_without_the_admin_key_answers_401_and_creates_nothi
 
 #[tokio::test]
 async fn transitions_without_the_admin_key_answer_401_and_change_nothing() {
-    let app = spawn_app().await;
+    // More wrong keys than an address may send (`limits::wrong_admin_keys_...` tests that).
+    let mut settings = test_settings();
+    settings.limits.limit_wrong_admin_keys = pollcast::config::RateSetting(None);
+    let app = spawn_app_with(settings).await;
     let draft = id_of(&app.created_poll(&a_poll()).await);
     let open = app.open_poll(&a_poll()).await;
     let before = app.all_polls().await;

@@ -95,7 +95,14 @@ async fn the_cookie_brings_back_the_same_voter_and_its_ballot() {
     app.publish_http(&second_token, &vote_with_ref(&id, &["o2"], "r-2"))
         .await;
     let refused = app.ballot_once(&id, &second_token, "rejected").await;
-    assert_eq!(refused["reason"], "already_voted", "{refused}");
+    assert_eq!(
+        refused["last_attempt"]["reason"], "already_voted",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["status"], "counted",
+        "the first ballot still counts: {refused}"
+    );
     assert_eq!(app.results_with(&id, 1).await["counts"]["o2"], 0);
 }
 

@@ -136,6 +136,46 @@ async fn stale_and_future_events_answer_401_are_counted_and_change_no_tally() {
 }
 
 #[tokio::test]
+async fn timestamps_at_the_ends_of_i64_are_refused_as_stale_or_future_and_change_no_tally() {
+    // Arrange
+    let app = spawn_app_with(webhook_settings()).await;
+    let id = app.open_poll(&a_poll()).await;
+    let at = |voter: &str, event_ms: Option<i64>, publish_ms: i64| {
+        let mut event = Event::new(&token_id(&id, voter), &vote(&id, &["o1"]), 1);
+        event.publish_ms = publish_ms;
+        event.event_ms = event_ms.unwrap_or(event.event_ms);
+        event
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+
+    // Act
+    let distant_past = app.deliver(&at("a", None, i64::MIN)).await;
+    let distant_future = app.deliver(&at("b", None, i64::MAX)).await;
+    let no_such_time = app.deliver(&at("c", Some(i64::MIN), now)).await;
+
+    // Assert
+    assert_eq!(
+        (distant_past.0, &distant_past.1["error"]),
+        (401, &json!("stale"))
+    );
+    assert_eq!(
+        (distant_future.0, &distant_future.1["error"]),
+        (401, &json!("future"))
+    );
+    assert_eq!(
+        (no_such_time.0, &no_such_time.1["error"]),
+        (401, &json!("stale"))
+    );
+    let metrics = app.metrics().await;
+    assert_eq!(
+        (metrics.refused("stale"), metrics.refused("future")),
+        (2, 1)
+    );
+    assert_eq!(metrics.received("webhook"), 0, "none reached the pipeline");
+    assert_tally(&app, &id, 0, 0).await;
+}
+
+#[tokio::test]
 async fn a_replay_window_can_be_configured() {
     // Arrange
     let mut settings = webhook_settings();

@@ -1,6 +1,6 @@
 // What a voter is told when a vote is not counted, or when the way to the server breaks: a
 // second vote from the same voter is refused visibly and not counted, and a reload or a second
-// tab is the same voter; a vote the pipeline rejects shows its reason; a lost answer is
+// tab is the same voter; a change refused after the close says what still counts; a vote the pipeline rejects shows its reason; a lost answer is
 // retried without a double vote; an expired token is replaced by a new one for the same voter.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -71,6 +71,29 @@ test('a second vote from the same voter is refused visibly and not counted; a re
   assert.equal(await voterOf(third, poll.id), voter);
   assert.equal(await third.getByRole('radio').count(), 0, 'no ballot offered');
   await screenshot(third, 'voter-already-voted');
+});
+
+test('a change refused after the close says so, and that the earlier vote still counts', async () => {
+  const poll = await admin.openPoll({ title: 'Lunch at noon?', options: ['Yes', 'No'], allow_revote: true });
+  const context = await browser.newContext(PHONE);
+  const first = await context.newPage();
+  await first.goto(poll.vote_url);
+  const second = await context.newPage();
+  await second.goto(poll.vote_url);
+  await second.getByRole('radio', { name: 'No' }).waitFor({ timeout: WAIT });
+  await first.getByRole('radio', { name: 'Yes' }).click();
+  await first.getByRole('button', { name: 'Vote', exact: true }).click();
+  await status(first, 'Your vote was counted: Yes.');
+
+  // The second tab still shows the ballot when the poll closes; its change comes too late.
+  await admin.transition(poll.id, 'close');
+  await second.getByRole('radio', { name: 'No' }).click();
+  await second.getByRole('button', { name: /Vote|Change vote/ }).click();
+  await status(second, 'Your vote was not counted: the poll was not open when your vote arrived');
+  await status(second, 'Your earlier vote still counts: Yes.');
+  const results = await admin.resultsWhen(poll.id, (r) => r.ballots >= 1);
+  assert.deepEqual(results.counts, { o1: 1, o2: 0 });
+  await screenshot(second, 'voter-late-change-refused');
 });
 
 test('a poll that allows revotes offers "Change vote", and counts the new choice', async () => {

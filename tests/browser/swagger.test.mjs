@@ -1,5 +1,6 @@
 // Swagger UI at /docs stays the admins' console, end to end in a real browser: authorize with
-// the admin key, create a poll, open it, mint a voter token and see its vote URL.
+// the admin key, create a poll, open it, mint a voter token and see its vote URL, all under
+// the page's Content-Security-Policy.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -45,6 +46,10 @@ async function tryOut(page, tag, operationId, params = {}, body = undefined) {
 test('Swagger UI: authorize with the admin key, create a poll, open it, mint a token', async () => {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   const requests = watchRequests(page, [server.url]);
+  // Swagger UI runs under its Content-Security-Policy (scripts by hash, no framing): nothing
+  // it needs may be refused.
+  const refused = [];
+  page.on('console', (m) => m.text().includes('Content Security Policy') && refused.push(m.text()));
   await page.goto(`${server.url}/docs`);
 
   // Authorize: the admin key for the AdminKey scheme.
@@ -74,6 +79,7 @@ test('Swagger UI: authorize with the admin key, create a poll, open it, mint a t
   assert.ok(token.json.token_id.startsWith(`${id}:`));
   assert.ok(token.json.vote_url.startsWith(`${server.url}/p/${id}#token=`), token.json.vote_url);
   requests.check();
+  assert.deepEqual(refused, [], 'the CSP refused something Swagger UI needs');
   await screenshot(page, 'swagger-token');
 
   // The vote URL Swagger UI showed is a working voter page.

@@ -57,6 +57,13 @@ pub struct LocalMomentoConfig {
     pub sweep_interval: Duration,
     /// Momento's per-namespace limits to enforce (`None`, the default: none).
     pub quota: Option<crate::quota::Quota>,
+    /// Most publishes per disposable token (gRPC and HTTP alike; API keys are never
+    /// limited): over it a publish is refused, `RESOURCE_EXHAUSTED` or `429` with
+    /// `Retry-After`. `None` (the library default): no limit.
+    pub publish_limit_per_token: Option<crate::limits::Rate>,
+    /// How long a gRPC client may take to send HTTP/2's preface after connecting, and an HTTP
+    /// client (with [`crate::guard::GuardedAcceptor`]) each request: a slower one is cut off.
+    pub slow_client_timeout: Duration,
 }
 
 impl Default for LocalMomentoConfig {
@@ -79,6 +86,8 @@ impl Default for LocalMomentoConfig {
             long_poll_max_wait: Duration::from_secs(30),
             sweep_interval: Duration::from_secs(1),
             quota: None,
+            publish_limit_per_token: None,
+            slow_client_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -106,6 +115,8 @@ impl std::fmt::Debug for LocalMomentoConfig {
             .field("long_poll_max_wait", &self.long_poll_max_wait)
             .field("sweep_interval", &self.sweep_interval)
             .field("quota", &self.quota)
+            .field("publish_limit_per_token", &self.publish_limit_per_token)
+            .field("slow_client_timeout", &self.slow_client_timeout)
             .finish()
     }
 }

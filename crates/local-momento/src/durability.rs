@@ -145,7 +145,7 @@ impl Durable {
 }
 
 /// Applies one record to the state.
-fn apply(shared: &Shared, record: &Record<'_>) {
+pub(crate) fn apply(shared: &Shared, record: &Record<'_>) {
     // A `Publish` is for both the outbox and the topic; the outbox says it did not consume it.
     let _ = shared.topics.webhooks().restore(record)
         || shared.store.restore(record)

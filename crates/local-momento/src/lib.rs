@@ -12,6 +12,8 @@
 //! - `message`: a published message (shared by topics, webhooks and the journal).
 //! - `grpc/`: the tonic services (`Scs`, `ScsControl`, `Pubsub`, `Token`) over the above.
 //! - [`http`]: Momento's HTTP topics API, as a poem endpoint to mount anywhere.
+//! - [`guard`]: slow clients cut off (a request, or HTTP/2's preface, due within a deadline).
+//! - [`limits`]: how many publishes one disposable token may make (both front ends).
 //! - [`webhooks`]: signed POSTs of every message published on a registered topic, through an
 //!   outbox.
 //! - [`persist`]: durability: the data dir, the journal (group commit), recovery, snapshots.
@@ -30,8 +32,13 @@ mod clock;
 pub mod config;
 mod durability;
 pub mod faults;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod grpc;
+pub mod guard;
 pub mod http;
+pub mod limits;
 mod message;
 pub mod persist;
 pub mod quota;
@@ -78,6 +85,37 @@ pub(crate) struct Shared {
     pub(crate) log: Log,
     /// Momento's per-namespace limits, when enforced.
     pub(crate) quota: Option<quota::Gate>,
+    /// Publishes per token.
+    pub(crate) limits: limits::PublishLimits,
+}
+
+impl Shared {
+    /// A server's state with nothing running (no listener, no tasks), in memory: what
+    /// recovery fills in, for the fuzzer.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn for_recovery() -> Self {
+        let config = LocalMomentoConfig::default();
+        let log = Log::default();
+        let webhooks = Arc::new(webhooks::Dispatcher::new(
+            config.delivery_settings(),
+            log.clone(),
+        ));
+        Shared {
+            auth: auth::Authenticator::random(),
+            store: store::Store::new(log.clone()),
+            topics: topics::Topics::new(
+                config.topic_settings(),
+                log.clone(),
+                webhooks,
+                CancellationToken::new(),
+            ),
+            endpoint: "localhost".to_owned(),
+            faults: Faults::new(),
+            log,
+            limits: limits::PublishLimits::new(None),
+            quota: None,
+        }
+    }
 }
 
 /// A cheap, cloneable view of a running local Momento's counters (for a metrics endpoint).
@@ -161,6 +199,7 @@ impl LocalMomento {
             faults: Faults::new(),
             log,
             quota: config.quota.map(quota::Gate::new),
+            limits: limits::PublishLimits::new(config.publish_limit_per_token),
         });
         let (durable, recovery) = match (dir, &config.persistence) {
             (Some(dir), Persistence::Durable { fsync, .. }) => {
@@ -179,7 +218,12 @@ impl LocalMomento {
                 config.sweep_interval,
                 shutdown.clone(),
             )),
-            tokio::spawn(grpc::serve(listener, shared.clone(), shutdown.clone())),
+            tokio::spawn(grpc::serve(
+                listener,
+                shared.clone(),
+                config.slow_client_timeout,
+                shutdown.clone(),
+            )),
             tokio::spawn(webhooks.clone().run(shutdown.clone())),
         ];
         if let Some(durable) = &durable {

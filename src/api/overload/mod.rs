@@ -146,11 +146,23 @@ impl<E: Endpoint> Endpoint for VoterLimitEndpoint<E> {
         };
         let response = self.inner.call(request).await?.into_response();
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
-            // The local Momento refused a vote: the pipeline is behind.
-            self.metrics
-                .voter_refused
-                .with_label_values(&[label(kind), "ingest_behind"])
-                .inc();
+            let token_rate = response
+                .extensions()
+                .get::<local_momento::http::TokenRateLimited>()
+                .is_some();
+            if token_rate {
+                // The local Momento refused a vote: its token publishes too often.
+                self.metrics
+                    .limited
+                    .with_label_values(&["publish_per_token"])
+                    .inc();
+            } else if kind == Kind::Publish {
+                // The local Momento refused a vote: the pipeline is behind.
+                self.metrics
+                    .voter_refused
+                    .with_label_values(&[label(kind), "ingest_behind"])
+                    .inc();
+            }
         }
         Ok(response)
     }

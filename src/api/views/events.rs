@@ -47,6 +47,9 @@ pub struct Activation {
 pub struct EventTokenRequest {
     /// A poll of the event (an open-access one).
     pub poll_id: String,
+    /// `"challenge": "pow"` polls: the answer to a fresh puzzle of
+    /// `GET /v1/polls/{poll_id}/challenge` (as for `POST /v1/polls/{id}/tokens`).
+    pub pow: Option<String>,
 }
 
 /// An event as admins see it.

@@ -26,12 +26,13 @@ impl TestApp {
         body
     }
 
-    /// The ballot status once it is `status` (waits for the vote to be processed, at most 10 s).
-    pub async fn ballot_once(&self, id: &str, token: &Value, status: &str) -> Value {
-        within(10, &format!("the ballot to be {status}"), async {
+    /// The ballot status once the voter's last attempt is `result` (`counted` or `rejected`;
+    /// waits for the vote to be processed, at most 10 s).
+    pub async fn ballot_once(&self, id: &str, token: &Value, result: &str) -> Value {
+        within(10, &format!("the last attempt to be {result}"), async {
             loop {
                 let ballot = self.ballot(id, token).await;
-                if ballot["status"] == status {
+                if ballot["last_attempt"]["result"] == result {
                     return ballot;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -31,6 +31,19 @@ impl TestApp {
         topic_client(credentials)
     }
 
+    /// A cache client using a voter token as pollcast minted it.
+    pub fn voter_cache(&self, token: &str) -> CacheClient {
+        let credentials = CredentialProvider::from_disposable_token(token)
+            .expect("a minted token is an SDK auth token")
+            .full_endpoint_override(self.grpc());
+        CacheClient::builder()
+            .default_ttl(Duration::from_secs(60))
+            .configuration(cache_configurations::Laptop::latest())
+            .credential_provider(credentials)
+            .build()
+            .expect("a cache client builds")
+    }
+
     /// A topic client with the super-user key of the app's Momento.
     pub fn operator_topics(&self) -> TopicClient {
         topic_client(self.operator_credentials())

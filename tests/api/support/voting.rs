@@ -120,6 +120,14 @@ impl TestApp {
     /// Publishes `text` with a minted voter token through the HTTP topics API at the token's
     /// `http_endpoint`; returns the status.
     pub async fn publish_http(&self, token: &Value, text: &str) -> u16 {
+        self.publish_http_response(token, text)
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// [`TestApp::publish_http`], answering the whole response.
+    pub async fn publish_http_response(&self, token: &Value, text: &str) -> Response {
         let url = format!(
             "{}/topics/{}/{}",
             token["http_endpoint"].as_str().expect("an http_endpoint"),
@@ -132,7 +140,7 @@ impl TestApp {
             .header(AUTHORIZATION, token["token"].as_str().expect("a token"))
             .header(CONTENT_TYPE, "text/plain")
             .body(text.to_owned());
-        send(request).await.status().as_u16()
+        send(request).await
     }
 
     /// Long-polls `topic` through Momento's HTTP topics API at the token's `http_endpoint`, with

@@ -485,7 +485,9 @@ fn topic_error(error: TopicError) -> CallError {
         TopicError::CacheNotFound(_) => CallError::new(FaultCode::NotFound, message),
         TopicError::Unavailable(_) => CallError::new(FaultCode::Unavailable, message),
         TopicError::MessageTooLarge(_) => CallError::limit("request_size_limit_exceeded", message),
-        TopicError::Throttled { .. } => CallError::limit("operations_rate_limit_exceeded", message),
+        TopicError::Throttled { .. } | TopicError::RateLimited { .. } => {
+            CallError::limit("operations_rate_limit_exceeded", message)
+        }
     }
 }
 

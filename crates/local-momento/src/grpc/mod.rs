@@ -23,15 +23,26 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Status};
 
 use crate::auth::Principal;
+use crate::guard::{Mode, SlowGuard};
 use crate::quota::MaybeGate;
 use crate::Shared;
+use futures::StreamExt;
 
 /// Largest gRPC message accepted: a 5 MB item plus its key and framing. Larger items are
 /// refused by the store with Momento's own error, not by the transport.
 pub(crate) const MAX_GRPC_MESSAGE: usize = 8 * 1024 * 1024;
 
-/// Serves every gRPC service on `listener` until `shutdown` fires.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+/// Largest list of headers (metadata) a call may send: hyper's default, pinned here.
+pub(crate) const MAX_HEADER_LIST: u32 = 16 * 1024;
+
+/// Serves every gRPC service on `listener` until `shutdown` fires; a client that does not send
+/// HTTP/2's preface within `slow_client` is cut off (`crate::guard`).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    slow_client: std::time::Duration,
+    shutdown: CancellationToken,
+) {
     let auth = Authenticate(shared.clone());
     let token = TokenServer::new(token::TokenService::new(shared.clone()))
         .max_decoding_message_size(MAX_GRPC_MESSAGE);
@@ -44,8 +55,13 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
     let faults = fault_layer::FaultLayer::new(shared.faults.clone(), shutdown.clone());
     // `Server::tcp_nodelay` is ignored by `serve_with_incoming*`: set it on the incoming
     // stream, or every response larger than a segment waits ~40 ms for a delayed ACK.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .map(move |accepted| {
+            accepted.map(|stream| SlowGuard::new(stream, Mode::Http2Preface, slow_client))
+        });
     let result = tonic::transport::Server::builder()
+        .http2_max_header_list_size(MAX_HEADER_LIST)
         .layer(faults)
         // Not behind `Authenticate`: the JavaScript SDK sends the key in the request body.
         .add_service(token)

@@ -87,7 +87,7 @@ fn status(error: TopicError) -> Status {
         TopicError::PermissionDenied { .. } => Status::permission_denied(message),
         TopicError::CacheNotFound(_) => Status::not_found(message),
         TopicError::Unavailable(_) => Status::unavailable(message),
-        TopicError::Throttled { .. } => {
+        TopicError::Throttled { .. } | TopicError::RateLimited { .. } => {
             // Momento's answer to a namespace over its operations rate.
             let mut metadata = MetadataMap::new();
             metadata.insert(

@@ -111,7 +111,7 @@ impl From<Event> for ItemJson {
 /// | 401    | `unauthenticated`   | no token, a forged, malformed or expired one               |
 /// | 403    | `permission_denied` | the token's grants do not cover the topic                  |
 /// | 404    | `not_found`         | the cache does not exist                                   |
-/// | 429    | `limit_exceeded`    | the pipeline behind a webhook is behind, or the quota (operations, subscriptions) is used up; with `Retry-After` |
+/// | 429    | `limit_exceeded`    | the pipeline behind a webhook is behind, the token publishes too often, or the quota (operations, subscriptions) is used up; with `Retry-After` |
 /// | 503    | `unavailable`       | the message could not be made durable (data dir failing, or stopping) |
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ApiError {
@@ -145,7 +145,9 @@ impl ApiError {
                 TopicError::PermissionDenied { .. } => (StatusCode::FORBIDDEN, "permission_denied"),
                 TopicError::CacheNotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 TopicError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-                TopicError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded"),
+                TopicError::Throttled { .. } | TopicError::RateLimited { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "limit_exceeded")
+                }
             },
         }
     }
@@ -157,13 +159,18 @@ impl IntoResponse for ApiError {
         tracing::debug!(%status, error = %self, "HTTP topics call refused");
         let mut response = error_response(status, code, &self.to_string());
         let retry_after = match &self {
-            ApiError::Topic(TopicError::Throttled { retry_after }) => Some(retry_after.as_secs()),
+            ApiError::Topic(TopicError::Throttled { retry_after }) => Some(*retry_after),
+            ApiError::Topic(TopicError::RateLimited { retry_after }) => {
+                // So an embedding server can tell this refusal from the backpressure's.
+                response.extensions_mut().insert(super::TokenRateLimited);
+                Some(*retry_after)
+            }
             // A second refills a second's worth of operations.
-            ApiError::Quota(_) => Some(1),
+            ApiError::Quota(_) => Some(std::time::Duration::from_secs(1)),
             _ => None,
         };
         if let Some(retry_after) = retry_after {
-            let seconds = retry_after.max(1).to_string();
+            let seconds = crate::limits::retry_after_secs(retry_after).to_string();
             if let Ok(value) = poem::http::HeaderValue::from_str(&seconds) {
                 response
                     .headers_mut()

@@ -14,13 +14,15 @@
 //!   `topic_sequence_number + 1` and its `sequence_page`. If nothing arrives within the
 //!   server's `long_poll_max_wait` (default 30 s) it answers `200 {"items":[]}`; a client
 //!   simply polls again with the same parameters. It also answers `{"items":[]}` at shutdown.
+//! - `HEAD /topics/{cache}/{topic}` answers at once, without a body: `200` when the caller may
+//!   long-poll the topic, else the status the long poll would have (it never waits).
 //! - The token goes in the `Authorization` header (raw, `Bearer <token>`, or the SDKs' base64
 //!   `auth_token` form) **or** the `token` query parameter, never both (`400`); none → `401`.
 //! - Errors are JSON `{"error": "<code>", "message": "..."}`; the codes and statuses are listed
 //!   on `ApiError` (400 invalid_argument | limit_exceeded, 401, 403, 404, 503 unavailable, and
 //!   429 limit_exceeded with `Retry-After` (seconds) when a publish is refused because the
-//!   topic's webhook delivery is behind: see [`crate::Backpressure::Refuse`]; nothing was
-//!   published).
+//!   topic's webhook delivery is behind, see [`crate::Backpressure::Refuse`], or because the
+//!   token publishes too often, see [`crate::limits`]; nothing was published).
 //! - CORS: any origin may call with any request header (the `Authorization` header included),
 //!   methods GET and POST, and may read `Retry-After`; no cookies are involved, so credentials
 //!   are not allowed.
@@ -44,6 +46,11 @@ use crate::topics;
 use crate::Shared;
 use json::{error_response, items_body, ApiError};
 
+/// Marks (in a response's extensions) a publish refused because its token is over its
+/// publish rate ([`crate::limits`]), so an embedding server can count it apart.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRateLimited;
+
 /// Most elements one long-poll answer carries; the rest wait for the next poll.
 pub const MAX_BATCH: usize = 100;
 
@@ -58,6 +65,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Route {
         .expose_header(poem::http::header::RETRY_AFTER)
         .allow_credentials(false);
     let topic = get(subscribe)
+        .head(head)
         .post(publish)
         .with(cors)
         .catch_all_error(|error: poem::Error| async move {
@@ -129,6 +137,30 @@ async fn subscribe(request: &Request, shared: Data<&Arc<Shared>>) -> Response {
             .content_type("application/json")
             .body(items_body(&events)),
         Err(error) => error.into_response(),
+    }
+}
+
+/// `HEAD`: what a long poll would answer, at once and without a body: `200` when the caller
+/// may subscribe, else the long poll's error status. (Left to `GET`, a `HEAD` would wait the
+/// whole long poll for a body nobody reads.)
+#[handler]
+async fn head(request: &Request, shared: Data<&Arc<Shared>>) -> Response {
+    let checked = (|| {
+        let (cache, topic) = names(request)?;
+        let query: SubscribeQuery = query(request)?;
+        let caller = authenticate(&shared, request, query.token.as_deref())?;
+        topics::check_subscribe(&shared, &caller, &cache, &topic)?;
+        Ok::<(), ApiError>(())
+    })();
+    match checked {
+        Ok(()) => Response::builder()
+            .status(StatusCode::OK)
+            .content_type("application/json")
+            .finish(),
+        Err(error) => {
+            let status = error.into_response().status();
+            Response::builder().status(status).finish()
+        }
     }
 }
 

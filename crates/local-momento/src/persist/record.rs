@@ -256,6 +256,15 @@ pub(crate) fn encode_frame(record: &Record<'_>, out: &mut Vec<u8>) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// `payload` (any bytes) as one frame with its length and checksum, appended to `out`: what
+/// the fuzzer writes to reach record decoding past the checksum.
+#[cfg_attr(not(feature = "fuzzing"), allow(dead_code))]
+pub(crate) fn frame_payload(payload: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
 /// A file header for `magic`.
 pub(crate) fn header(magic: &[u8; 8]) -> [u8; HEADER_BYTES] {
     let mut header = [0; HEADER_BYTES];

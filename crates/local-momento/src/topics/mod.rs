@@ -32,7 +32,8 @@
 //!   new: <the next one it gets>, page}` instead. Memory stays bounded, loss never silent.
 //! - **Limits and checks**, in this order: empty cache or topic name (invalid argument), the
 //!   caller's topic permission (permission denied), the cache's existence (not found), the 4 KB
-//!   message limit (limit exceeded). Nothing is published unless all pass.
+//!   message limit (limit exceeded), the token's publish rate ([`crate::limits`]). Nothing is
+//!   published unless all pass.
 //! - `publisher_id` of every item is the publisher's `token_id` (`""` for API keys).
 
 pub(crate) mod hub;
@@ -104,6 +105,13 @@ pub(crate) enum TopicError {
     /// ([`crate::Backpressure::Refuse`]); try again after `retry_after`.
     #[error("the server is busy delivering this topic's messages; try again in {} s", retry_after.as_secs())]
     Throttled {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// Refused before anything was written: the caller's token is over its publish rate
+    /// ([`crate::limits`]); try again after `retry_after`.
+    #[error("this token publishes too often; try again in {} s", crate::limits::retry_after_secs(*retry_after))]
+    RateLimited {
         /// When to try again.
         retry_after: Duration,
     },
@@ -294,6 +302,10 @@ pub(crate) async fn publish_as(
         return Err(TopicError::MessageTooLarge(value.len()));
     }
     shared
+        .limits
+        .check(caller.token_id())
+        .map_err(|retry_after| TopicError::RateLimited { retry_after })?;
+    shared
         .topics
         .publish(cache, topic, value, caller.token_id())
         .await
@@ -310,6 +322,17 @@ pub(crate) fn subscribe_as(
 ) -> Result<Subscription, TopicError> {
     authorize(shared, caller, cache, topic, TopicAccess::Subscribe)?;
     Ok(shared.topics.subscribe(cache, topic, resume_at, page))
+}
+
+/// Whether `caller` may subscribe to `cache`/`topic`: every check of [`subscribe_as`], without
+/// subscribing (an HTTP `HEAD` answers with it at once).
+pub(crate) fn check_subscribe(
+    shared: &Shared,
+    caller: &Principal,
+    cache: &str,
+    topic: &str,
+) -> Result<(), TopicError> {
+    authorize(shared, caller, cache, topic, TopicAccess::Subscribe)
 }
 
 /// Names, then permission, then the cache: a caller without access learns nothing about

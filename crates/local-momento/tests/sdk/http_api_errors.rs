@@ -152,13 +152,7 @@ async fn malformed_requests_are_400_and_publish_nothing() {
 async fn a_token_without_the_topic_grant_is_403_and_an_unknown_cache_is_404() {
     let m = TestMomento::start().await;
     let base = m.serve_http_api().await;
-    let subscriber = m
-        .mint(
-            PermissionScopes::topic_subscribe_only(CACHE, "t"),
-            ExpiresIn::minutes(5),
-            "s",
-        )
-        .await;
+    let subscriber = subscriber_of_t(&m).await;
     let publisher = m
         .mint(
             PermissionScopes::topic_publish_only(CACHE, "t"),
@@ -189,4 +183,50 @@ async fn a_token_without_the_topic_grant_is_403_and_an_unknown_cache_is_404() {
         .get(format!("{base}/topics/no-such-cache/t"))
         .header(AUTHORIZATION, &m.key);
     assert_error(&call(unknown).await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn head_answers_at_once_with_the_status_a_long_poll_would_have() {
+    // Arrange: a long poll would wait its full 30 s for a message on this quiet topic.
+    let m = TestMomento::start().await;
+    let base = m.serve_http_api().await;
+    let subscriber = subscriber_of_t(&m).await;
+    let head = |topic: &str, key: Option<String>, cache: &str| {
+        let request = reqwest::Client::new().head(format!("{base}/topics/{cache}/{topic}"));
+        match key {
+            Some(key) => request.header(AUTHORIZATION, key),
+            None => request,
+        }
+    };
+
+    // Act
+    let answers = crate::helpers::within(5, "HEAD answers", async {
+        let mut statuses = Vec::new();
+        for request in [
+            head("t", Some(raw_key(&subscriber)), CACHE),
+            head("t", None, CACHE),
+            head("other", Some(raw_key(&subscriber)), CACHE),
+            head("t", Some(m.key.clone()), "no-such-cache"),
+        ] {
+            let response = request.send().await.expect("HEAD sent");
+            let status = response.status().as_u16();
+            let body = response.bytes().await.expect("a body");
+            statuses.push((status, body.len()));
+        }
+        statuses
+    })
+    .await;
+
+    // Assert
+    assert_eq!(answers, vec![(200, 0), (401, 0), (403, 0), (404, 0)]);
+}
+
+/// A token that may only subscribe to the topic `t` of [`CACHE`].
+async fn subscriber_of_t(m: &TestMomento) -> String {
+    m.mint(
+        PermissionScopes::topic_subscribe_only(CACHE, "t"),
+        ExpiresIn::minutes(5),
+        "s",
+    )
+    .await
 }
