@@ -22,6 +22,7 @@ mod poll_errors;
 mod polls;
 mod race;
 mod recount;
+mod replicas;
 mod results;
 mod results_view;
 mod security;

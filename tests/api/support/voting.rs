@@ -313,7 +313,7 @@ impl TestApp {
 pub struct Metrics(HashMap<String, f64>);
 
 impl Metrics {
-    fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
         let series = text
             .lines()
             .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
