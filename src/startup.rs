@@ -327,11 +327,12 @@ fn app_state(
     embedded: Option<local_momento::Observer>,
 ) -> AppState {
     let record_ttl = mode.record_ttl(&settings);
+    // Before any store takes a clone: every store's calls are counted.
+    let metrics = Arc::new(Metrics::new());
+    let momento = momento.with_call_metrics(metrics.momento_calls.clone());
     let polls = PollStore::new(momento.clone(), record_ttl);
     let ballots = BallotStore::new(momento.clone(), record_ttl);
     let results = ResultsStore::new(momento.clone(), record_ttl);
-    let metrics = Arc::new(Metrics::new());
-    let momento = momento.with_call_metrics(metrics.momento_calls.clone());
     // Running counts only where this process writes every ballot (see `results/running.rs`).
     let tallies = mode
         .counts_incrementally()

@@ -341,3 +341,40 @@ fn assert_counted(
         received(ingest.subscription())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_momento_call_of_a_vote_and_its_results_is_counted_in_metrics() {
+    // Arrange: one vote, counted and published.
+    let app = spawn_app_with(settings_with(IngestMode::Webhook)).await;
+    let poll = TestPoll::open(&app, json!({}), "c", 1).await;
+    let before = app.metrics().await;
+    let status = app
+        .publish_http(&poll.tokens[0], &vote(&poll.id, &[&poll.options[0]]))
+        .await;
+    assert_eq!(status, 204);
+    app.results_with(&poll.id, 1).await;
+
+    // Assert: the results publish and the stores' reads and writes are counted, not only the
+    // calls of the stores made after the metrics were attached (an operator checks the bill
+    // against these).
+    let published = "momento_calls_total{call=\"publish\",outcome=\"ok\"}";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let metrics = app.metrics().await;
+        if metrics.series(published) > before.series(published)
+            || tokio::time::Instant::now() >= deadline
+        {
+            break metrics;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        metrics.series(published) > before.series(published),
+        "the results publish is counted: {metrics:?}"
+    );
+    let gets = "momento_calls_total{call=\"get\",outcome=\"ok\"}";
+    assert!(
+        metrics.series(gets) > before.series(gets),
+        "the poll and snapshot reads are counted: {metrics:?}"
+    );
+}

@@ -334,6 +334,15 @@ impl Metrics {
         self.0.get(&key).copied().unwrap_or(0.0) as u64
     }
 
+    /// The value of a whole series (`name{label="value",...}`, without the `pollcast_`
+    /// prefix), 0 when absent.
+    pub fn series(&self, series: &str) -> u64 {
+        self.0
+            .get(&format!("pollcast_{series}"))
+            .copied()
+            .unwrap_or(0.0) as u64
+    }
+
     /// What changed since `before`: each series' increase.
     pub fn since(&self, before: &Metrics) -> Metrics {
         let deltas = self
