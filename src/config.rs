@@ -196,8 +196,9 @@ pub struct ServeArgs {
     pub momento_endpoint_override: Option<String>,
     /// Against Momento's service: the namespace's operations a second (its quota: 100 with no
     /// support plan, 1,000 with basic support, 10,000 with pro). Results publishes are spaced so
-    /// that they use at most half of it (each costs one operation plus one per replica it is
-    /// delivered to), never later than a second after a change; a call Momento refuses over its
+    /// that they use at most half of it (each costs about 21 operations, the count reading the
+    /// poll's ledger, plus one per replica it is delivered to), held back a second at most; a
+    /// call Momento refuses over its
     /// rate is retried with backoff. Ignored with the embedded local Momento.
     #[arg(long, env = "POLLCAST_MOMENTO_OPS_BUDGET", default_value_t = 1_000)]
     pub momento_ops_budget: u32,

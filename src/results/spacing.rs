@@ -1,12 +1,15 @@
 //! How often a poll's results are published: at most once per interval, and less often when
 //! its count is costly ([`COST_FACTOR`]), when many watch it ([`spacing_for`]), or when
-//! Momento's operations budget asks ([`OpsBudget`]); never later than a second after a change.
+//! Momento's operations budget asks ([`OpsBudget`]). Watchers and the budget space publishes by
+//! a second at most, so a change shows within a second unless counting itself takes longer than
+//! a quarter of one (a very large ranked poll: then [`COST_FACTOR`] spaces them further).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::PollId;
+use crate::momento::keys::LEDGER_SHARDS;
 
 /// A poll's next publish starts no sooner than this many times its last publish's duration
 /// after that one started.
@@ -45,10 +48,18 @@ pub const MAX_BUDGET_SPACING: Duration = Duration::from_secs(1);
 /// How long a poll's next publish waits after Momento refused one over a rate limit.
 pub const THROTTLED_WAIT: Duration = Duration::from_secs(1);
 
+/// Momento operations of one results publish in service mode, before its deliveries: the count
+/// reads the poll's whole ledger ([`LEDGER_SHARDS`] dictionaries: replicas keep no running
+/// counts there), then the next `seq`, the poll, the snapshot, the snapshot's compare-and-set
+/// and the publish itself. (Measured: 23-25 per publish with the stragglers of the pipeline
+/// beside it; `docs/SCALING.md`.)
+pub const OPERATIONS_PER_PUBLISH: u64 = LEDGER_SHARDS + 5;
+
 /// Momento's operations budget as results publishes see it (service mode): each publish costs
-/// one operation, plus one per subscriber it is delivered to, which is at least one per replica
-/// (each replica's shared feed of the poll, when it has watchers). Publishes are spaced so that,
-/// over the polls being published, they use at most [`RESULTS_SHARE`] of the budget.
+/// [`OPERATIONS_PER_PUBLISH`], plus one per subscriber it is delivered to, which is at least one
+/// per replica (each replica's shared feed of the poll, when it has watchers). Publishes are
+/// spaced so that, over the polls being published, they use at most [`RESULTS_SHARE`] of the
+/// budget.
 /// Subscribers pollcast cannot see (clients subscribed to Momento directly) are not counted:
 /// see `docs/SCALING.md` for what they cost.
 #[derive(Clone)]
@@ -63,7 +74,8 @@ impl OpsBudget {
     /// The spacing of each poll's publishes when `polls` polls are being published.
     pub fn spacing(&self, polls: usize) -> Duration {
         let replicas = self.replicas.load(Ordering::Relaxed).max(1);
-        let cost = (polls.max(1) * (1 + replicas)) as f64;
+        let per_publish = OPERATIONS_PER_PUBLISH as usize + replicas;
+        let cost = (polls.max(1) * per_publish) as f64;
         let share = RESULTS_SHARE * f64::from(self.ops_per_second.max(1));
         Duration::from_secs_f64(cost / share).min(MAX_BUDGET_SPACING)
     }
@@ -87,9 +99,9 @@ mod tests {
             ops_per_second: 1_000,
             replicas: Arc::new(AtomicUsize::new(3)),
         };
-        // One poll, three replicas: 4 operations a publish, 500 a second for results.
-        assert_eq!(budget.spacing(1), Duration::from_millis(8));
-        assert_eq!(budget.spacing(50), Duration::from_millis(400));
+        // One poll, three replicas: 24 operations a publish, 500 a second for results.
+        assert_eq!(budget.spacing(1), Duration::from_millis(48));
+        assert_eq!(budget.spacing(10), Duration::from_millis(480));
         assert_eq!(budget.spacing(10_000), MAX_BUDGET_SPACING);
     }
 }
