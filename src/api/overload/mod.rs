@@ -36,9 +36,11 @@ fn voter_request(request: &Request) -> Option<Kind> {
     if path.starts_with("/topics/") {
         return Some(Kind::Publish);
     }
-    let is_token = path
-        .strip_prefix("/v1/polls/")
-        .is_some_and(|rest| rest.ends_with("/tokens") && rest.matches('/').count() == 1);
+    // A poll's tokens, and an event's (which takes the active poll's).
+    let is_token = ["/v1/polls/", "/v1/events/"].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.ends_with("/tokens") && rest.matches('/').count() == 1)
+    });
     is_token.then_some(Kind::Token)
 }
 
@@ -203,7 +205,13 @@ mod tests {
             voter_request(&post("/v1/polls/p1/tokens")),
             Some(Kind::Token)
         );
+        assert_eq!(
+            voter_request(&post("/v1/events/e1/tokens")),
+            Some(Kind::Token),
+            "an event's tokens are a voter's too"
+        );
         assert_eq!(voter_request(&post("/v1/polls/p1/tokens/batch")), None);
+        assert_eq!(voter_request(&post("/v1/events/e1/activate")), None);
         assert_eq!(voter_request(&post("/v1/polls")), None);
         assert_eq!(voter_request(&post("/v1/polls/p1/open")), None);
         let long_poll = Request::builder()
