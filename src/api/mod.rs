@@ -89,8 +89,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
     )
     .description(
         "Real-time polls on Momento. Admins create and run polls; voters get short-lived \
-         Momento tokens, publish votes on the `votes` topic and watch live results on \
-         `results.{poll_id}`. Polls are `single`, `multi`, `ranked`, `rating` or `open_text`; \
+         Momento tokens, publish votes on the votes topic their token names (`votes_topic`) \
+         and watch live results on `results.{poll_id}`. Polls are `single`, `multi`, `ranked`, `rating` or `open_text`; \
          an event runs several behind one join code (`/j/{code}`). Admin operations take \
          `Authorization: Bearer <admin key>`; a voter's take the voter's own token \
          (`Authorization: <token>`). Voters can also use the pages: `/p/{id}` to vote, \

@@ -2,7 +2,7 @@
 //! `GET /v1/polls/{id}/results` and streamed over SSE.
 //!
 //! For `ranked` polls `counts` are first preferences and the instant-runoff report is added
-//! (`rounds`, and `winner` or `tie` beyond what DESIGN.md lists, so clients need not re-derive
+//! (`rounds`, and `winner` or `tie` beyond the bare rounds, so clients need not re-derive
 //! the outcome from the rounds). `rating` polls carry [`RatingResults`] (ballots per value,
 //! mean, median) and `open_text` polls [`OpenTextResults`] (the visible entries and their word
 //! list); their `counts` are empty. Other kinds carry counts only; the leader is plain to see.
