@@ -39,6 +39,17 @@ export function seconds(text) {
 
 /** pollcast's base URL, without a trailing slash. */
 export const BASE_URL = env('BASE_URL', 'http://127.0.0.1:8080').replace(/\/+$/, '');
+/**
+ * Replicas of one deployment (BASE_URLS, comma-separated; default: BASE_URL alone): each VU
+ * takes its voter tokens and watches its SSE streams at one of them, spread by VU number, as a
+ * load balancer would. Admin calls go to BASE_URL.
+ */
+export const BASE_URLS = env('BASE_URLS', BASE_URL).split(',').map((u) => u.trim().replace(/\/+$/, '')).filter((u) => u);
+/** The replica this VU talks to (BASE_URL in `setup`, which runs outside any VU). */
+export function baseUrl() {
+  const vu = exec.vu.idInTest;
+  return vu > 0 ? BASE_URLS[vu % BASE_URLS.length] : BASE_URL;
+}
 /** Timeout of every request but the long polls and SSE windows. */
 export const TIMEOUT = env('TIMEOUT', '10s');
 /** The admin key, when the scenario needs one (never printed). */
@@ -57,6 +68,7 @@ export function guard(url) {
   return url;
 }
 guard(BASE_URL);
+BASE_URLS.forEach(guard);
 
 function admin(op) {
   if (!ADMIN_KEY) exec.test.abort('ADMIN_KEY is required to create polls');
@@ -172,7 +184,7 @@ export function withRetry(call, op) {
 
 /** A fresh anonymous voter token for an open poll (retried after refusals), or null when refused. */
 export function takeToken(pollId, op = 'token') {
-  const url = `${BASE_URL}/v1/polls/${pollId}/tokens`;
+  const url = `${baseUrl()}/v1/polls/${pollId}/tokens`;
   const { r } = withRetry(() => http.post(url, null, { tags: { op }, timeout: TIMEOUT }), op);
   if (r.status !== 201) return null;
   const token = r.json();

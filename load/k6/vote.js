@@ -33,6 +33,8 @@
 // Options (environment, `k6 run -e NAME=value vote.js`):
 //   BASE_URL        pollcast's URL (default http://127.0.0.1:8080). Loopback only unless
 //   ALLOW_REMOTE=1  is set (and then only at a deployment you own).
+//   BASE_URLS       several replicas, comma-separated: each VU takes its tokens (and, in
+//                   watch.js, its SSE streams) at one of them; admin calls stay at BASE_URL.
 //   ADMIN_KEY       admin key; needed to create the polls (when POLL_IDS is unset) and the
 //                   probe polls (when PROBES > 0). Sent, never logged.
 //   POLL_IDS        comma-separated ids of open polls (`live` results) to vote in; unset: setup

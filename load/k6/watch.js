@@ -20,7 +20,7 @@
 //   so there is something to watch.
 //
 // Options (environment, `k6 run -e NAME=value watch.js`):
-//   BASE_URL, ALLOW_REMOTE, ADMIN_KEY, TIMEOUT, LONG_POLL_TIMEOUT: as in vote.js.
+//   BASE_URL, BASE_URLS, ALLOW_REMOTE, ADMIN_KEY, TIMEOUT, LONG_POLL_TIMEOUT: as in vote.js.
 //   POLL_ID         the open poll (`live` results) to watch; unset: setup creates and opens one
 //                   (needs ADMIN_KEY).
 //   DURATION        how long to watch (default 30s).
@@ -44,7 +44,7 @@ import http from 'k6/http';
 import exec from 'k6/execution';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import {
-  BASE_URL, choicesFor, describePolls, env, num, openPoll, pollResults, publishVote, takeToken,
+  baseUrl, choicesFor, describePolls, env, num, openPoll, pollResults, publishVote, takeToken,
 } from './lib.js';
 
 const DURATION = env('DURATION', '30s');
@@ -153,7 +153,7 @@ function sseParse(text) {
 export function sseClient(data) {
   // `max_events=2`: the answer completes as soon as the first change after the snapshot
   // arrives, so its lateness can be timed; a window without a change ends by timeout.
-  const r = http.get(`${BASE_URL}/v1/polls/${data.poll.id}/results/stream?max_events=2`, {
+  const r = http.get(`${baseUrl()}/v1/polls/${data.poll.id}/results/stream?max_events=2`, {
     headers: { Accept: 'text/event-stream' },
     tags: { op: 'sse' },
     timeout: `${SSE_WINDOW}s`,
