@@ -68,6 +68,9 @@ pub struct Metrics {
     pub results_streams: IntGauge,
     /// Reads of the poll index by the scheduler (at start, then every 5 s).
     pub scheduler_rescans: IntCounter,
+    /// Refreshes of an open poll's TTLs this replica made (one replica per poll per quarter of
+    /// the record TTL: the others find it claimed).
+    pub keep_alive_refreshes: IntCounter,
     /// Gaps seen in the votes topic's sequence numbers by the subscription ingest.
     pub subscription_gaps: IntCounter,
     /// Votes-topic messages the subscription ingest could not read: the topic's history no
@@ -223,6 +226,10 @@ impl Metrics {
             scheduler_rescans: counter(
                 "scheduler_rescans_total",
                 "Reads of the poll index by the scheduler",
+            ),
+            keep_alive_refreshes: counter(
+                "keep_alive_refreshes_total",
+                "Refreshes of an open poll's TTLs this replica made",
             ),
             subscription_gaps: counter(
                 "subscription_gaps_total",

@@ -44,16 +44,20 @@ pub struct Scheduler {
     refreshed: Mutex<HashMap<PollId, Instant>>,
     // Counts each completed read of the poll index (`pollcast_scheduler_rescans_total`).
     rescans: IntCounter,
+    // Counts the TTL refreshes this replica made (`pollcast_keep_alive_refreshes_total`).
+    refreshes: IntCounter,
 }
 
 impl Scheduler {
-    /// A scheduler that counts its rescans of the poll index in `rescans`.
-    pub fn new(rescans: IntCounter) -> Self {
+    /// A scheduler that counts its rescans of the poll index in `rescans` and its TTL
+    /// refreshes in `refreshes`.
+    pub fn new(rescans: IntCounter, refreshes: IntCounter) -> Self {
         Self {
             deadlines: Mutex::default(),
             changed: Notify::new(),
             refreshed: Mutex::default(),
             rescans,
+            refreshes,
         }
     }
 }
@@ -172,7 +176,20 @@ impl Scheduler {
                 "poll index TTL refresh failed"
             );
         }
+        let every = polls.ttl() / 4;
         for id in stale {
+            // One replica refreshes a poll per period: the refresh touches every ballot key.
+            match momento.claim_keep_alive(&id, every).await {
+                Ok(true) => self.refreshes.inc(),
+                Ok(false) => {
+                    self.mark_refreshed(id);
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(poll_id = %id.as_str(), error = format!("{error:#}"), "TTL refresh not claimed");
+                    continue;
+                }
+            }
             let kept = match momento.keep_poll_alive(&id, polls.ttl()).await {
                 Ok(()) => ballots.keep_alive(&id).await.map(|written| {
                     if written > 0 {
@@ -182,15 +199,17 @@ impl Scheduler {
                 Err(error) => Err(error),
             };
             match kept {
-                Ok(()) => {
-                    let mut map = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
-                    map.insert(id, Instant::now());
-                }
+                Ok(()) => self.mark_refreshed(id),
                 Err(error) => {
                     tracing::warn!(poll_id = %id.as_str(), error = format!("{error:#}"), "TTL refresh failed")
                 }
             }
         }
+    }
+
+    fn mark_refreshed(&self, id: PollId) {
+        let mut map = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(id, Instant::now());
     }
 
     fn due_for_refresh(&self, id: &PollId, every: Duration) -> bool {

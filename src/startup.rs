@@ -415,7 +415,10 @@ fn app_state(
         ballots,
         feeds,
         results,
-        scheduler: Arc::new(Scheduler::new(metrics.scheduler_rescans.clone())),
+        scheduler: Arc::new(Scheduler::new(
+            metrics.scheduler_rescans.clone(),
+            metrics.keep_alive_refreshes.clone(),
+        )),
         pipeline,
         publisher,
         webhook,

@@ -10,6 +10,7 @@
 //! | seats of a capped poll | `seats:{poll_id}` |
 //! | results seq | `results_seq:{poll_id}` |
 //! | results snapshot | `results:{poll_id}` |
+//! | which replica refreshes a poll's TTLs this period | `keep_alive:{poll_id}` (`SetIf` Absent, TTL a quarter of the record TTL) |
 //! | ballots in doubt (the sweep's work list) | dictionary `in_doubt` |
 //! | readiness probe (read, never written) | `pollcast:readiness` |
 //! | where the subscription ingest is in a votes topic | `ingest_cursor:{topic}` = `"{page}:{seq}"` (`ingest_cursor:votes` with one shard) |
@@ -177,6 +178,12 @@ pub fn ledger_shard_of(poll: &PollId, voter: &VoterId) -> String {
 /// The seat counter of a poll with `max_voters`.
 pub fn seats(poll: &PollId) -> String {
     format!("seats:{}", poll.as_str())
+}
+
+/// The claim of the replica that refreshes a poll's TTLs in this period: one replica does it,
+/// not every one (a refresh reads the ledger and touches every voter's ballot key).
+pub fn keep_alive_claim(poll: &PollId) -> String {
+    format!("keep_alive:{}", poll.as_str())
 }
 
 /// The counter results `seq` numbers are taken from.

@@ -179,6 +179,22 @@ impl Momento {
         self.keep_alive(&keys::kept_alive(poll), ttl).await
     }
 
+    /// Claims the refresh of `poll`'s TTLs for the next `every` (`SetIf` Absent with that TTL):
+    /// `true` for the one replica that should refresh them now, `false` when another did within
+    /// `every`.
+    #[tracing::instrument(level = "debug", skip_all, fields(poll_id = %poll.as_str()))]
+    pub async fn claim_keep_alive(&self, poll: &PollId, every: Duration) -> StoreResult<bool> {
+        let key = keys::keep_alive_claim(poll);
+        let claimed = self.set_if(
+            &key,
+            b"1",
+            Condition::Absent,
+            every,
+            "claiming a poll's TTL refresh",
+        );
+        Ok(claimed.await?)
+    }
+
     /// Gives the poll index a fresh `ttl`.
     #[tracing::instrument(level = "debug", skip_all)]
     pub async fn keep_index_alive(&self, ttl: Duration) -> StoreResult<()> {

@@ -20,6 +20,13 @@ const ROUNDS: usize = 20;
 
 /// A local Momento and two apps using it as if it were Momento's service.
 async fn two_replicas() -> (LocalMomento, TestApp, TestApp) {
+    two_replicas_with(|_| {}).await
+}
+
+/// [`two_replicas`], each replica's settings changed by `change`.
+async fn two_replicas_with(
+    change: impl Fn(&mut pollcast::config::ServeArgs),
+) -> (LocalMomento, TestApp, TestApp) {
     let momento = LocalMomento::start(LocalMomentoConfig::default())
         .await
         .expect("the shared local Momento starts");
@@ -33,6 +40,7 @@ async fn two_replicas() -> (LocalMomento, TestApp, TestApp) {
         settings.momento_endpoint_override = Some(momento.grpc_endpoint());
         // Replicas behind one load balancer share its URL (polls carry links under it).
         settings.public_url = Some("http://pollcast.test".into());
+        change(&mut settings);
         spawn_app_with(settings)
     };
     let a = replica().await;
@@ -321,4 +329,36 @@ async fn two_replicas_sharing_the_votes_shards_count_each_voter_once() {
     }
     drop((a, b));
     momento.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_refreshes_an_open_polls_ttls_each_period_not_every_replica() {
+    // Arrange: a record TTL of 2 s, so each replica's scheduler finds the poll due for a
+    // refresh every 0.5 s. A refresh reads the ledger and touches every voter's ballot key:
+    // done by every replica, it would cost Momento that many times over.
+    let ttl = Duration::from_secs(2);
+    let (_momento, a, b) = two_replicas_with(|s| s.record_ttl = Some(ttl)).await;
+    let id = id_of(&a.created_poll(&a_poll()).await);
+    let (status, _) = status_and_json(a.transition(&id, "open").await).await;
+    assert_eq!(status, 200);
+    let refreshes = || async {
+        a.metrics().await.get("keep_alive_refreshes_total", None)
+            + b.metrics().await.get("keep_alive_refreshes_total", None)
+    };
+    let before = refreshes().await;
+
+    // Act: time passes (the refreshes are what it is about).
+    let periods = 12;
+    tokio::time::sleep(ttl / 4 * periods).await;
+
+    // Assert: the poll's refreshes are shared out, a claim at a time: about one every other
+    // period (a replica's scheduler looks every period and finds the poll due every other time),
+    // where two replicas each refreshing make about one a period (12 here).
+    let made = refreshes().await - before;
+    assert!(
+        (2..=u64::from(periods) * 3 / 4).contains(&made),
+        "{made} refreshes in {periods} periods by two replicas"
+    );
+    let view = a.get(&format!("/v1/polls/{id}")).await;
+    assert_eq!(view.status(), 200, "the poll outlived its TTL");
 }
