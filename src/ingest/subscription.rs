@@ -27,6 +27,13 @@
 //!   too far behind) is logged with the range lost and counted in
 //!   `subscription_lost_messages_total` (and `subscription_gaps_total`); a new page (the topic
 //!   was reset) is logged and counted in `subscription_resets_total`.
+//! - **A reset topic is read from the start of its new page.** A subscription resuming on the
+//!   old page joins the new one live (Momento answers with a discontinuity, which the SDK
+//!   hides), so the first item seen may be numbered past 1: the votes published on the new
+//!   page before it were skipped, and the reader subscribes again from the new page's first
+//!   item. What a reset costs is what was published on the old page after the last item read:
+//!   it is gone with the page, and how much there was cannot be known (counted as a reset, not
+//!   as lost messages).
 //! - At shutdown the workers finish what was read, for at most [`DRAIN`]; what is left is read
 //!   again after the restart (the saved position is before it).
 
@@ -327,7 +334,8 @@ impl Reader<'_> {
 }
 
 /// Queues the items of one subscription until it ends or `shutdown` fires; `last` follows the
-/// last item queued.
+/// last item queued. Ends early, with `last` before the first item of the new page, when the
+/// subscription joined a reset topic's new page after its start.
 async fn forward(
     mut items: impl Stream<Item = VoteItem> + Unpin,
     last: &mut Option<TopicPosition>,
@@ -348,6 +356,20 @@ async fn forward(
                 continue; // the SDK re-delivers its last item after a reconnect
             }
             note_discontinuity(previous, position, metrics);
+            if position.page != previous.page && position.seq > 1 {
+                // Resumed on the old page, this subscription joined the new one live: the votes
+                // published on it before this one are read by subscribing again from its start.
+                tracing::info!(
+                    page = position.page,
+                    first_read = position.seq,
+                    "reading the reset votes topic again from the start of its new page"
+                );
+                *last = Some(TopicPosition {
+                    page: position.page,
+                    seq: 0,
+                });
+                return;
+            }
         }
         *last = Some(position);
         let ticket = progress.read(position);

@@ -28,6 +28,7 @@ mod results_view;
 mod security;
 mod service;
 mod service_mode;
+mod shard_faults;
 mod slow_clients;
 mod startup;
 mod subscription_resume;

@@ -1,5 +1,5 @@
-//! Fault injection: make the next calls of a named gRPC method fail or wait, so tests can
-//! watch their code meet a misbehaving backend between two steps of a pipeline.
+//! Fault injection: make the next calls of a named gRPC method fail or wait, or reset a topic,
+//! so tests can watch their code meet a misbehaving backend between two steps of a pipeline.
 //!
 //! ```no_run
 //! # async fn demo(m: &local_momento::LocalMomento) {
@@ -19,6 +19,9 @@
 //!     "Publish",
 //!     Fault::fail(FaultCode::Internal).after(Duration::from_millis(500)).message("boom"),
 //! );
+//! // The topic `pollcast`/`votes` is reset at its next publish or subscribe: a new sequence
+//! // page, numbering from 1 again.
+//! m.faults().reset_topic("pollcast", "votes");
 //! # }
 //! ```
 //!
@@ -40,9 +43,16 @@
 //! - **Several faults on one target** form a queue: the first registered is consumed first,
 //!   and the next one applies once it is used up. An [`Fault::always`] fault is never used up,
 //!   so faults queued behind it wait until [`Faults::clear`].
+//! - **Topic resets** ([`Faults::reset_topic`]) are not tied to a gRPC method: the topic is
+//!   reset when it is next used by a publish or a subscribe (gRPC, HTTP or in process), before
+//!   that call is served. It gets a new sequence page, greater than its last (as Momento's
+//!   protocol promises), numbers from 1 again and holds no history; every subscription open on
+//!   it ends, so a client that resumes on the old page gets a discontinuity onto the new one
+//!   and live messages. Messages of the old page are gone, as when Momento's service resets a
+//!   topic (after inactivity, say).
 //! - **Cost.** With no fault registered a call pays one atomic load.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -198,6 +208,10 @@ struct Inner {
     /// Pending faults per target (a method name or a full path), first registered first.
     /// A `std` mutex: it guards a few map operations and is never held across an await.
     queues: Mutex<HashMap<String, VecDeque<Fault>>>,
+    /// False when no topic reset is pending: the fast path of every publish and subscribe.
+    resets_armed: AtomicBool,
+    /// Topics (cache, topic) to reset at their next use. A `std` mutex, as above.
+    resets: Mutex<HashSet<(String, String)>>,
 }
 
 impl Faults {
@@ -206,6 +220,8 @@ impl Faults {
             inner: Arc::new(Inner {
                 armed: AtomicBool::new(false),
                 queues: Mutex::new(HashMap::new()),
+                resets_armed: AtomicBool::new(false),
+                resets: Mutex::new(HashSet::new()),
             }),
         }
     }
@@ -270,11 +286,39 @@ impl Faults {
         Remaining::Calls(calls)
     }
 
-    /// Removes every pending fault; calls already waiting out a delay finish as planned.
+    /// Resets the topic `cache`/`topic` when it is next published to or subscribed to: a new
+    /// sequence page (greater than its last), numbering from 1, no history, and every
+    /// subscription open on it ended (see the [module docs](self)). Resetting a topic that is
+    /// already to be reset changes nothing.
+    pub fn reset_topic(&self, cache: &str, topic: &str) {
+        let mut resets = self.lock_resets();
+        resets.insert((cache.to_owned(), topic.to_owned()));
+        self.inner.resets_armed.store(true, Ordering::Release);
+    }
+
+    /// Whether `cache`/`topic` is to be reset now; the reset is consumed.
+    pub(crate) fn take_reset(&self, cache: &str, topic: &str) -> bool {
+        if !self.inner.resets_armed.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut resets = self.lock_resets();
+        let taken = resets.remove(&(cache.to_owned(), topic.to_owned()));
+        if resets.is_empty() {
+            self.inner.resets_armed.store(false, Ordering::Release);
+        }
+        taken
+    }
+
+    /// Removes every pending fault and topic reset; calls already waiting out a delay finish
+    /// as planned.
     pub fn clear(&self) {
         let mut queues = self.lock();
         queues.clear();
         self.inner.armed.store(false, Ordering::Release);
+        drop(queues);
+        let mut resets = self.lock_resets();
+        resets.clear();
+        self.inner.resets_armed.store(false, Ordering::Release);
     }
 
     /// Consumes the fault, if any, for a call to the gRPC `path` (`/package.Service/Method`).
@@ -295,6 +339,14 @@ impl Faults {
         // The guarded map is valid after any panic (each update is a single map operation).
         self.inner
             .queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_resets(&self) -> MutexGuard<'_, HashSet<(String, String)>> {
+        // As above: each update is a single set operation.
+        self.inner
+            .resets
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -406,6 +458,20 @@ mod tests {
         faults.fail("Set", 0, FaultCode::Internal);
         assert!(!faults.inner.armed.load(Ordering::Acquire));
         assert_eq!(faults.take(SET), None);
+    }
+
+    #[test]
+    fn a_topic_reset_is_taken_once_and_only_for_its_topic() {
+        let faults = Faults::new();
+        faults.reset_topic("c", "votes.1");
+        assert!(!faults.take_reset("c", "votes.2"));
+        assert!(!faults.take_reset("other", "votes.1"));
+        assert!(faults.take_reset("c", "votes.1"));
+        assert!(!faults.take_reset("c", "votes.1"), "consumed");
+        assert!(!faults.inner.resets_armed.load(Ordering::Acquire));
+        faults.reset_topic("c", "votes.1");
+        faults.clear();
+        assert!(!faults.take_reset("c", "votes.1"), "cleared");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::webhooks::{HookKey, Released};
 pub(crate) struct Topic {
     page: u64,
     history_capacity: usize,
+    subscriber_buffer: usize,
     /// A `std::sync::Mutex`, not an async one: every section under it is a few pushes, pops
     /// and a non-blocking `broadcast::send`, never an `.await`, so it is held for microseconds
     /// and a blocking lock costs less than an async one would.
@@ -57,10 +58,12 @@ impl Topic {
         history_capacity: usize,
         subscriber_buffer: usize,
     ) -> Self {
-        let (live, _) = broadcast::channel(subscriber_buffer.max(1));
+        let subscriber_buffer = subscriber_buffer.max(1);
+        let (live, _) = broadcast::channel(subscriber_buffer);
         Self {
             page,
             history_capacity,
+            subscriber_buffer,
             state: Mutex::new(State {
                 next_sequence,
                 history: VecDeque::new(),
@@ -153,6 +156,16 @@ impl Topic {
         (next, state.history.iter().cloned().collect())
     }
 
+    /// Ends every subscription open on this topic (the topic was reset): each gets the messages
+    /// already released to it, then no more.
+    pub(crate) fn close(&self) {
+        let mut state = self.lock();
+        // Receivers see `Closed` once their sender is gone; a fresh one takes its place for
+        // anyone still holding this topic (it is no longer in the map).
+        let (live, _) = broadcast::channel(self.subscriber_buffer);
+        drop(std::mem::replace(&mut state.live, live));
+    }
+
     /// How many subscriptions are waiting for this topic's next message right now.
     pub(crate) fn subscribers(&self) -> usize {
         self.lock().live.receiver_count()
@@ -217,7 +230,7 @@ impl State {
 /// of a topic therefore grow across resets (as Momento's protocol promises) and two servers
 /// started in the same second still differ. Kept below 2^53 so JavaScript clients of the HTTP
 /// API, whose JSON numbers are doubles, can send the page back unchanged.
-fn new_page() -> u64 {
+pub(crate) fn new_page() -> u64 {
     const RANDOM_BITS: u32 = 20;
     const TIME_BITS: u32 = 53 - RANDOM_BITS;
     let seconds = SystemTime::now()

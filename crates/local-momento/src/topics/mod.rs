@@ -35,6 +35,10 @@
 //!   message limit (limit exceeded), the token's publish rate ([`crate::limits`]). Nothing is
 //!   published unless all pass.
 //! - `publisher_id` of every item is the publisher's `token_id` (`""` for API keys).
+//! - **Resets** (a fault, [`crate::Faults::reset_topic`]): before the publish or subscribe that
+//!   next uses a topic marked for reset, the topic is replaced by a new one: a greater page,
+//!   numbering from 1, no history. Subscriptions open on the old one end. The reset is
+//!   journaled (as a topic record), so a restart keeps the new page.
 
 pub(crate) mod hub;
 mod restore;
@@ -241,6 +245,36 @@ impl Topics {
         self.topic(cache, topic).subscribe(resume_at, page)
     }
 
+    /// Resets `cache`/`topic` (see the module docs): a new page greater than its last,
+    /// numbering from 1 with no history; every subscription open on it ends.
+    pub(crate) fn reset(&self, cache: &str, topic: &str) {
+        let key = (cache.to_owned(), topic.to_owned());
+        let last = self.topics.get(&key).map(|entry| entry.value().page());
+        let page = hub::new_page().max(last.map_or(1, |page| page + 1));
+        let fresh = Arc::new(Topic::restored(
+            page,
+            1,
+            self.settings.history,
+            self.settings.subscriber_buffer,
+        ));
+        // Journaled as a snapshot's topic record: replayed, it replaces the old page.
+        self.log.append(|| Record::Topic {
+            cache,
+            topic,
+            page,
+            next_sequence: 1,
+        });
+        if let Some(old) = self.topics.insert(key, fresh) {
+            old.close();
+        }
+        tracing::info!(
+            cache,
+            topic,
+            page,
+            "topic reset (a fault): a new sequence page"
+        );
+    }
+
     /// How long an idle subscription waits before it sends a heartbeat.
     pub(crate) fn heartbeat_interval(&self) -> Duration {
         self.settings.heartbeat_interval
@@ -305,10 +339,18 @@ pub(crate) async fn publish_as(
         .limits
         .check(caller.token_id())
         .map_err(|retry_after| TopicError::RateLimited { retry_after })?;
+    reset_if_asked(shared, cache, topic);
     shared
         .topics
         .publish(cache, topic, value, caller.token_id())
         .await
+}
+
+/// Applies a reset of `cache`/`topic` injected with [`crate::Faults::reset_topic`], if any.
+fn reset_if_asked(shared: &Shared, cache: &str, topic: &str) {
+    if shared.faults.take_reset(cache, topic) {
+        shared.topics.reset(cache, topic);
+    }
 }
 
 /// Subscribes on behalf of `caller`, after every check.
@@ -321,6 +363,7 @@ pub(crate) fn subscribe_as(
     page: u64,
 ) -> Result<Subscription, TopicError> {
     authorize(shared, caller, cache, topic, TopicAccess::Subscribe)?;
+    reset_if_asked(shared, cache, topic);
     Ok(shared.topics.subscribe(cache, topic, resume_at, page))
 }
 

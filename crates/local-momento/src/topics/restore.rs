@@ -19,35 +19,48 @@ impl Topics {
                 cache,
                 topic,
                 message,
-            } => self
-                .restored(cache, topic, message.page)
-                .restore(message.to_message()),
+            } => {
+                let state = self.restored(cache, topic, message.page);
+                // A message of a page the topic was reset from since is gone with that page.
+                if state.page() == message.page {
+                    state.restore(message.to_message());
+                }
+            }
             Record::Topic {
                 cache,
                 topic,
                 page,
                 next_sequence,
-            } => self
-                .restored(cache, topic, *page)
-                .restore_next(*next_sequence),
+            } => {
+                let state = self.restored(cache, topic, *page);
+                if state.page() == *page {
+                    state.restore_next(*next_sequence);
+                }
+            }
             _ => return false,
         }
         true
     }
 
-    /// The topic, created with `page` if it is not there yet.
+    /// The topic, created with `page` if it is not there yet, or if it is there with an older
+    /// page (the topic was reset since: pages grow across resets).
     fn restored(&self, cache: &str, topic: &str, page: u64) -> Arc<Topic> {
-        self.topics
+        let fresh = || {
+            Arc::new(Topic::restored(
+                page,
+                1,
+                self.settings.history,
+                self.settings.subscriber_buffer,
+            ))
+        };
+        let mut entry = self
+            .topics
             .entry((cache.to_owned(), topic.to_owned()))
-            .or_insert_with(|| {
-                Arc::new(Topic::restored(
-                    page,
-                    1,
-                    self.settings.history,
-                    self.settings.subscriber_buffer,
-                ))
-            })
-            .clone()
+            .or_insert_with(fresh);
+        if entry.page() < page {
+            *entry = fresh();
+        }
+        entry.clone()
     }
 
     /// Every topic as `(cache, topic, state)`, sorted, for a snapshot.

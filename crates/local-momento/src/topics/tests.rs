@@ -195,3 +195,77 @@ async fn webhook_counters_record_attempts_and_failures() {
         (1, 1, 0, 1)
     );
 }
+
+#[tokio::test]
+async fn a_reset_topic_numbers_from_one_on_a_greater_page_and_ends_open_subscriptions() {
+    let topics = topics(10, 10);
+    let mut open = topics.subscribe("c", "t", 0, 0);
+    publish(&topics, "1");
+    publish(&topics, "2");
+    let old_page = page_of(&topics);
+
+    topics.reset("c", "t");
+
+    // What was released before the reset still arrives; then the subscription ends.
+    assert_eq!(drain(&mut open), ["item 1", "item 2"]);
+    assert!(open.next().await.is_none(), "the reset ends it");
+    assert_eq!(publish(&topics, "3"), 1, "numbering restarts");
+    let new_page = page_of(&topics);
+    assert!(new_page > old_page, "{new_page} > {old_page}");
+    // A subscriber resuming on the old page learns of the new one, then gets live messages;
+    // one resuming on the new page gets its history.
+    assert_eq!(
+        drain(&mut topics.subscribe("c", "t", 3, old_page)),
+        ["gap 0->2"]
+    );
+    assert_eq!(
+        drain(&mut topics.subscribe("c", "t", 1, new_page)),
+        ["item 1"]
+    );
+}
+
+#[tokio::test]
+async fn an_injected_reset_applies_at_the_next_use_and_survives_a_restart() {
+    use crate::client::{TopicEvent, TopicValue};
+    use crate::persist::{FsyncPolicy, Persistence};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = || LocalMomentoConfig {
+        persistence: Persistence::Durable {
+            dir: dir.path().to_owned(),
+            fsync: FsyncPolicy::Never,
+        },
+        ..LocalMomentoConfig::default()
+    };
+    let page_seen = |m: &crate::LocalMomento| {
+        let client = m.client();
+        async move {
+            // Resuming on page 0 is resuming on another page: a discontinuity names the page.
+            let mut probe = client.subscribe("c", "t", 1, 0).await.unwrap();
+            match probe.next().await {
+                Some(TopicEvent::Discontinuity {
+                    new_sequence_page, ..
+                }) => new_sequence_page,
+                other => panic!("expected a discontinuity, got {other:?}"),
+            }
+        }
+    };
+    let text = |t: &str| TopicValue::Text(t.to_owned());
+    let m = crate::LocalMomento::start(config()).await.unwrap();
+    m.ensure_cache("c").await.unwrap();
+    let client = m.client();
+    assert_eq!(client.publish("c", "t", text("a")).await.unwrap(), 1);
+    assert_eq!(client.publish("c", "t", text("b")).await.unwrap(), 2);
+    let old_page = page_seen(&m).await;
+
+    m.faults().reset_topic("c", "t");
+    assert_eq!(client.publish("c", "t", text("c")).await.unwrap(), 1);
+    let new_page = page_seen(&m).await;
+    assert!(new_page > old_page);
+    m.shutdown().await;
+
+    let m = crate::LocalMomento::start(config()).await.unwrap();
+    assert_eq!(page_seen(&m).await, new_page, "the reset was journaled");
+    assert_eq!(m.client().publish("c", "t", text("d")).await.unwrap(), 2);
+    m.shutdown().await;
+}
