@@ -17,7 +17,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use crate::api::auth::{AdminAuth, MaybeAdmin};
 use crate::api::errors::ApiError;
-use crate::api::path::load_poll;
+use crate::api::path::{load_poll, load_recent_poll};
 use crate::api::tags::ApiTags;
 use crate::api::views::{RecountView, ResultsView};
 use crate::domain::{Poll, PollKind, PollState};
@@ -102,7 +102,12 @@ impl ResultsApi {
             return Err(ApiError::bad_request("max_events must be at least 1"));
         }
         let admin = auth.is_admin();
-        let poll = visible_poll(&state, &id.0, auth).await?;
+        // The short-lived poll cache (this replica's changes at once, others' within a quarter
+        // second): thousands of watchers reconnecting cost Momento a read each otherwise.
+        let poll = visible(
+            load_recent_poll(&state, &id.0).await?.as_ref().clone(),
+            auth,
+        )?;
         let labels = poll.clone();
         let open = state.metrics.results_streams.clone();
         let updates =
@@ -219,7 +224,11 @@ impl ToJSON for RenderedResults {
 
 /// The poll, if the caller may see its results now.
 async fn visible_poll(state: &AppState, raw_id: &str, auth: MaybeAdmin) -> Result<Poll, ApiError> {
-    let poll = load_poll(state, raw_id).await?;
+    visible(load_poll(state, raw_id).await?, auth)
+}
+
+/// `poll`, if the caller may see its results now.
+fn visible(poll: Poll, auth: MaybeAdmin) -> Result<Poll, ApiError> {
     let now = Utc::now();
     if auth.is_admin() || poll.results_public_at(now) {
         return Ok(poll);

@@ -15,6 +15,11 @@
 //! A watcher that falls more than [`BUFFER`] messages behind skips what it missed: results are
 //! snapshots, and the next one is complete.
 //!
+//! A feed also keeps the newest results it has seen ([`Latest`]: the last message fanned out,
+//! or the snapshot its first watcher read), so a stream that joins a live feed starts from
+//! there instead of reading the snapshot from Momento: with thousands of clients reconnecting,
+//! a connection costs Momento nothing.
+//!
 //! [`Feeds::close`] ends every subscription when serving stops, before the Momento they read
 //! from does: the SDK's subscription resubscribes in a loop without a pause, and when the
 //! Momento it lost refuses at once (a stopped local Momento on loopback) that loop never
@@ -76,6 +81,37 @@ struct Feed {
     /// The upstream subscription ended: the next watcher starts a new feed.
     ended: Arc<AtomicBool>,
     watchers: AtomicUsize,
+    /// The newest results seen (a std mutex: a swap, never held across an await).
+    latest: Arc<Mutex<Option<Arc<Shared>>>>,
+}
+
+/// The newest results a feed has seen. Anything newer reaches the watcher that holds this
+/// through the feed (it joined the broadcast before it looked).
+pub struct Latest(Arc<Mutex<Option<Arc<Shared>>>>);
+
+impl Latest {
+    /// The newest results seen, if any yet.
+    pub fn get(&self) -> Option<Arc<Shared>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps `shared` unless results as new are kept already.
+    pub fn offer(&self, shared: &Arc<Shared>) {
+        offer(&self.0, shared);
+    }
+}
+
+fn offer(latest: &Mutex<Option<Arc<Shared>>>, shared: &Arc<Shared>) {
+    let mut latest = latest.lock().unwrap_or_else(PoisonError::into_inner);
+    if latest
+        .as_ref()
+        .is_none_or(|kept| kept.results.seq < shared.results.seq)
+    {
+        *latest = Some(shared.clone());
+    }
 }
 
 impl Drop for Feed {
@@ -139,12 +175,13 @@ impl Feeds {
     }
 
     /// Every results message of `poll` from now on, as a voter (`admin` false) or an admin
-    /// sees them; the upstream subscription is in place when this returns.
+    /// sees them, and the newest results the feed has seen; the upstream subscription is in
+    /// place when this returns.
     pub async fn watch(
         self: &Arc<Self>,
         poll: &PollId,
         admin: bool,
-    ) -> StoreResult<impl Stream<Item = Arc<Shared>> + Send + 'static> {
+    ) -> StoreResult<(impl Stream<Item = Arc<Shared>> + Send + 'static, Latest)> {
         let key = (poll.clone(), admin);
         let feed = {
             let mut feeds = self.lock();
@@ -166,6 +203,7 @@ impl Feeds {
             .get_or_try_init(|| async {
                 let upstream = self.store.subscribe(poll, admin).await?;
                 let (sender, ended) = (feed.sender.clone(), feed.ended.clone());
+                let latest = feed.latest.clone();
                 let closing = self.closing.clone();
                 StoreResult::Ok(self.tasks.spawn(async move {
                     let mut upstream = std::pin::pin!(upstream);
@@ -175,18 +213,22 @@ impl Feeds {
                             results = upstream.next() => results,
                         };
                         let Some(results) = results else { break };
+                        let shared = Arc::new(Shared::new(results));
+                        offer(&latest, &shared);
                         // No watcher right now is fine: one may join before the feed ends.
-                        let _ = sender.send(Arc::new(Shared::new(results)));
+                        let _ = sender.send(shared);
                     }
                     ended.store(true, Ordering::Release);
                 }))
             })
             .await?;
+        let latest = Latest(feed.latest.clone());
         // The stream holds its watcher: the feed lives as long as one watches.
-        Ok(messages.filter_map(move |message| {
+        let messages = messages.filter_map(move |message| {
             let _watching = &watcher;
             async move { message.ok() }
-        }))
+        });
+        Ok((messages, latest))
     }
 
     /// Ends the feed of `key` if it is still `feed` and nobody watches it.
@@ -232,5 +274,6 @@ fn new_feed() -> Arc<Feed> {
         upstream: OnceCell::new(),
         ended: Arc::new(AtomicBool::new(false)),
         watchers: AtomicUsize::new(0),
+        latest: Arc::new(Mutex::new(None)),
     })
 }

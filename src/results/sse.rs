@@ -23,9 +23,27 @@ pub async fn updates(
     admin: bool,
     open: IntGauge,
 ) -> StoreResult<impl Stream<Item = Arc<Shared>> + Send + 'static> {
-    // Subscribe before reading the snapshot, so nothing published in between is missed.
-    let published = feeds.watch(poll.id(), admin).await?;
-    let first = Arc::new(Shared::new(publisher.current(&poll).await?));
+    // Subscribe before reading the snapshot, so nothing published in between is missed. A live
+    // feed's newest results are as good as the snapshot (anything newer comes through the
+    // feed) and cost Momento nothing; the state is as of now, as `Publisher::current` gives it.
+    let (published, latest) = feeds.watch(poll.id(), admin).await?;
+    let now_state = |shared: &Arc<Shared>| {
+        let state = poll.state_at(chrono::Utc::now());
+        if shared.results.state == state {
+            return shared.clone();
+        }
+        let mut results = shared.results.clone();
+        results.state = state;
+        Arc::new(Shared::new(results))
+    };
+    let first = match latest.get() {
+        Some(shared) => now_state(&shared),
+        None => {
+            let shared = Arc::new(Shared::new(publisher.current(&poll).await?));
+            latest.offer(&shared);
+            shared
+        }
+    };
     let mut last_seq = first.results.seq;
     let later = published.filter(move |shared| {
         let newer = shared.results.seq > last_seq;
