@@ -122,7 +122,8 @@ pub(crate) enum Record<'a> {
         #[serde(borrow)]
         message: MessageRecord<'a>,
     },
-    /// Snapshot only: a topic's page and next sequence number.
+    /// A topic's page and next sequence number: in snapshots, and in the journal when a topic
+    /// is reset (`Faults::reset_topic`: a newer page replaces the older one on recovery).
     Topic {
         /// The cache.
         cache: &'a str,
