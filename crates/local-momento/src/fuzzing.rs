@@ -59,6 +59,9 @@ struct Server {
     runtime: tokio::runtime::Runtime,
     api: poem::Route,
     key: String,
+    /// Kept running for the life of the fuzzing process, and reachable from this static (a
+    /// `mem::forget` is a leak to LeakSanitizer, which fails the run).
+    _momento: LocalMomento,
 }
 
 fn server() -> &'static Server {
@@ -85,9 +88,12 @@ fn server() -> &'static Server {
         });
         let key = secrecy::ExposeSecret::expose_secret(&momento.super_user_key()).to_owned();
         let api = momento.http_api();
-        // Kept running for the life of the fuzzing process.
-        std::mem::forget(momento);
-        Server { runtime, api, key }
+        Server {
+            runtime,
+            api,
+            key,
+            _momento: momento,
+        }
     })
 }
 
