@@ -21,9 +21,10 @@
 //! a connection costs Momento nothing.
 //!
 //! [`Feeds::close`] ends every subscription when serving stops, before the Momento they read
-//! from does: the SDK's subscription resubscribes in a loop without a pause, and when the
-//! Momento it lost refuses at once (a stopped local Momento on loopback) that loop never
-//! yields, so the process could neither make progress nor exit.
+//! from does. With the SDK engine (Momento's service, a standalone local Momento) this matters:
+//! the SDK's subscription resubscribes in a loop without a pause, and when the Momento it lost
+//! refuses at once (a stopped local Momento on loopback) that loop never yields, so the process
+//! could neither make progress nor exit. The in-process engine's subscriptions simply end.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
