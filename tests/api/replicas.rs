@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use crate::support::process::{get_json, LocalMomentoProcess, Poll, Server, ADMIN_KEY};
+use crate::support::process::{
+    admin, create, get_json, with_retry, LocalMomentoProcess, Poll, Server,
+};
 use crate::support::voting::Metrics;
 
 /// Votes shards: two for each replica.
@@ -49,62 +51,6 @@ async fn metrics(http: &reqwest::Client, base: &str) -> Metrics {
         .await
         .unwrap();
     Metrics::parse(&text)
-}
-
-/// A call retried while it answers 429/503 (a throttled Momento, an admission refusal) after
-/// its `Retry-After`, at most 30 times; the last answer.
-async fn with_retry(
-    send: impl Fn() -> reqwest::RequestBuilder,
-) -> Result<reqwest::Response, String> {
-    let mut last = String::new();
-    for _ in 0..30 {
-        match send().timeout(Duration::from_secs(20)).send().await {
-            Ok(r) if r.status() == 429 || r.status() == 503 => {
-                let wait = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                    .unwrap_or(1)
-                    .min(2);
-                last = format!("{} {}", r.status(), r.text().await.unwrap_or_default());
-                tokio::time::sleep(Duration::from_millis(wait * 1000 / 2 + 100)).await;
-            }
-            Ok(r) => return Ok(r),
-            Err(error) => return Err(error.to_string()),
-        }
-    }
-    Err(format!("still refused after 30 tries: {last}"))
-}
-
-/// An admin call, retried as [`with_retry`] does (a throttled Momento answers 503 to admins
-/// too); its JSON answer, which must be a success.
-async fn admin(http: &reqwest::Client, method: reqwest::Method, url: &str, body: Value) -> Value {
-    let response = with_retry(|| {
-        http.request(method.clone(), url)
-            .bearer_auth(ADMIN_KEY)
-            .json(&body)
-    })
-    .await
-    .expect("the admin call is answered");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{url}: {status}: {body}");
-    body
-}
-
-/// Creates a poll on `base`.
-async fn create(http: &reqwest::Client, base: &str, body: Value) -> Poll {
-    let url = format!("{base}/v1/polls");
-    let poll = admin(http, reqwest::Method::POST, &url, body).await;
-    Poll {
-        id: poll["id"].as_str().unwrap().to_owned(),
-        options: poll["options"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["id"].as_str().unwrap().to_owned())
-            .collect(),
-    }
 }
 
 /// A voter: a token from `base`, a vote for `option` of `poll` published to the token's HTTP
@@ -286,7 +232,7 @@ async fn admin_traffic(http: reqwest::Client, bases: Arc<Mutex<Vec<String>>>) ->
         .await;
         for (step, event) in ["open", "close", "archive"].iter().enumerate() {
             let url = format!("{}/v1/polls/{}/{event}", base(step + 1), poll.id);
-            admin(&http, reqwest::Method::POST, &url, json!({})).await;
+            admin(&http, reqwest::Method::POST, url, None).await;
         }
         made.push(poll.id);
     }
@@ -346,7 +292,7 @@ async fn three_replicas_on_one_momento_count_each_vote_once_through_a_kill_withi
         )
         .await;
         let url = format!("{}/v1/polls/{}/open", all[(i + 1) % 3], poll.id);
-        admin(&http, reqwest::Method::POST, &url, json!({})).await;
+        admin(&http, reqwest::Method::POST, url, None).await;
         polls.push(poll);
     }
     // Watchers of every poll on every replica.

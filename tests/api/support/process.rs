@@ -197,18 +197,47 @@ pub struct Poll {
     pub options: Vec<String>,
 }
 
-/// An admin call that must succeed; its JSON answer.
+/// Sends a request again while it is answered 429 or 503 (an admission refusal, a throttled
+/// Momento), after its `Retry-After`, at most 30 times; the last answer, or why there was none.
+pub async fn with_retry(
+    send: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, String> {
+    let mut last = String::new();
+    for _ in 0..30 {
+        match send().timeout(Duration::from_secs(20)).send().await {
+            Ok(r) if r.status() == 429 || r.status() == 503 => {
+                let wait = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                    .unwrap_or(1)
+                    .min(2);
+                last = format!("{} {}", r.status(), r.text().await.unwrap_or_default());
+                tokio::time::sleep(Duration::from_millis(wait * 1000 / 2 + 100)).await;
+            }
+            Ok(r) => return Ok(r),
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+    Err(format!("still refused after 30 tries: {last}"))
+}
+
+/// An admin call that must succeed (retried while refused: [`with_retry`]); its JSON answer.
 pub async fn admin(
     http: &reqwest::Client,
     method: reqwest::Method,
     url: String,
     body: Option<Value>,
 ) -> Value {
-    let mut request = http.request(method, url).bearer_auth(ADMIN_KEY);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the server answers");
+    let response = with_retry(|| {
+        let request = http.request(method.clone(), &url).bearer_auth(ADMIN_KEY);
+        match &body {
+            Some(body) => request.json(body),
+            None => request,
+        }
+    })
+    .await
+    .expect("the server answers");
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert!(status.is_success(), "{status}: {body}");
